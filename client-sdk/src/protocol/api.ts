@@ -1,0 +1,276 @@
+/** Wire schemas of the relay's HTTP and WebSocket API, defined once and used by both sides: the
+ * relay parses every request with them, the SDK parses every response with them. Binary values
+ * travel as unpadded base64url strings. */
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+
+const B64U = /^[A-Za-z0-9_-]*$/;
+export const b64u = (maxChars: number) => z.string().max(maxChars).regex(B64U, 'must be base64url');
+/** A base64url string that decodes to exactly `bytes` bytes. */
+export const b64uBytes = (bytes: number) =>
+  z.string().length(Math.ceil((bytes * 4) / 3)).regex(B64U, 'must be base64url');
+
+export const Key32 = b64uBytes(32);
+export const Signature64 = b64uBytes(64);
+
+/** Ids are a type prefix and 16 random bytes in base64url (22 chars). */
+const idOf = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_-]{22}$`), `must be a ${prefix}_ id`);
+export const UserId = idOf('u');
+export const DeviceId = idOf('d');
+export const GroupId = idOf('g');
+export const DepartmentId = idOf('dep');
+export const OrgId = idOf('o');
+
+export const DisplayName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(LIMITS.nameChars)
+  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must not contain control characters');
+export const InviteCode = z.string().trim().min(16).max(64).regex(/^[A-Za-z0-9-]+$/, 'must be an invite code');
+export const Role = z.enum(['admin', 'announcer', 'member']);
+export type Role = z.infer<typeof Role>;
+export const GroupKind = z.enum(['secret', 'public']);
+export type GroupKind = z.infer<typeof GroupKind>;
+export const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const Epoch = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+// ---- directory objects (responses) ----
+export const User = z.object({
+  id: UserId,
+  name: z.string(),
+  role: Role,
+  status: z.enum(['active', 'deactivated']),
+  departments: z.array(DepartmentId),
+  createdAt: z.number(),
+});
+export type User = z.infer<typeof User>;
+
+export const Device = z.object({
+  id: DeviceId,
+  userId: UserId,
+  signPub: Key32,
+  encPub: Key32,
+  status: z.enum(['active', 'revoked']),
+  createdAt: z.number(),
+  /** How the device was enrolled: a new person's invite, a further-device invite, or bootstrap. */
+  enrolledBy: z.enum(['user-invite', 'device-invite', 'bootstrap']),
+});
+export type Device = z.infer<typeof Device>;
+
+export const Department = z.object({
+  id: DepartmentId,
+  name: z.string(),
+  publicGroupId: GroupId,
+  secretGroupId: GroupId,
+  members: z.array(UserId),
+});
+export type Department = z.infer<typeof Department>;
+
+export const Group = z.object({
+  id: GroupId,
+  name: z.string(),
+  kind: GroupKind,
+  departmentId: DepartmentId.nullable(),
+  /** Secret groups: the current MLS epoch, or null while a department's secret group is reserved
+   * and not yet created by its first member. Public groups: always null. */
+  epoch: Epoch.nullable(),
+  createdBy: UserId.nullable(),
+  createdAt: z.number(),
+  head: Seq,
+});
+export type Group = z.infer<typeof Group>;
+
+export const GroupView = Group.extend({
+  /** Users who can read: members (secret), joined users (public). */
+  members: z.array(UserId),
+  /** Secret groups only: the member devices the relay routes to, as declared by accepted commits. */
+  memberDevices: z.array(DeviceId),
+  isMember: z.boolean(),
+  /** The log sequence number from which the caller's device may read (its join point). */
+  readableFrom: Seq,
+});
+export type GroupView = z.infer<typeof GroupView>;
+
+// ---- registration and sign-in ----
+export const RegisterRequest = z.object({
+  invite: InviteCode,
+  name: DisplayName.optional(),
+  signPub: Key32,
+  encPub: Key32,
+  /** Ed25519 signature by signPub over registerProofMessage(): proves possession and binds encPub. */
+  proof: Signature64,
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+export const RegisterResponse = z.object({
+  orgId: OrgId,
+  orgName: z.string(),
+  userId: UserId,
+  deviceId: DeviceId,
+  name: z.string(),
+  role: Role,
+  /** True for the organisation's first admin: its device creates organisation-key generation 1. */
+  bootstrap: z.boolean(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+export const ChallengeRequest = z.object({ deviceId: DeviceId });
+export const ChallengeResponse = z.object({ challenge: b64uBytes(32), expiresAt: z.number() });
+export const TokenRequest = z.object({ deviceId: DeviceId, challenge: b64uBytes(32), signature: Signature64 });
+export const TokenResponse = z.object({ token: z.string(), expiresAt: z.number() });
+
+export const InfoResponse = z.object({ orgId: OrgId, orgName: z.string(), version: z.string() });
+
+export const MeResponse = z.object({ user: User, device: Device });
+export const DirectoryResponse = z.object({ users: z.array(User), devices: z.array(Device) });
+export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
+
+// ---- invites, departments, administration ----
+export const CreateInviteRequest = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('user'),
+    name: DisplayName,
+    departmentId: DepartmentId.optional(),
+    role: Role.default('member'),
+    ttlMs: z.number().int().min(60_000).max(90 * 24 * 3600_000).optional(),
+  }),
+  z.object({
+    /** A further device for an existing person: an admin for anyone, a person for themselves. */
+    kind: z.literal('device'),
+    userId: UserId.optional(),
+    ttlMs: z.number().int().min(60_000).max(90 * 24 * 3600_000).optional(),
+  }),
+]);
+export type CreateInviteRequest = z.infer<typeof CreateInviteRequest>;
+export const CreateInviteResponse = z.object({ code: z.string(), expiresAt: z.number(), kind: z.enum(['user', 'device']) });
+
+export const CreateDepartmentRequest = z.object({ name: DisplayName });
+export const AddDepartmentMemberRequest = z.object({ userId: UserId });
+export const DepartmentsResponse = z.object({ departments: z.array(Department) });
+export const DeactivateResponse = z.object({ user: User, revokedDevices: z.array(DeviceId) });
+
+// ---- groups ----
+export const CreateGroupRequest = z.object({
+  name: DisplayName,
+  kind: GroupKind,
+  departmentId: DepartmentId.optional(),
+});
+export const GroupsResponse = z.object({ groups: z.array(GroupView) });
+export const PublicMembersRequest = z.object({ userIds: z.array(UserId).min(1).max(LIMITS.fanOut) });
+
+const MlsMessage = b64u(LIMITS.mlsMessageChars).min(1);
+export const CommitRequest = z.object({
+  /** The epoch the commit was built on; the relay accepts it only if that is still the current one. */
+  epoch: Epoch,
+  commit: MlsMessage,
+  /** One Welcome for all devices the commit adds. */
+  welcome: MlsMessage.optional(),
+  /** Devices the commit adds and removes, declared so the relay can route; members check the
+   * declaration against the commit itself and reject a commit whose declaration lies. */
+  added: z.array(DeviceId).max(LIMITS.fanOut),
+  removed: z.array(DeviceId).max(LIMITS.fanOut),
+});
+export type CommitRequest = z.infer<typeof CommitRequest>;
+export const CommitResponse = z.object({ seq: Seq, epoch: Epoch });
+
+export const InitSecretGroupRequest = z.object({ epoch: z.literal(0) });
+
+export const RecordRequest = z.object({
+  /** Secret groups: the MLS epoch whose exporter key encrypted it. Public: the org-key generation. */
+  epoch: Epoch,
+  ciphertext: b64u(Math.ceil((LIMITS.recordBytes * 4) / 3)).min(1),
+});
+export type RecordRequest = z.infer<typeof RecordRequest>;
+export const RecordResponse = z.object({ seq: Seq });
+
+export const LogEntry = z.object({
+  seq: Seq,
+  kind: z.enum(['commit', 'record']),
+  epoch: Epoch,
+  sender: DeviceId,
+  at: z.number(),
+  payload: z.string(),
+  added: z.array(DeviceId).optional(),
+  removed: z.array(DeviceId).optional(),
+});
+export type LogEntry = z.infer<typeof LogEntry>;
+export const LogQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(LIMITS.logPageSize).default(LIMITS.logPageSize),
+});
+export const LogResponse = z.object({ entries: z.array(LogEntry), head: Seq });
+export type LogResponse = z.infer<typeof LogResponse>;
+
+// ---- mailbox: Welcomes and history bundles addressed to one device ----
+export const MailboxItem = z.object({
+  seq: Seq,
+  kind: z.enum(['welcome', 'history']),
+  groupId: GroupId.nullable(),
+  /** For a Welcome: the log position of the commit that added the device, from which it reads. */
+  groupSeq: Seq.nullable(),
+  epoch: Epoch.nullable(),
+  from: DeviceId,
+  at: z.number(),
+  payload: z.string(),
+});
+export type MailboxItem = z.infer<typeof MailboxItem>;
+export const MailboxResponse = z.object({ items: z.array(MailboxItem), head: Seq });
+export const HistoryRequest = z.object({
+  /** A sealed box to the target device's X25519 key holding past content keys. */
+  deviceId: DeviceId,
+  payload: b64u(LIMITS.mlsMessageChars).min(1),
+});
+
+// ---- key packages ----
+export const KeyPackage = b64u(LIMITS.keyPackageChars).min(1);
+export const UploadKeyPackagesRequest = z.object({
+  keyPackages: z.array(KeyPackage).max(LIMITS.keyPackagesPerUpload),
+  lastResort: KeyPackage.optional(),
+});
+export const StockResponse = z.object({ stock: z.number().int(), hasLastResort: z.boolean(), low: z.boolean() });
+export const ClaimKeyPackagesRequest = z.object({ deviceIds: z.array(DeviceId).min(1).max(LIMITS.fanOut) });
+export const ClaimKeyPackagesResponse = z.object({
+  keyPackages: z.array(z.object({ deviceId: DeviceId, keyPackage: z.string(), lastResort: z.boolean() })),
+  missing: z.array(DeviceId),
+});
+
+// ---- organisation-key generations (public groups) ----
+export const Envelope = z.object({
+  generation: z.number().int().min(1),
+  deviceId: DeviceId,
+  /** crypto_box_seal to the device's encPub of a payload signed by the sealing device. */
+  sealed: b64u(1024).min(1),
+});
+export type Envelope = z.infer<typeof Envelope>;
+export const CreateGenerationRequest = z.object({
+  generation: z.number().int().min(1),
+  envelopes: z.array(Envelope.omit({ generation: true })).max(LIMITS.fanOut),
+});
+export const UploadEnvelopesRequest = z.object({ envelopes: z.array(Envelope).min(1).max(LIMITS.fanOut) });
+export const StoredEnvelope = Envelope.extend({ sealedBy: DeviceId, at: z.number() });
+export type StoredEnvelope = z.infer<typeof StoredEnvelope>;
+export const OrgKeysResponse = z.object({
+  current: z.number().int().min(0),
+  rotationNeeded: z.boolean(),
+  envelopes: z.array(StoredEnvelope),
+});
+export type OrgKeysResponse = z.infer<typeof OrgKeysResponse>;
+export const PendingResponse = z.object({
+  /** Active devices of active people still missing one or more generations. */
+  pending: z.array(z.object({ deviceId: DeviceId, missing: z.array(z.number().int().min(1)) })),
+});
+export type PendingResponse = z.infer<typeof PendingResponse>;
+
+// ---- WebSocket push ----
+export const PushMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('entry'), groupId: GroupId, entry: LogEntry }),
+  z.object({ type: z.literal('mailbox') }),
+  z.object({ type: z.literal('orgkeys') }),
+  z.object({ type: z.literal('directory') }),
+  z.object({ type: z.literal('groups') }),
+  z.object({ type: z.literal('keypackages-low'), stock: z.number().int() }),
+]);
+export type PushMessage = z.infer<typeof PushMessage>;
+/** The WebSocket subprotocol carrying the token, since browsers cannot set headers on an upgrade. */
+export const WS_PROTOCOL = 'agora.v1';
+export const wsTokenProtocol = (token: string) => `agora.token.${token}`;

@@ -1,0 +1,149 @@
+/** The relay's one storage interface. Implementations: SQLite (embedded default) and MongoDB.
+ * Both pass the same contract suite (`contract.ts`). Every method resolves only once its write is
+ * durable, so the relay acknowledges nothing it could lose. Multi-row changes are atomic: a
+ * method either applies all of its writes or none. Stored values are ciphertext, public keys and
+ * routing metadata; the store never sees a key that opens content. */
+import type { Role } from '@agora/client-sdk/protocol';
+
+export interface OrgRow { id: string; name: string; createdAt: number }
+export interface UserRow {
+  id: string; name: string; role: Role; status: 'active' | 'deactivated'; createdAt: number;
+}
+export interface DeviceRow {
+  id: string; userId: string; signPub: string; encPub: string; status: 'active' | 'revoked';
+  createdAt: number; enrolledBy: 'user-invite' | 'device-invite' | 'bootstrap';
+}
+export interface InviteRow {
+  /** hex SHA-256 of the normalised code; the code itself is never stored */
+  codeHash: string;
+  kind: 'user' | 'device';
+  /** user invites: the person to create */
+  name: string | null; role: Role | null; departmentId: string | null;
+  /** device invites: the person who gets a further device */
+  userId: string | null;
+  /** bootstrap: the organisation's first admin invite */
+  bootstrap: boolean;
+  createdBy: string | null; createdAt: number; expiresAt: number; usedAt: number | null;
+}
+export interface DepartmentRow { id: string; name: string; publicGroupId: string; secretGroupId: string; createdAt: number }
+export interface GroupRow {
+  id: string; name: string; kind: 'secret' | 'public'; departmentId: string | null;
+  /** secret: current epoch, null while reserved; public: null */
+  epoch: number | null;
+  createdBy: string | null; createdAt: number;
+  /** highest seq in the group's log, 0 when empty */
+  head: number;
+}
+export interface LogEntryRow {
+  groupId: string; seq: number; kind: 'commit' | 'record'; epoch: number; sender: string; at: number;
+  payload: string; added?: string[]; removed?: string[];
+}
+export interface MailboxRow {
+  deviceId: string; seq: number; kind: 'welcome' | 'history'; groupId: string | null;
+  groupSeq: number | null; epoch: number | null; from: string; at: number; payload: string;
+}
+export interface GroupDeviceRow { groupId: string; deviceId: string; userId: string; sinceSeq: number }
+export interface EnvelopeRow { generation: number; deviceId: string; sealed: string; sealedBy: string; at: number }
+export interface GenerationRow { generation: number; createdBy: string; createdAt: number }
+
+export type RegisterOutcome =
+  | { ok: true; user: UserRow; device: DeviceRow; invite: InviteRow }
+  | { ok: false; reason: 'not_found' | 'used' | 'expired' | 'user_inactive' };
+
+export type CommitOutcome =
+  | { ok: true; seq: number; epoch: number }
+  | { ok: false; reason: 'stale_epoch'; epoch: number }
+  | { ok: false; reason: 'not_found' | 'not_member' };
+
+export interface Store {
+  readonly kind: 'sqlite' | 'mongodb';
+  close(): Promise<void>;
+
+  /** Small named values (HMAC secret for tokens, org-key rotation flag). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /** Sets only if absent; returns the value now stored (first writer wins). */
+  setMetaIfAbsent(key: string, value: string): Promise<string>;
+
+  getOrg(): Promise<OrgRow | undefined>;
+  /** Creates the organisation and its bootstrap invite together; false if an org exists already. */
+  bootstrapOrg(org: OrgRow, adminInvite: InviteRow): Promise<boolean>;
+
+  createInvite(invite: InviteRow): Promise<void>;
+  getInvite(codeHash: string): Promise<InviteRow | undefined>;
+  /** Atomically consumes the invite (if unused and unexpired at `now`) and creates the device and,
+   * for user invites, the user and their department membership. Nothing is written on failure. */
+  register(input: {
+    codeHash: string; now: number; userId: string; userName: string | null; device: Omit<DeviceRow, 'userId' | 'enrolledBy'>;
+  }): Promise<RegisterOutcome>;
+
+  getUser(id: string): Promise<UserRow | undefined>;
+  listUsers(): Promise<UserRow[]>;
+  /** Marks the user deactivated and revokes all their devices; returns the revoked device ids. */
+  deactivateUser(id: string): Promise<string[]>;
+  getDevice(id: string): Promise<DeviceRow | undefined>;
+  listDevices(filter?: { userId?: string }): Promise<DeviceRow[]>;
+
+  /** Single-use sign-in challenges. */
+  putChallenge(deviceId: string, challenge: string, expiresAt: number): Promise<void>;
+  /** Deletes and returns true only if this exact challenge exists for the device and is unexpired. */
+  consumeChallenge(deviceId: string, challenge: string, now: number): Promise<boolean>;
+
+  /** Creates the department with its public group and its reserved (epoch null) secret group. */
+  createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void>;
+  getDepartment(id: string): Promise<DepartmentRow | undefined>;
+  listDepartments(): Promise<DepartmentRow[]>;
+  /** Adds the user to the department and joins them to its public group; idempotent. */
+  addDepartmentMember(departmentId: string, userId: string): Promise<void>;
+  listDepartmentMembers(departmentId: string): Promise<string[]>;
+  listUserDepartments(userId: string): Promise<string[]>;
+
+  /** Creates a group; a secret group with a creator device starts at epoch 0 with that device. */
+  createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }): Promise<void>;
+  getGroup(id: string): Promise<GroupRow | undefined>;
+  listGroups(): Promise<GroupRow[]>;
+  /** Turns a reserved secret group into epoch 0 with this device as its only member; false if
+   * someone else did first. */
+  initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, now: number): Promise<boolean>;
+
+  /** Public-group membership (subscription); idempotent. */
+  addPublicMembers(groupId: string, userIds: string[]): Promise<void>;
+  removePublicMembers(groupId: string, userIds: string[]): Promise<void>;
+  listPublicMembers(groupId: string): Promise<string[]>;
+  /** Secret-group member devices as routed by the relay. */
+  listGroupDevices(groupId: string): Promise<GroupDeviceRow[]>;
+  getGroupDevice(groupId: string, deviceId: string): Promise<GroupDeviceRow | undefined>;
+  /** Groups (secret and public) the user is a member of. */
+  listUserGroupIds(userId: string): Promise<string[]>;
+
+  /** Appends the commit if `expectedEpoch` is the group's current epoch and the sender is a member
+   * device: bumps the epoch, adds/removes member devices (each added device with its user id and
+   * `sinceSeq` = the commit's seq), and puts one Welcome item into each added device's mailbox.
+   * All or nothing. */
+  applyCommit(input: {
+    groupId: string; expectedEpoch: number; sender: string; at: number; payload: string;
+    added: { deviceId: string; userId: string }[]; removed: string[]; welcome: string | null;
+  }): Promise<CommitOutcome>;
+  /** Appends a content record; returns its seq. */
+  appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string }): Promise<number>;
+  readLog(groupId: string, afterSeq: number, limit: number): Promise<LogEntryRow[]>;
+
+  appendMailbox(item: Omit<MailboxRow, 'seq'>): Promise<number>;
+  readMailbox(deviceId: string, afterSeq: number, limit: number): Promise<MailboxRow[]>;
+
+  addKeyPackages(deviceId: string, packages: string[], lastResort: string | null): Promise<void>;
+  /** Atomically removes and returns one package of the device, or returns its last-resort package
+   * (kept) when none is left; undefined when it has neither. */
+  claimKeyPackage(deviceId: string): Promise<{ keyPackage: string; lastResort: boolean } | undefined>;
+  keyPackageStock(deviceId: string): Promise<{ stock: number; hasLastResort: boolean }>;
+
+  /** Creates generation `g` with its envelopes if `g` is exactly current + 1; false otherwise. */
+  createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[]): Promise<boolean>;
+  currentGeneration(): Promise<number>;
+  listGenerations(): Promise<GenerationRow[]>;
+  /** Stores envelopes; an envelope for a (generation, device) that exists already is left as is. */
+  putEnvelopes(envelopes: EnvelopeRow[]): Promise<void>;
+  listEnvelopes(deviceId: string): Promise<EnvelopeRow[]>;
+  /** Every (device, generation) pair that has an envelope — the relay derives the pending queue. */
+  listEnvelopeKeys(): Promise<{ deviceId: string; generation: number }[]>;
+}
