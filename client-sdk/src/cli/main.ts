@@ -1,0 +1,243 @@
+/** The `agora` command line: everything a person or an IT script does. Its words, flags and output
+ * are a contract (scripts and acceptance tests depend on them): results on stdout, one line per
+ * failure on stderr, non-zero exit on any failure. */
+import { Command, CommanderError } from 'commander';
+import { AgoraClient } from '../client.js';
+import { AgoraError } from '../core/errors.js';
+import { defaultProfileDir, nodeDeps } from '../node/index.js';
+import type { Role } from '../protocol/api.js';
+
+interface GlobalOpts {
+  profile?: string;
+  json?: boolean;
+}
+
+const program = new Command();
+program
+  .name('agora')
+  .description('Agora: end-to-end encrypted intranet groups')
+  .option('--profile <dir>', "this device's state directory", defaultProfileDir())
+  .option('--json', 'machine-readable output on stdout')
+  .showHelpAfterError()
+  .exitOverride();
+
+function globals(): GlobalOpts {
+  return program.opts<GlobalOpts>();
+}
+
+function passphrase(): string {
+  const p = process.env.AGORA_PASSPHRASE;
+  if (p === undefined || p === '') {
+    process.stderr.write('agora: warning: AGORA_PASSPHRASE is not set; the profile is protected by file permissions only\n');
+    return '';
+  }
+  return p;
+}
+
+function deps() {
+  const addGrace = process.env.AGORA_ADD_GRACE_MS;
+  return nodeDeps({ profileDir: globals().profile ?? defaultProfileDir(), passphrase: passphrase(), addGraceMs: addGrace ? Number(addGrace) : undefined });
+}
+
+async function client(): Promise<AgoraClient> {
+  return AgoraClient.open(deps());
+}
+
+function out(text: string, json?: unknown): void {
+  if (globals().json) process.stdout.write(JSON.stringify(json === undefined ? text : json) + '\n');
+  else if (text) process.stdout.write(text + '\n');
+}
+
+function warn(lines: string[]): void {
+  for (const l of lines) process.stderr.write(`agora: warning: ${l}\n`);
+}
+
+program
+  .command('register')
+  .description("create this device's keys and register it with an invite code")
+  .requiredOption('--server <url>', 'the relay, e.g. http://127.0.0.1:8080')
+  .requiredOption('--invite <code>', 'the one-time invite code')
+  .option('--name <name>', 'your display name (used with the first admin invite)')
+  .action(async (o: { server: string; invite: string; name?: string }) => {
+    const c = await AgoraClient.register(deps(), { server: o.server, invite: o.invite, name: o.name });
+    const me = c.me;
+    out(me.userId, { userId: me.userId, deviceId: me.deviceId, name: me.name, role: me.role });
+  });
+
+const admin = program.command('admin').description('administration (admins only)');
+admin
+  .command('invite')
+  .description('a one-time invite code for a new person (or a further device of an existing one)')
+  .requiredOption('--name <name>', "the person's display name")
+  .option('--department <dept>', 'department id or name')
+  .option('--role <role>', 'admin | announcer | member')
+  .option('--new-person', 'invite a new person even if someone of this name exists')
+  .action(async (o: { name: string; department?: string; role?: string; newPerson?: boolean }) => {
+    if (o.role && !['admin', 'announcer', 'member'].includes(o.role)) throw new AgoraError('usage', `--role must be admin, announcer or member`);
+    const c = await client();
+    const inv = await c.createInvite({ name: o.name, department: o.department, role: o.role as Role | undefined, newPerson: o.newPerson });
+    if (inv.kind === 'device' && !globals().json) {
+      process.stderr.write(`agora: ${o.name} already has an account: this code adds a further device for them (use --new-person for another person)\n`);
+    }
+    out(inv.code, inv);
+  });
+const dept = admin.command('department').description('departments');
+dept
+  .command('create <name>')
+  .description('create a department with its public group and a reserved secret group')
+  .action(async (name: string) => {
+    const d = await (await client()).createDepartment(name);
+    out(d.id, d);
+  });
+dept
+  .command('add-member <dept> <user>')
+  .description('add a person to a department')
+  .action(async (deptRef: string, user: string) => {
+    await (await client()).addDepartmentMember(deptRef, user);
+    out('', { ok: true });
+  });
+dept
+  .command('list')
+  .description('list departments')
+  .action(async () => {
+    const ds = await (await client()).departments();
+    out(ds.map((d) => `${d.id}\t${d.name}\t${d.members.length} members`).join('\n'), ds);
+  });
+admin
+  .command('deactivate <user>')
+  .description('deactivate a person: revoke their devices, rotate the organisation key, remove them from groups')
+  .action(async (user: string) => {
+    const r = await (await client()).deactivate(user);
+    out(`revoked ${r.revokedDevices.length} device(s)`, r);
+  });
+admin
+  .command('users')
+  .description('list people and their devices')
+  .action(async () => {
+    const d = await (await client()).directory();
+    out(
+      d.users.map((u) => `${u.id}\t${u.name}\t${u.role}\t${u.status}\t${d.devices.filter((x) => x.userId === u.id && x.status === 'active').length} device(s)`).join('\n'),
+      d,
+    );
+  });
+
+const group = program.command('group').description('groups');
+group
+  .command('create <name>')
+  .description('create a group')
+  .requiredOption('--kind <kind>', 'secret | public')
+  .option('--department <dept>', 'department id or name')
+  .action(async (name: string, o: { kind: string; department?: string }) => {
+    if (o.kind !== 'secret' && o.kind !== 'public') throw new AgoraError('usage', '--kind must be secret or public');
+    const g = await (await client()).createGroup({ name, kind: o.kind, department: o.department });
+    out(g.id, g);
+  });
+group
+  .command('add <group> <users...>')
+  .description('add people to a group')
+  .action(async (g: string, users: string[]) => {
+    await (await client()).addMembers(g, users);
+    out('', { ok: true });
+  });
+group
+  .command('remove <group> <users...>')
+  .description('remove people from a group')
+  .action(async (g: string, users: string[]) => {
+    await (await client()).removeMembers(g, users);
+    out('', { ok: true });
+  });
+group
+  .command('join <group>')
+  .description('join a public group')
+  .action(async (g: string) => {
+    await (await client()).joinGroup(g);
+    out('', { ok: true });
+  });
+group
+  .command('list')
+  .description('groups you can see')
+  .action(async () => {
+    const gs = await (await client()).listGroups();
+    out(gs.map((g) => `${g.id}\t${g.kind}\t${g.name}${g.isMember ? '' : '\t(not a member)'}`).join('\n'), gs);
+  });
+group
+  .command('members <group>')
+  .description("a group's members")
+  .action(async (g: string) => {
+    const ms = await (await client()).groupMembers(g);
+    out(ms.map((m) => `${m.id}\t${m.name}`).join('\n'), ms);
+  });
+
+program
+  .command('send <group> <text>')
+  .description('send a message to a group')
+  .action(async (g: string, text: string) => {
+    const r = await (await client()).send(g, text);
+    out('', r);
+  });
+program
+  .command('read <group>')
+  .description("sync, then print the group's messages oldest first")
+  .action(async (g: string) => {
+    const r = await (await client()).read(g);
+    warn(r.warnings);
+    out(r.messages.map((m) => `${m.senderName}: ${m.text}`).join('\n'), r.messages);
+  });
+program
+  .command('sync')
+  .description('fetch everything new')
+  .action(async () => {
+    const r = await (await client()).sync();
+    warn(r.warnings);
+    out(`${r.newMessages.length} new message(s)`, { newMessages: r.newMessages.length });
+  });
+program
+  .command('listen [group]')
+  .description('stay connected and print messages as they arrive')
+  .action(async (g?: string) => {
+    const c = await client();
+    const ctl = new AbortController();
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => ctl.abort());
+    await c.listen({
+      group: g,
+      signal: ctl.signal,
+      onMessage: (groupId, groupName, m) => {
+        if (globals().json) process.stdout.write(JSON.stringify({ groupId, group: groupName, ...m }) + '\n');
+        else process.stdout.write(g ? `${m.senderName}: ${m.text}\n` : `[${groupName}] ${m.senderName}: ${m.text}\n`);
+      },
+      onWarning: (w) => warn([w]),
+    });
+  });
+
+const device = program.command('device').description("this person's devices");
+device
+  .command('link')
+  .description('a one-time code to register a further device of yours')
+  .action(async () => {
+    const inv = await (await client()).linkDevice();
+    out(inv.code, inv);
+  });
+
+program
+  .command('whoami')
+  .description('this device and its person')
+  .action(async () => {
+    const me = (await client()).me;
+    out(`${me.name} (${me.userId}, device ${me.deviceId}, ${me.role}) at ${me.server}`, me);
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const message = e instanceof AgoraError ? e.message : `unexpected failure: ${(e as Error).message}`;
+    process.stderr.write(`agora: ${message.split('\n')[0]}\n`);
+    process.exitCode = e instanceof AgoraError && e.code === 'usage' ? 2 : 1;
+  }
+}
+
+await main();

@@ -1,0 +1,28 @@
+/** The SDK's closed set of error codes. `message` is written for the person at the keyboard: the
+ * CLI prints it as its one line on stderr. */
+import type { ErrorCode } from '../protocol/errors.js';
+
+export type ClientErrorCode =
+  | ErrorCode
+  | 'network'
+  | 'not_registered'
+  | 'profile_locked'
+  | 'profile_corrupt'
+  | 'wrong_passphrase'
+  | 'ambiguous'
+  | 'no_such_group'
+  | 'no_such_user'
+  | 'not_a_member'
+  | 'no_key'
+  | 'usage';
+
+export class AgoraError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    readonly details: { status?: number; field?: string; epoch?: number } = {},
+  ) {
+    super(message);
+    this.name = 'AgoraError';
+  }
+}

@@ -1,0 +1,89 @@
+/** The device's persisted state, validated with zod every time it is read back, so a profile written
+ * by an older release or damaged on disk is refused with a clear message instead of half-working.
+ * Everything here is secret (device keys, MLS states, content keys, plaintext history); the state
+ * store encrypts it at rest. */
+import { z } from 'zod';
+import { DirectoryResponse, Role } from '../protocol/api.js';
+
+export const PROFILE_VERSION = 1;
+
+const B64u = z.string();
+
+export const StoredMessage = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  sender: z.string(),
+  senderDevice: z.string(),
+  sentAt: z.number(),
+  text: z.string(),
+});
+export type StoredMessage = z.infer<typeof StoredMessage>;
+
+export const Rejection = z.object({ seq: z.number().int(), reason: z.string(), sender: z.string() });
+export type Rejection = z.infer<typeof Rejection>;
+
+export const GroupLocal = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['secret', 'public']),
+  departmentId: z.string().nullable(),
+  /** Secret groups: serialised MLS state once this device is a member. */
+  mls: B64u.nullable(),
+  /** Secret groups: content keys by epoch (exporter output), kept so late records still open and
+   * so this person's other devices can be given history. */
+  epochKeys: z.record(z.string(), B64u),
+  /** Last log seq processed. */
+  cursor: z.number().int(),
+  /** First seq this device may read (its join point). */
+  readableFrom: z.number().int(),
+  messages: z.array(StoredMessage),
+  /** Highest counter seen per sender device, to see drops and refuse replays. */
+  counters: z.record(z.string(), z.number().int()),
+  /** Senders' counter gaps noticed: records the relay dropped or withheld. */
+  gaps: z.array(z.object({ senderDevice: z.string(), from: z.number().int(), to: z.number().int() })),
+  rejected: z.array(Rejection),
+  /** This device was removed from the secret group. */
+  removed: z.boolean(),
+});
+export type GroupLocal = z.infer<typeof GroupLocal>;
+
+export const ProfileState = z.object({
+  v: z.literal(PROFILE_VERSION),
+  server: z.string(),
+  orgId: z.string(),
+  orgName: z.string(),
+  userId: z.string(),
+  deviceId: z.string(),
+  name: z.string(),
+  role: Role,
+  keys: z.object({ signPub: B64u, signSeed: B64u, encPub: B64u, encSecret: B64u }),
+  /** Private halves of this device's uploaded MLS KeyPackages, by ref. */
+  keyPackages: z.array(z.object({ ref: z.string(), publicPackage: z.string(), privateState: z.string(), lastResort: z.boolean() })),
+  directory: DirectoryResponse,
+  groups: z.record(z.string(), GroupLocal),
+  /** Organisation-key generations this device holds (generation → key). */
+  orgKeys: z.record(z.string(), B64u),
+  mailboxCursor: z.number().int(),
+  /** Our own per-group counters. */
+  sentCounters: z.record(z.string(), z.number().int()),
+  /** Own devices that already received our history bundle. */
+  historySentTo: z.array(z.string()),
+  /** Cached bearer token. */
+  token: z.object({ value: z.string(), expiresAt: z.number() }).nullable(),
+});
+export type ProfileState = z.infer<typeof ProfileState>;
+
+export function emptyGroup(input: { id: string; name: string; kind: 'secret' | 'public'; departmentId: string | null }): GroupLocal {
+  return {
+    ...input,
+    mls: null,
+    epochKeys: {},
+    cursor: 0,
+    readableFrom: 0,
+    messages: [],
+    counters: {},
+    gaps: [],
+    rejected: [],
+    removed: false,
+  };
+}

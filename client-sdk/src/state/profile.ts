@@ -1,0 +1,82 @@
+/** The device's state at rest: one file of bytes behind a `BlobStore` (files in Node, IndexedDB in the
+ * browser), encrypted with a key derived by Argon2id from the passphrase. The KDF parameters sit in a
+ * small clear header so the key can be derived again; everything else is ciphertext. Only this
+ * folder touches storage (BRIEF §4.1). */
+import { z } from 'zod';
+import { deriveProfileKey, decryptProfile, encryptProfile, newKdfParams, type KdfParams } from '../crypto/profile-crypto.js';
+import { fromB64u, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
+import { AgoraError } from '../core/errors.js';
+import { ProfileState } from '../core/state.js';
+
+/** Raw byte storage of one profile, with an exclusive lock so two processes on the same profile
+ * never overwrite each other's changes. `write` must be atomic: after a crash the old or the new
+ * bytes are there, never a mix. */
+export interface BlobStore {
+  read(): Promise<Uint8Array | undefined>;
+  write(bytes: Uint8Array): Promise<void>;
+  lock(): Promise<() => Promise<void>>;
+  describe(): string;
+}
+
+const Header = z.object({
+  format: z.literal('agora-profile'),
+  v: z.literal(1),
+  kdf: z.object({ alg: z.literal('argon2id13'), opslimit: z.number().int(), memlimit: z.number().int(), salt: z.string() }),
+  ciphertext: z.string(),
+});
+
+const AAD = utf8('agora-profile-v1');
+
+export class EncryptedProfile {
+  private key: Uint8Array | undefined;
+  private kdf: KdfParams | undefined;
+
+  constructor(private readonly blobs: BlobStore, private readonly passphrase: string) {}
+
+  get location(): string {
+    return this.blobs.describe();
+  }
+
+  lock(): Promise<() => Promise<void>> {
+    return this.blobs.lock();
+  }
+
+  async exists(): Promise<boolean> {
+    return (await this.blobs.read()) !== undefined;
+  }
+
+  async load(): Promise<ProfileState> {
+    const bytes = await this.blobs.read();
+    if (!bytes) throw new AgoraError('not_registered', `no Agora profile at ${this.location}: run "agora register" first`);
+    let header: z.infer<typeof Header>;
+    try {
+      header = Header.parse(JSON.parse(fromUtf8(bytes)));
+    } catch {
+      throw new AgoraError('profile_corrupt', `the profile at ${this.location} is not a readable Agora profile`);
+    }
+    if (!this.key || this.kdf?.salt !== header.kdf.salt) {
+      this.kdf = header.kdf;
+      this.key = await deriveProfileKey(this.passphrase, header.kdf);
+    }
+    let plain: Uint8Array;
+    try {
+      plain = await decryptProfile(this.key, fromB64u(header.ciphertext), AAD);
+    } catch {
+      this.key = undefined;
+      throw new AgoraError('wrong_passphrase', 'cannot open the profile: wrong AGORA_PASSPHRASE, or the profile is damaged');
+    }
+    const parsed = ProfileState.safeParse(JSON.parse(fromUtf8(plain)));
+    if (!parsed.success) throw new AgoraError('profile_corrupt', `the profile at ${this.location} has an unsupported format`);
+    return parsed.data;
+  }
+
+  async save(state: ProfileState): Promise<void> {
+    if (!this.key || !this.kdf) {
+      this.kdf = newKdfParams();
+      this.key = await deriveProfileKey(this.passphrase, this.kdf);
+    }
+    const ciphertext = await encryptProfile(this.key, utf8(JSON.stringify(state)), AAD);
+    const header = { format: 'agora-profile', v: 1, kdf: this.kdf, ciphertext: toB64u(ciphertext) };
+    await this.blobs.write(utf8(JSON.stringify(header)));
+  }
+}

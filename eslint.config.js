@@ -1,0 +1,41 @@
+// Lint is where the SDK's layering is enforced (BRIEF §4.1): the isomorphic core never imports
+// Node built-ins or network/storage code; only transport/ talks to the network and only state/
+// (and the Node adapters) to storage.
+import tseslint from 'typescript-eslint';
+
+const nodeOnly = [
+  // A regex, not a gitignore-style group: the group 'crypto' also matched the SDK's own '../crypto/*.js'.
+  { regex: '^(node:.*|fs|path|os|crypto|http|https|net|child_process)(/.*)?$', message: 'The SDK core is isomorphic: no Node built-ins (put Node code in client-sdk/src/node/).' },
+  { group: ['ws'], message: 'WebSocket implementations are injected (see client.ts WebSocketFactory).' },
+];
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['client-sdk/src/**/*.ts'],
+    ignores: ['client-sdk/src/node/**', 'client-sdk/src/cli/**', 'client-sdk/src/**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }] },
+  },
+  {
+    files: ['client-sdk/src/protocol/**/*.ts', 'client-sdk/src/core/**/*.ts', 'client-sdk/src/crypto/**/*.ts', 'client-sdk/src/mls/**/*.ts'],
+    ignores: ['client-sdk/src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...nodeOnly,
+            { group: ['**/transport/*', '**/state/*', '**/node/*', '**/cli/*', '**/client.js'], message: 'Sans-I/O core: it returns data; transport/ and state/ do the I/O.' },
+          ],
+        },
+      ],
+    },
+  },
+);

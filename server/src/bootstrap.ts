@@ -1,0 +1,33 @@
+/** First start: create the organisation and the one-time invite for its first administrator. */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LIMITS, inviteHash, newId } from '@agora/client-sdk/protocol';
+import { generateInviteCode } from './invites.js';
+import type { Store } from './store/types.js';
+
+export const ADMIN_INVITE_FILE = 'admin-invite.txt';
+
+/** Returns the admin invite code if this call created the organisation, else undefined (it
+ * existed already, or another relay instance on the same store created it first). */
+export async function bootstrapOrganisation(
+  store: Store,
+  opts: { dataDir: string; orgName: string; now: () => number },
+): Promise<string | undefined> {
+  if (await store.getOrg()) return undefined;
+  const code = generateInviteCode();
+  const at = opts.now();
+  const created = await store.bootstrapOrg(
+    { id: newId('o'), name: opts.orgName, createdAt: at },
+    {
+      codeHash: Buffer.from(inviteHash(code)).toString('hex'), kind: 'user', name: null, role: 'admin', departmentId: null,
+      userId: null, bootstrap: true, createdBy: null, createdAt: at, expiresAt: at + LIMITS.inviteTtlMs, usedAt: null,
+    },
+  );
+  if (!created) return undefined;
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const file = join(opts.dataDir, ADMIN_INVITE_FILE);
+  writeFileSync(file, `${code}\n`, { mode: 0o600 });
+  // `mode` applies only when the file is created; a leftover file must not stay readable.
+  chmodSync(file, 0o600);
+  return code;
+}

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { LIMITS, type OrgKeysResponse, type PendingResponse } from '@agora/client-sdk/protocol';
+import { call, deviceInvite, enrol, opaque, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
+
+const as = (org: TestOrg, d: { token: string }) => ({
+  get: <T = Record<string, unknown>>(path: string) => call<T>(org.url, 'GET', path, undefined, { token: d.token }),
+  post: <T = Record<string, unknown>>(path: string, body: unknown = {}) => call<T>(org.url, 'POST', path, body, { token: d.token }),
+});
+
+describe('key packages', () => {
+  let org: TestOrg;
+  let alice: TestDevice;
+  let bob: TestDevice;
+  beforeAll(async () => {
+    org = await startTestOrg();
+    [alice, bob] = await Promise.all([org.person('Alice'), org.person('Bob')]);
+  });
+  afterAll(() => org.close());
+
+  type Claim = { keyPackages: { deviceId: string; keyPackage: string; lastResort: boolean }[]; missing: string[] };
+
+  it('uploads, reports stock, hands out one per device per claim and keeps the last resort', async () => {
+    const packages = Array.from({ length: LIMITS.keyPackageLowWater + 1 }, (_, i) => opaque(`kp${i}`));
+    const lastResort = opaque('last');
+    const up = await as(org, alice).post('/v1/keypackages', { keyPackages: packages, lastResort });
+    expect(up.status).toBe(200);
+    expect(up.body).toEqual({ stock: packages.length, hasLastResort: true, low: false });
+
+    const first = await as(org, bob).post<Claim>('/v1/keypackages/claim', { deviceIds: [alice.deviceId, bob.deviceId] });
+    expect(first.status).toBe(200);
+    expect(first.body.keyPackages).toEqual([{ deviceId: alice.deviceId, keyPackage: packages[0], lastResort: false }]);
+    expect(first.body.missing).toEqual([bob.deviceId]);
+    const stock = await as(org, alice).get('/v1/keypackages/stock');
+    expect(stock.body).toEqual({ stock: LIMITS.keyPackageLowWater, hasLastResort: true, low: false });
+
+    const second = await as(org, bob).post<Claim>('/v1/keypackages/claim', { deviceIds: [alice.deviceId] });
+    expect(second.body.keyPackages[0].keyPackage).toBe(packages[1]);
+    expect((await as(org, alice).get('/v1/keypackages/stock')).body).toMatchObject({ stock: LIMITS.keyPackageLowWater - 1, low: true });
+
+    for (let i = 2; i < packages.length; i++) await as(org, bob).post('/v1/keypackages/claim', { deviceIds: [alice.deviceId] });
+    for (let i = 0; i < 2; i++) {
+      const kept = await as(org, bob).post<Claim>('/v1/keypackages/claim', { deviceIds: [alice.deviceId] });
+      expect(kept.body.keyPackages).toEqual([{ deviceId: alice.deviceId, keyPackage: lastResort, lastResort: true }]);
+    }
+    expect((await as(org, alice).get('/v1/keypackages/stock')).body).toEqual({ stock: 0, hasLastResort: true, low: true });
+  });
+
+  it('refuses claims for unknown or revoked devices without consuming anything', async () => {
+    const carol = await org.person('Carol');
+    await as(org, carol).post('/v1/keypackages', { keyPackages: [opaque('c1')] });
+    const gone = await org.person('Gone');
+    await as(org, org.admin).post(`/v1/admin/users/${gone.userId}/deactivate`);
+    const res = await as(org, bob).post('/v1/keypackages/claim', { deviceIds: [carol.deviceId, gone.deviceId] });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { code: 'invalid_field', field: 'deviceIds.1' } });
+    expect((await as(org, carol).get('/v1/keypackages/stock')).body).toMatchObject({ stock: 1 });
+    const unknown = await as(org, bob).post('/v1/keypackages/claim', { deviceIds: ['d_AAAAAAAAAAAAAAAAAAAAAA'] });
+    expect(unknown.body).toMatchObject({ error: { field: 'deviceIds.0' } });
+  });
+
+  it('limits uploads to the protocol limit', async () => {
+    const tooMany = Array.from({ length: LIMITS.keyPackagesPerUpload + 1 }, () => 'AAAA');
+    const res = await as(org, bob).post('/v1/keypackages', { keyPackages: tooMany });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { field: 'keyPackages' } });
+    expect((await as(org, bob).get('/v1/keypackages/stock')).body).toMatchObject({ stock: 0, hasLastResort: false });
+  });
+});
+
+describe('organisation keys', () => {
+  let org: TestOrg;
+  let alice: TestDevice;
+  beforeAll(async () => {
+    org = await startTestOrg();
+    alice = await org.person('Alice');
+  });
+  afterAll(() => org.close());
+
+  const pending = async () => (await as(org, alice).get<PendingResponse>('/v1/orgkeys/pending')).body.pending;
+  const orgKeys = async (d: TestDevice) => (await as(org, d).get<OrgKeysResponse>('/v1/orgkeys')).body;
+
+  it('starts at generation 0 with everyone pending nothing', async () => {
+    expect(await orgKeys(alice)).toEqual({ current: 0, rotationNeeded: false, envelopes: [] });
+    expect(await pending()).toEqual([]);
+  });
+
+  it('lets only an administrator create generations, strictly one after the other', async () => {
+    expect((await as(org, alice).post('/v1/orgkeys/generations', { generation: 1, envelopes: [] })).status).toBe(403);
+    const skip = await as(org, org.admin).post('/v1/orgkeys/generations', { generation: 2, envelopes: [] });
+    expect(skip.status).toBe(409);
+    expect(skip.body).toMatchObject({ error: { code: 'conflict' } });
+
+    const sealed = opaque('sealed-admin-g1');
+    const g1 = await as(org, org.admin).post('/v1/orgkeys/generations', {
+      generation: 1, envelopes: [{ deviceId: org.admin.deviceId, sealed }],
+    });
+    expect(g1.status).toBe(201);
+    expect(g1.body).toEqual({ generation: 1 });
+    expect((await as(org, org.admin).post('/v1/orgkeys/generations', { generation: 1, envelopes: [] })).status).toBe(409);
+    expect((await as(org, org.admin).post('/v1/orgkeys/generations', { generation: 3, envelopes: [] })).status).toBe(409);
+
+    const mine = await orgKeys(org.admin);
+    expect(mine.current).toBe(1);
+    expect(mine.envelopes).toEqual([
+      { generation: 1, deviceId: org.admin.deviceId, sealed, sealedBy: org.admin.deviceId, at: expect.any(Number) },
+    ]);
+    expect(await orgKeys(alice)).toMatchObject({ current: 1, envelopes: [] });
+  });
+
+  it('lists devices missing a generation until an envelope for them arrives, new devices included', async () => {
+    expect(await pending()).toEqual([{ deviceId: alice.deviceId, missing: [1] }]);
+    const alice2 = await enrol(org.url, await deviceInvite(org.url, alice));
+    expect(await pending()).toEqual(
+      expect.arrayContaining([{ deviceId: alice.deviceId, missing: [1] }, { deviceId: alice2.deviceId, missing: [1] }]),
+    );
+    expect(await pending()).toHaveLength(2);
+
+    // any colleague's device may seal the generation for a pending device
+    const up = await as(org, alice2).post('/v1/orgkeys/envelopes', {
+      envelopes: [{ generation: 1, deviceId: alice.deviceId, sealed: opaque('for-alice') }],
+    });
+    expect(up.status).toBe(200);
+    expect(await pending()).toEqual([{ deviceId: alice2.deviceId, missing: [1] }]);
+    expect((await orgKeys(alice)).envelopes).toEqual([expect.objectContaining({ generation: 1, sealedBy: alice2.deviceId })]);
+
+    // idempotent: the first envelope for a (generation, device) stays
+    await as(org, org.admin).post('/v1/orgkeys/envelopes', {
+      envelopes: [{ generation: 1, deviceId: alice.deviceId, sealed: opaque('again') }],
+    });
+    expect((await orgKeys(alice)).envelopes).toHaveLength(1);
+    expect((await orgKeys(alice)).envelopes[0].sealedBy).toBe(alice2.deviceId);
+
+    await as(org, alice).post('/v1/orgkeys/envelopes', { envelopes: [{ generation: 1, deviceId: alice2.deviceId, sealed: opaque('a2') }] });
+    expect(await pending()).toEqual([]);
+  });
+
+  it('refuses envelopes for generations that do not exist yet', async () => {
+    const future = await as(org, alice).post('/v1/orgkeys/envelopes', {
+      envelopes: [{ generation: 2, deviceId: alice.deviceId, sealed: opaque('x') }],
+    });
+    expect(future.status).toBe(400);
+    expect(future.body).toMatchObject({ error: { code: 'invalid_field', field: 'envelopes.0.generation' } });
+  });
+
+  it('flags a rotation after a deactivation and clears it with the next generation', async () => {
+    const leaver = await org.person('Leaver');
+    await as(org, org.admin).post(`/v1/admin/users/${leaver.userId}/deactivate`);
+    expect((await orgKeys(alice)).rotationNeeded).toBe(true);
+    // the leaver is not pending and cannot be sealed to
+    expect((await pending()).some((p) => p.deviceId === leaver.deviceId)).toBe(false);
+    const toLeaver = await as(org, alice).post('/v1/orgkeys/envelopes', {
+      envelopes: [{ generation: 1, deviceId: leaver.deviceId, sealed: opaque('x') }],
+    });
+    expect(toLeaver.status).toBe(400);
+    expect(toLeaver.body).toMatchObject({ error: { field: 'envelopes.0.deviceId' } });
+    const g2ToLeaver = await as(org, org.admin).post('/v1/orgkeys/generations', {
+      generation: 2, envelopes: [{ deviceId: leaver.deviceId, sealed: opaque('x') }],
+    });
+    expect(g2ToLeaver.status).toBe(400);
+    expect(g2ToLeaver.body).toMatchObject({ error: { field: 'envelopes.0.deviceId' } });
+    expect((await orgKeys(alice)).current).toBe(1);
+
+    expect((await as(org, alice).post('/v1/orgkeys/generations', { generation: 2, envelopes: [] })).status).toBe(403);
+    const g2 = await as(org, org.admin).post('/v1/orgkeys/generations', {
+      generation: 2, envelopes: [{ deviceId: org.admin.deviceId, sealed: opaque('admin-g2') }],
+    });
+    expect(g2.status).toBe(201);
+    expect(await orgKeys(alice)).toMatchObject({ current: 2, rotationNeeded: false });
+    // partial generation: everyone else is pending generation 2
+    expect((await pending()).find((p) => p.deviceId === alice.deviceId)).toEqual({ deviceId: alice.deviceId, missing: [2] });
+  });
+});

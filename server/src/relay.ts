@@ -1,0 +1,97 @@
+/** A running relay: store, bootstrap, HTTP and WebSocket on one port. Used by `main.ts` and by
+ * tests (port 0 picks a free loopback port). */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { composeRelay, type RateLimitOptions } from './app.js';
+import { ADMIN_INVITE_FILE, bootstrapOrganisation } from './bootstrap.js';
+import type { LogFn } from './errors.js';
+import { PushHub } from './hub.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { attachPush } from './ws.js';
+
+export interface StartRelayOptions {
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  dataDir: string;
+  /** Use MongoDB instead of the embedded SQLite database in dataDir. */
+  mongoUri?: string;
+  /** Print nothing on stdout (the admin invite is still written to dataDir). */
+  quiet?: boolean;
+  rateLimit?: RateLimitOptions | false;
+  /** Name of the organisation created on first start. Default "Agora". */
+  orgName?: string;
+  /** Injectable clock (tests of expiry). */
+  now?: () => number;
+  /** Where stdout lines go; default console.log. */
+  print?: (line: string) => void;
+  /** Server-side diagnostics; default stderr. */
+  log?: LogFn;
+  /** WebSocket keepalive interval; default 30 s. */
+  pingIntervalMs?: number;
+}
+
+export interface RunningRelay {
+  url: string;
+  port: number;
+  /** Set only on the start that created the organisation. */
+  adminInvite?: string;
+  store: Store;
+  hub: PushHub;
+  close(): Promise<void>;
+}
+
+export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay> {
+  const now = opts.now ?? Date.now;
+  const print = opts.quiet ? () => undefined : (opts.print ?? ((line: string) => console.log(line)));
+  const log: LogFn = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+  const host = opts.host ?? '127.0.0.1';
+  const store = await openStore({ dataDir: opts.dataDir, mongoUri: opts.mongoUri });
+  let server: Server | undefined;
+  try {
+    const adminInvite = await bootstrapOrganisation(store, { dataDir: opts.dataDir, orgName: opts.orgName ?? 'Agora', now });
+    const hub = new PushHub();
+    const { app, auth, limitDevice } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log });
+    const srv = createServer(app.callback());
+    server = srv;
+    const push = attachPush(srv, { auth, hub, log, limitDevice, pingIntervalMs: opts.pingIntervalMs });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(opts.port ?? 8080, host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (srv.address() as AddressInfo).port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // The invite comes first: whoever waits for the listening line has it by then.
+    if (adminInvite) {
+      print(`Admin invite code: ${adminInvite}`);
+      print(`Use it once, within 7 days, to enrol the first administrator (also saved in ${join(opts.dataDir, ADMIN_INVITE_FILE)}).`);
+    }
+    print(`Agora relay listening on ${url}`);
+
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
+        srv.closeIdleConnections();
+        await push.close();
+        // Requests in flight get a moment to finish; then connections are cut.
+        const grace = setTimeout(() => srv.closeAllConnections(), 2000);
+        await stopped;
+        clearTimeout(grace);
+        await store.close();
+      })();
+      return closing;
+    };
+    return { url, port, ...(adminInvite ? { adminInvite } : {}), store, hub, close };
+  } catch (err) {
+    server?.close();
+    await store.close();
+    throw err;
+  }
+}

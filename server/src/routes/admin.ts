@@ -1,0 +1,131 @@
+/** Invites, departments and deactivation: the administrator's work (and a person's own device
+ * invites). None of it touches secret-group membership, which only members' commits change. */
+import {
+  AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, UserId, inviteHash,
+  newId, wsCloseCode,
+} from '@agora/client-sdk/protocol';
+import { AppError } from '../errors.js';
+import { generateInviteCode } from '../invites.js';
+import type { DepartmentRow, GroupRow, InviteRow, Store } from '../store/types.js';
+import { departmentView, userView } from '../views.js';
+import { hex } from './account.js';
+import { body, idParam, noBody, reply, requireAdmin, type RouteKit } from './context.js';
+
+export const ROTATION_META = 'orgkey-rotation-needed';
+
+async function activeUserField(store: Store, userId: string, field: string) {
+  const user = await store.getUser(userId);
+  if (!user) throw new AppError('invalid_field', `${field}: no such user`, { field });
+  if (user.status !== 'active') throw new AppError('invalid_field', `${field}: this person is deactivated`, { field });
+  return user;
+}
+
+export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
+  const { store, hub, now } = deps;
+
+  router.post(
+    '/v1/invites',
+    authed(async (ctx, who) => {
+      const req = await body(ctx, CreateInviteRequest);
+      const at = now();
+      const code = generateInviteCode();
+      const base = {
+        codeHash: hex(inviteHash(code)), bootstrap: false, createdBy: who.user.id, createdAt: at,
+        expiresAt: at + (req.ttlMs ?? LIMITS.inviteTtlMs), usedAt: null,
+      };
+      let invite: InviteRow;
+      if (req.kind === 'user') {
+        requireAdmin(who);
+        if (req.departmentId !== undefined && !(await store.getDepartment(req.departmentId))) {
+          throw new AppError('invalid_field', 'departmentId: no such department', { field: 'departmentId' });
+        }
+        invite = { ...base, kind: 'user', name: req.name, role: req.role, departmentId: req.departmentId ?? null, userId: null };
+      } else {
+        const userId = req.userId ?? who.user.id;
+        if (userId !== who.user.id) requireAdmin(who);
+        await activeUserField(store, userId, 'userId');
+        invite = { ...base, kind: 'device', name: null, role: null, departmentId: null, userId };
+      }
+      await store.createInvite(invite);
+      reply(ctx, 201, { code, expiresAt: invite.expiresAt, kind: invite.kind });
+    }),
+  );
+
+  router.post(
+    '/v1/departments',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const req = await body(ctx, CreateDepartmentRequest);
+      const at = now();
+      const group = (name: string, kind: 'public' | 'secret', departmentId: string): GroupRow => ({
+        id: newId('g'), name, kind, departmentId, epoch: null, createdBy: who.user.id, createdAt: at, head: 0,
+      });
+      const id = newId('dep');
+      const pub = group(req.name, 'public', id);
+      const secret = group(`${req.name} (secret)`, 'secret', id);
+      const dept: DepartmentRow = { id, name: req.name, publicGroupId: pub.id, secretGroupId: secret.id, createdAt: at };
+      await store.createDepartment(dept, pub, secret);
+      reply(ctx, 201, departmentView(dept, []));
+      later(ctx, () => hub.broadcast({ type: 'groups' }));
+    }),
+  );
+
+  router.get(
+    '/v1/departments',
+    authed(async (ctx) => {
+      const depts = await store.listDepartments();
+      const departments = await Promise.all(
+        depts.map(async (d) => departmentView(d, await store.listDepartmentMembers(d.id))),
+      );
+      reply(ctx, 200, { departments });
+    }),
+  );
+
+  router.post(
+    '/v1/departments/:id/members',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const id = idParam(ctx, 'id', DepartmentId, 'department');
+      const req = await body(ctx, AddDepartmentMemberRequest);
+      const dept = await store.getDepartment(id);
+      if (!dept) throw new AppError('not_found', 'no such department');
+      await activeUserField(store, req.userId, 'userId');
+      await store.addDepartmentMember(id, req.userId);
+      reply(ctx, 200, departmentView(dept, await store.listDepartmentMembers(id)));
+      later(ctx, () => {
+        hub.broadcast({ type: 'groups' });
+        hub.broadcast({ type: 'directory' });
+      });
+    }),
+  );
+
+  router.post(
+    '/v1/admin/users/:id/deactivate',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const id = idParam(ctx, 'id', UserId, 'user');
+      await noBody(ctx);
+      if (id === who.user.id) throw new AppError('bad_request', 'you cannot deactivate yourself');
+      const target = await store.getUser(id);
+      if (!target) throw new AppError('not_found', 'no such user');
+      const changed = target.status === 'active';
+      let revokedDevices: string[] = [];
+      if (changed) {
+        revokedDevices = await store.deactivateUser(id);
+        // Everyone who had the organisation key until now includes the leaver.
+        await store.setMeta(ROTATION_META, '1');
+      }
+      const user = (await store.getUser(id)) ?? target;
+      reply(ctx, 200, { user: userView(user, await store.listUserDepartments(id)), revokedDevices });
+      if (changed) {
+        // Revoked sockets close at once; the others hear about it after the answer.
+        const devices = await store.listDevices({ userId: id });
+        hub.closeDevices(devices.map((d) => d.id), wsCloseCode('forbidden'), 'device revoked');
+        later(ctx, () => {
+          hub.broadcast({ type: 'directory' });
+          hub.broadcast({ type: 'orgkeys' });
+        });
+      }
+    }),
+  );
+}

@@ -1,0 +1,106 @@
+/** Organisation-key generations for public groups. The relay keeps sealed envelopes per device
+ * and tells devices who is still missing which generation; it never holds an opened key. */
+import { CreateGenerationRequest, UploadEnvelopesRequest, type PendingResponse } from '@agora/client-sdk/protocol';
+import { AppError } from '../errors.js';
+import type { EnvelopeRow, Store } from '../store/types.js';
+import { envelopeView } from '../views.js';
+import { ROTATION_META } from './admin.js';
+import { body, reply, requireAdmin, type RouteKit } from './context.js';
+
+/** Refuses an envelope for a device that is revoked or belongs to a deactivated person: sealing
+ * a key to a leaver is exactly what a rotation is meant to stop. */
+async function requireRecipient(store: Store, deviceId: string, field: string): Promise<void> {
+  const device = await store.getDevice(deviceId);
+  if (!device) throw new AppError('invalid_field', `${field}: no such device`, { field });
+  if (device.status !== 'active') throw new AppError('invalid_field', `${field}: device is revoked`, { field });
+  const user = await store.getUser(device.userId);
+  if (!user || user.status !== 'active') {
+    throw new AppError('invalid_field', `${field}: the device's owner is deactivated`, { field });
+  }
+}
+
+export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
+  const { store, hub, now } = deps;
+
+  router.get(
+    '/v1/orgkeys',
+    authed(async (ctx, who) => {
+      const [current, flag, envelopes] = await Promise.all([
+        store.currentGeneration(),
+        store.getMeta(ROTATION_META),
+        store.listEnvelopes(who.device.id),
+      ]);
+      reply(ctx, 200, { current, rotationNeeded: flag === '1', envelopes: envelopes.map(envelopeView) });
+    }),
+  );
+
+  router.post(
+    '/v1/orgkeys/generations',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const req = await body(ctx, CreateGenerationRequest);
+      const current = await store.currentGeneration();
+      if (req.generation !== current + 1) {
+        throw new AppError('conflict', `the next generation is ${current + 1}`);
+      }
+      const at = now();
+      const seen = new Set<string>();
+      const envelopes: EnvelopeRow[] = [];
+      for (const [i, e] of req.envelopes.entries()) {
+        const field = `envelopes.${i}.deviceId`;
+        if (seen.has(e.deviceId)) throw new AppError('invalid_field', `${field}: device listed twice`, { field });
+        seen.add(e.deviceId);
+        await requireRecipient(store, e.deviceId, field);
+        envelopes.push({ generation: req.generation, deviceId: e.deviceId, sealed: e.sealed, sealedBy: who.device.id, at });
+      }
+      const created = await store.createGeneration({ generation: req.generation, createdBy: who.device.id, createdAt: at }, envelopes);
+      if (!created) throw new AppError('conflict', 'another generation was created first');
+      await store.setMeta(ROTATION_META, '0');
+      reply(ctx, 201, { generation: req.generation });
+      later(ctx, () => hub.broadcast({ type: 'orgkeys' }));
+    }),
+  );
+
+  router.post(
+    '/v1/orgkeys/envelopes',
+    authed(async (ctx, who) => {
+      const req = await body(ctx, UploadEnvelopesRequest);
+      const current = await store.currentGeneration();
+      const at = now();
+      const envelopes: EnvelopeRow[] = [];
+      for (const [i, e] of req.envelopes.entries()) {
+        if (e.generation > current) {
+          const field = `envelopes.${i}.generation`;
+          throw new AppError('invalid_field', `${field}: the current generation is ${current}`, { field });
+        }
+        await requireRecipient(store, e.deviceId, `envelopes.${i}.deviceId`);
+        envelopes.push({ generation: e.generation, deviceId: e.deviceId, sealed: e.sealed, sealedBy: who.device.id, at });
+      }
+      await store.putEnvelopes(envelopes);
+      reply(ctx, 200, { accepted: envelopes.length });
+      later(ctx, () => hub.publish(envelopes.map((e) => e.deviceId), { type: 'orgkeys' }));
+    }),
+  );
+
+  router.get(
+    '/v1/orgkeys/pending',
+    authed(async (ctx) => {
+      const [current, devices, users, keys] = await Promise.all([
+        store.currentGeneration(),
+        store.listDevices(),
+        store.listUsers(),
+        store.listEnvelopeKeys(),
+      ]);
+      const activeUsers = new Set(users.filter((u) => u.status === 'active').map((u) => u.id));
+      const have = new Set(keys.map((k) => `${k.generation}:${k.deviceId}`));
+      const pending: PendingResponse['pending'] = [];
+      for (const device of devices) {
+        if (device.status !== 'active' || !activeUsers.has(device.userId)) continue;
+        const missing: number[] = [];
+        for (let g = 1; g <= current; g++) if (!have.has(`${g}:${device.id}`)) missing.push(g);
+        if (missing.length > 0) pending.push({ deviceId: device.id, missing });
+      }
+      reply(ctx, 200, { pending });
+    }),
+  );
+}

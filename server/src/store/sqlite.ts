@@ -1,0 +1,627 @@
+/** Embedded SQLite store (better-sqlite3): the zero-set-up default for a relay on one machine.
+ *
+ * Durability: WAL with `synchronous=FULL` fsyncs the WAL on every commit, so a method resolves only
+ * after its transaction is on disk and neither `kill -9` nor a power cut loses an acknowledged write.
+ * better-sqlite3 is synchronous, so every method runs to completion before the next one starts;
+ * write transactions still take the write lock up front (`BEGIN IMMEDIATE`) so that a second process
+ * on the same file waits on busy_timeout instead of failing halfway with SQLITE_BUSY. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  CommitOutcome, DepartmentRow, DeviceRow, EnvelopeRow, GenerationRow, GroupDeviceRow, GroupRow, InviteRow,
+  LogEntryRow, MailboxRow, OrgRow, RegisterOutcome, Store, UserRow,
+} from './types.js';
+
+export const SQLITE_FILE = 'agora.sqlite';
+/** Bump together with a new entry in MIGRATIONS; an older relay refuses a newer database. */
+const SCHEMA_VERSION = 1;
+
+/** MIGRATIONS[i] brings the schema from version i to i + 1. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  -- the CHECK keeps the organisation a singleton, so bootstrapOrg cannot create a second one
+  CREATE TABLE org (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL
+  );
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), sign_pub TEXT NOT NULL, enc_pub TEXT NOT NULL,
+    status TEXT NOT NULL, created_at INTEGER NOT NULL, enrolled_by TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX devices_by_user ON devices(user_id);
+  CREATE TABLE invites (
+    code_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, role TEXT, department_id TEXT, user_id TEXT,
+    bootstrap INTEGER NOT NULL, created_by TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE TABLE challenges (
+    device_id TEXT NOT NULL, challenge TEXT NOT NULL, expires_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, challenge)
+  ) WITHOUT ROWID;
+  CREATE TABLE chat_groups (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, department_id TEXT, epoch INTEGER,
+    created_by TEXT, created_at INTEGER NOT NULL, head INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  CREATE TABLE departments (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    public_group_id TEXT NOT NULL REFERENCES chat_groups(id),
+    secret_group_id TEXT NOT NULL REFERENCES chat_groups(id),
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE department_members (
+    department_id TEXT NOT NULL REFERENCES departments(id), user_id TEXT NOT NULL,
+    PRIMARY KEY (department_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX department_members_by_user ON department_members(user_id);
+  CREATE TABLE public_members (
+    group_id TEXT NOT NULL REFERENCES chat_groups(id), user_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX public_members_by_user ON public_members(user_id);
+  CREATE TABLE group_devices (
+    group_id TEXT NOT NULL REFERENCES chat_groups(id), device_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    since_seq INTEGER NOT NULL,
+    PRIMARY KEY (group_id, device_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX group_devices_by_user ON group_devices(user_id);
+  CREATE TABLE log (
+    group_id TEXT NOT NULL REFERENCES chat_groups(id), seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    epoch INTEGER NOT NULL, sender TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL,
+    added TEXT, removed TEXT,
+    PRIMARY KEY (group_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE mailbox_heads (device_id TEXT PRIMARY KEY, head INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE mailbox (
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, group_id TEXT, group_seq INTEGER,
+    epoch INTEGER, sender TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+  ) WITHOUT ROWID;
+  -- the rowid gives the FIFO order of claims
+  CREATE TABLE key_packages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, key_package TEXT NOT NULL
+  );
+  CREATE INDEX key_packages_by_device ON key_packages(device_id, id);
+  CREATE TABLE last_resort_packages (device_id TEXT PRIMARY KEY, key_package TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE generations (
+    generation INTEGER PRIMARY KEY, created_by TEXT NOT NULL, created_at INTEGER NOT NULL
+  );
+  CREATE TABLE envelopes (
+    generation INTEGER NOT NULL REFERENCES generations(generation), device_id TEXT NOT NULL,
+    sealed TEXT NOT NULL, sealed_by TEXT NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY (generation, device_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX envelopes_by_device ON envelopes(device_id, generation);
+  `,
+];
+
+// Column lists that alias the snake_case columns to the row types' field names.
+const USER_COLS = 'id, name, role, status, created_at AS createdAt';
+const DEVICE_COLS =
+  'id, user_id AS userId, sign_pub AS signPub, enc_pub AS encPub, status, created_at AS createdAt, enrolled_by AS enrolledBy';
+const INVITE_COLS =
+  'code_hash AS codeHash, kind, name, role, department_id AS departmentId, user_id AS userId, bootstrap, ' +
+  'created_by AS createdBy, created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt';
+const DEPT_COLS = 'id, name, public_group_id AS publicGroupId, secret_group_id AS secretGroupId, created_at AS createdAt';
+const GROUP_COLS =
+  'id, name, kind, department_id AS departmentId, epoch, created_by AS createdBy, created_at AS createdAt, head';
+const GROUP_DEVICE_COLS = 'group_id AS groupId, device_id AS deviceId, user_id AS userId, since_seq AS sinceSeq';
+const LOG_COLS = 'group_id AS groupId, seq, kind, epoch, sender, at, payload, added, removed';
+const MAILBOX_COLS =
+  'device_id AS deviceId, seq, kind, group_id AS groupId, group_seq AS groupSeq, epoch, sender AS "from", at, payload';
+const ENVELOPE_COLS = 'generation, device_id AS deviceId, sealed, sealed_by AS sealedBy, at';
+
+type InviteDbRow = Omit<InviteRow, 'bootstrap'> & { bootstrap: number };
+type LogDbRow = Omit<LogEntryRow, 'added' | 'removed'> & { added: string | null; removed: string | null };
+
+const inviteFromDb = (r: InviteDbRow): InviteRow => ({ ...r, bootstrap: r.bootstrap === 1 });
+const inviteToDb = (i: InviteRow): InviteDbRow => ({
+  codeHash: i.codeHash, kind: i.kind, name: i.name, role: i.role, departmentId: i.departmentId, userId: i.userId,
+  bootstrap: i.bootstrap ? 1 : 0, createdBy: i.createdBy, createdAt: i.createdAt, expiresAt: i.expiresAt,
+  usedAt: i.usedAt,
+});
+const logFromDb = (r: LogDbRow): LogEntryRow => {
+  const { added, removed, ...rest } = r;
+  const row: LogEntryRow = { ...rest };
+  if (added !== null) row.added = JSON.parse(added) as string[];
+  if (removed !== null) row.removed = JSON.parse(removed) as string[];
+  return row;
+};
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+  const readVersion = db.prepare<[], { value: string }>("SELECT value FROM store_info WHERE key = 'schema_version'");
+  const setVersion = db.prepare<[string]>(
+    "INSERT INTO store_info (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  );
+  db.transaction(() => {
+    const current = Number(readVersion.get()?.value ?? '0');
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${current} is newer than this relay supports (${SCHEMA_VERSION})`);
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    if (current !== SCHEMA_VERSION) setVersion.run(String(SCHEMA_VERSION));
+  }).immediate();
+}
+
+export async function openSqliteStore(dataDir: string): Promise<Store> {
+  // 0700: the database holds routing metadata and public keys other local users have no business reading
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(join(dataDir, SQLITE_FILE));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    return new SqliteStore(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function prepareAll(db: Database.Database) {
+  return {
+    getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare<[string, string]>(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ),
+    insertMetaIfAbsent: db.prepare<[string, string]>('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+
+    getOrg: db.prepare<[], OrgRow>('SELECT id, name, created_at AS createdAt FROM org WHERE singleton = 1'),
+    insertOrg: db.prepare<[OrgRow]>(
+      'INSERT OR IGNORE INTO org (singleton, id, name, created_at) VALUES (1, @id, @name, @createdAt)',
+    ),
+
+    insertInvite: db.prepare<[InviteDbRow]>(
+      'INSERT INTO invites (code_hash, kind, name, role, department_id, user_id, bootstrap, created_by, created_at, ' +
+        'expires_at, used_at) VALUES (@codeHash, @kind, @name, @role, @departmentId, @userId, @bootstrap, ' +
+        '@createdBy, @createdAt, @expiresAt, @usedAt)',
+    ),
+    getInvite: db.prepare<[string], InviteDbRow>(`SELECT ${INVITE_COLS} FROM invites WHERE code_hash = ?`),
+    useInvite: db.prepare<[number, string]>('UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL'),
+
+    insertUser: db.prepare<[UserRow]>(
+      'INSERT INTO users (id, name, role, status, created_at) VALUES (@id, @name, @role, @status, @createdAt)',
+    ),
+    getUser: db.prepare<[string], UserRow>(`SELECT ${USER_COLS} FROM users WHERE id = ?`),
+    listUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLS} FROM users ORDER BY created_at, id`),
+    deactivateUser: db.prepare<[string]>("UPDATE users SET status = 'deactivated' WHERE id = ?"),
+    revokeUserDevices: db.prepare<[string], { id: string }>(
+      "UPDATE devices SET status = 'revoked' WHERE user_id = ? AND status = 'active' RETURNING id",
+    ),
+
+    insertDevice: db.prepare<[DeviceRow]>(
+      'INSERT INTO devices (id, user_id, sign_pub, enc_pub, status, created_at, enrolled_by) ' +
+        'VALUES (@id, @userId, @signPub, @encPub, @status, @createdAt, @enrolledBy)',
+    ),
+    getDevice: db.prepare<[string], DeviceRow>(`SELECT ${DEVICE_COLS} FROM devices WHERE id = ?`),
+    listDevices: db.prepare<[], DeviceRow>(`SELECT ${DEVICE_COLS} FROM devices ORDER BY created_at, id`),
+    listUserDevices: db.prepare<[string], DeviceRow>(
+      `SELECT ${DEVICE_COLS} FROM devices WHERE user_id = ? ORDER BY created_at, id`,
+    ),
+
+    putChallenge: db.prepare<[string, string, number]>(
+      'INSERT INTO challenges (device_id, challenge, expires_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT(device_id, challenge) DO UPDATE SET expires_at = excluded.expires_at',
+    ),
+    consumeChallenge: db.prepare<[string, string, number]>(
+      'DELETE FROM challenges WHERE device_id = ? AND challenge = ? AND expires_at > ?',
+    ),
+    pruneChallenges: db.prepare<[string, number]>('DELETE FROM challenges WHERE device_id = ? AND expires_at <= ?'),
+
+    insertDepartment: db.prepare<[DepartmentRow]>(
+      'INSERT INTO departments (id, name, public_group_id, secret_group_id, created_at) ' +
+        'VALUES (@id, @name, @publicGroupId, @secretGroupId, @createdAt)',
+    ),
+    getDepartment: db.prepare<[string], DepartmentRow>(`SELECT ${DEPT_COLS} FROM departments WHERE id = ?`),
+    listDepartments: db.prepare<[], DepartmentRow>(`SELECT ${DEPT_COLS} FROM departments ORDER BY created_at, id`),
+    insertDepartmentMember: db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO department_members (department_id, user_id) VALUES (?, ?)',
+    ),
+    listDepartmentMembers: db
+      .prepare<[string], string>('SELECT user_id FROM department_members WHERE department_id = ? ORDER BY user_id')
+      .pluck(),
+    listUserDepartments: db
+      .prepare<[string], string>('SELECT department_id FROM department_members WHERE user_id = ? ORDER BY department_id')
+      .pluck(),
+
+    insertGroup: db.prepare<[GroupRow]>(
+      'INSERT INTO chat_groups (id, name, kind, department_id, epoch, created_by, created_at, head) ' +
+        'VALUES (@id, @name, @kind, @departmentId, @epoch, @createdBy, @createdAt, 0)',
+    ),
+    getGroup: db.prepare<[string], GroupRow>(`SELECT ${GROUP_COLS} FROM chat_groups WHERE id = ?`),
+    listGroups: db.prepare<[], GroupRow>(`SELECT ${GROUP_COLS} FROM chat_groups ORDER BY created_at, id`),
+    initSecretGroup: db.prepare<[string], { head: number }>(
+      "UPDATE chat_groups SET epoch = 0 WHERE id = ? AND kind = 'secret' AND epoch IS NULL RETURNING head",
+    ),
+    bumpHead: db.prepare<[string], { head: number }>('UPDATE chat_groups SET head = head + 1 WHERE id = ? RETURNING head'),
+    bumpEpochAndHead: db.prepare<[string, number], { head: number; epoch: number }>(
+      'UPDATE chat_groups SET head = head + 1, epoch = epoch + 1 WHERE id = ? AND epoch = ? RETURNING head, epoch',
+    ),
+
+    insertPublicMember: db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO public_members (group_id, user_id) VALUES (?, ?)',
+    ),
+    deletePublicMember: db.prepare<[string, string]>('DELETE FROM public_members WHERE group_id = ? AND user_id = ?'),
+    listPublicMembers: db
+      .prepare<[string], string>('SELECT user_id FROM public_members WHERE group_id = ? ORDER BY user_id')
+      .pluck(),
+    upsertGroupDevice: db.prepare<[GroupDeviceRow]>(
+      'INSERT INTO group_devices (group_id, device_id, user_id, since_seq) VALUES (@groupId, @deviceId, @userId, @sinceSeq) ' +
+        'ON CONFLICT(group_id, device_id) DO UPDATE SET user_id = excluded.user_id, since_seq = excluded.since_seq',
+    ),
+    deleteGroupDevice: db.prepare<[string, string]>('DELETE FROM group_devices WHERE group_id = ? AND device_id = ?'),
+    listGroupDevices: db.prepare<[string], GroupDeviceRow>(
+      `SELECT ${GROUP_DEVICE_COLS} FROM group_devices WHERE group_id = ? ORDER BY device_id`,
+    ),
+    getGroupDevice: db.prepare<[string, string], GroupDeviceRow>(
+      `SELECT ${GROUP_DEVICE_COLS} FROM group_devices WHERE group_id = ? AND device_id = ?`,
+    ),
+    listUserGroupIds: db
+      .prepare<[string, string], string>(
+        'SELECT group_id FROM public_members WHERE user_id = ? UNION ' +
+          'SELECT group_id FROM group_devices WHERE user_id = ? ORDER BY 1',
+      )
+      .pluck(),
+
+    insertLog: db.prepare<[LogDbRow]>(
+      'INSERT INTO log (group_id, seq, kind, epoch, sender, at, payload, added, removed) ' +
+        'VALUES (@groupId, @seq, @kind, @epoch, @sender, @at, @payload, @added, @removed)',
+    ),
+    readLog: db.prepare<[string, number, number], LogDbRow>(
+      `SELECT ${LOG_COLS} FROM log WHERE group_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    ),
+
+    bumpMailboxHead: db.prepare<[string], { head: number }>(
+      'INSERT INTO mailbox_heads (device_id, head) VALUES (?, 1) ' +
+        'ON CONFLICT(device_id) DO UPDATE SET head = head + 1 RETURNING head',
+    ),
+    insertMailbox: db.prepare<[MailboxRow]>(
+      'INSERT INTO mailbox (device_id, seq, kind, group_id, group_seq, epoch, sender, at, payload) ' +
+        'VALUES (@deviceId, @seq, @kind, @groupId, @groupSeq, @epoch, @from, @at, @payload)',
+    ),
+    readMailbox: db.prepare<[string, number, number], MailboxRow>(
+      `SELECT ${MAILBOX_COLS} FROM mailbox WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    ),
+
+    insertKeyPackage: db.prepare<[string, string]>('INSERT INTO key_packages (device_id, key_package) VALUES (?, ?)'),
+    setLastResort: db.prepare<[string, string]>(
+      'INSERT INTO last_resort_packages (device_id, key_package) VALUES (?, ?) ' +
+        'ON CONFLICT(device_id) DO UPDATE SET key_package = excluded.key_package',
+    ),
+    claimKeyPackage: db.prepare<[string], { keyPackage: string }>(
+      'DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages WHERE device_id = ? ORDER BY id LIMIT 1) ' +
+        'RETURNING key_package AS keyPackage',
+    ),
+    getLastResort: db
+      .prepare<[string], string>('SELECT key_package FROM last_resort_packages WHERE device_id = ?')
+      .pluck(),
+    countKeyPackages: db.prepare<[string], number>('SELECT count(*) FROM key_packages WHERE device_id = ?').pluck(),
+
+    currentGeneration: db.prepare<[], number>('SELECT coalesce(max(generation), 0) FROM generations').pluck(),
+    insertGeneration: db.prepare<[GenerationRow]>(
+      'INSERT INTO generations (generation, created_by, created_at) VALUES (@generation, @createdBy, @createdAt)',
+    ),
+    listGenerations: db.prepare<[], GenerationRow>(
+      'SELECT generation, created_by AS createdBy, created_at AS createdAt FROM generations ORDER BY generation',
+    ),
+    insertEnvelopeIfAbsent: db.prepare<[EnvelopeRow]>(
+      'INSERT OR IGNORE INTO envelopes (generation, device_id, sealed, sealed_by, at) ' +
+        'VALUES (@generation, @deviceId, @sealed, @sealedBy, @at)',
+    ),
+    listEnvelopes: db.prepare<[string], EnvelopeRow>(
+      `SELECT ${ENVELOPE_COLS} FROM envelopes WHERE device_id = ? ORDER BY generation`,
+    ),
+    listEnvelopeKeys: db.prepare<[], { deviceId: string; generation: number }>(
+      'SELECT device_id AS deviceId, generation FROM envelopes ORDER BY device_id, generation',
+    ),
+  };
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly s: ReturnType<typeof prepareAll>;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = prepareAll(db);
+  }
+
+  /** Runs `fn` as one IMMEDIATE transaction: all of its writes or none. */
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.s.getMeta.get(key)?.value;
+  }
+  async setMeta(key: string, value: string): Promise<void> {
+    this.s.setMeta.run(key, value);
+  }
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    return this.tx(() => {
+      this.s.insertMetaIfAbsent.run(key, value);
+      return this.s.getMeta.get(key)!.value;
+    });
+  }
+
+  async getOrg(): Promise<OrgRow | undefined> {
+    return this.s.getOrg.get();
+  }
+  async bootstrapOrg(org: OrgRow, adminInvite: InviteRow): Promise<boolean> {
+    return this.tx(() => {
+      if (this.s.insertOrg.run(org).changes === 0) return false;
+      this.s.insertInvite.run(inviteToDb(adminInvite));
+      return true;
+    });
+  }
+
+  async createInvite(invite: InviteRow): Promise<void> {
+    this.s.insertInvite.run(inviteToDb(invite));
+  }
+  async getInvite(codeHash: string): Promise<InviteRow | undefined> {
+    const r = this.s.getInvite.get(codeHash);
+    return r && inviteFromDb(r);
+  }
+
+  async register(input: Parameters<Store['register']>[0]): Promise<RegisterOutcome> {
+    return this.tx((): RegisterOutcome => {
+      const r = this.s.getInvite.get(input.codeHash);
+      if (!r) return { ok: false, reason: 'not_found' };
+      const invite = inviteFromDb(r);
+      if (invite.usedAt !== null) return { ok: false, reason: 'used' };
+      if (invite.expiresAt <= input.now) return { ok: false, reason: 'expired' };
+
+      let user: UserRow;
+      let enrolledBy: DeviceRow['enrolledBy'];
+      if (invite.kind === 'device') {
+        const existing = invite.userId === null ? undefined : this.s.getUser.get(invite.userId);
+        if (!existing) return { ok: false, reason: 'not_found' };
+        if (existing.status !== 'active') return { ok: false, reason: 'user_inactive' };
+        user = existing;
+        enrolledBy = 'device-invite';
+      } else {
+        const name = input.userName ?? invite.name;
+        if (name === null) throw new Error('register: a new user needs a name');
+        user = {
+          id: input.userId, name, role: invite.bootstrap ? 'admin' : (invite.role ?? 'member'), status: 'active',
+          createdAt: input.now,
+        };
+        enrolledBy = invite.bootstrap ? 'bootstrap' : 'user-invite';
+        this.s.insertUser.run(user);
+        if (invite.departmentId !== null) this.joinDepartment(invite.departmentId, user.id);
+      }
+      const device: DeviceRow = { ...input.device, userId: user.id, enrolledBy };
+      this.s.insertDevice.run(device);
+      this.s.useInvite.run(input.now, invite.codeHash);
+      return { ok: true, user, device: { ...device }, invite: { ...invite, usedAt: input.now } };
+    });
+  }
+
+  async getUser(id: string): Promise<UserRow | undefined> {
+    return this.s.getUser.get(id);
+  }
+  async listUsers(): Promise<UserRow[]> {
+    return this.s.listUsers.all();
+  }
+  async deactivateUser(id: string): Promise<string[]> {
+    return this.tx(() => {
+      this.s.deactivateUser.run(id);
+      return this.s.revokeUserDevices.all(id).map((r) => r.id).sort();
+    });
+  }
+  async getDevice(id: string): Promise<DeviceRow | undefined> {
+    return this.s.getDevice.get(id);
+  }
+  async listDevices(filter?: { userId?: string }): Promise<DeviceRow[]> {
+    return filter?.userId !== undefined ? this.s.listUserDevices.all(filter.userId) : this.s.listDevices.all();
+  }
+
+  async putChallenge(deviceId: string, challenge: string, expiresAt: number): Promise<void> {
+    this.s.putChallenge.run(deviceId, challenge, expiresAt);
+  }
+  async consumeChallenge(deviceId: string, challenge: string, now: number): Promise<boolean> {
+    return this.tx(() => {
+      const ok = this.s.consumeChallenge.run(deviceId, challenge, now).changes === 1;
+      // expired challenges would otherwise pile up for devices that never finish signing in
+      this.s.pruneChallenges.run(deviceId, now);
+      return ok;
+    });
+  }
+
+  async createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void> {
+    this.tx(() => {
+      this.s.insertGroup.run(publicGroup);
+      this.s.insertGroup.run(secretGroup);
+      this.s.insertDepartment.run(dept);
+    });
+  }
+  async getDepartment(id: string): Promise<DepartmentRow | undefined> {
+    return this.s.getDepartment.get(id);
+  }
+  async listDepartments(): Promise<DepartmentRow[]> {
+    return this.s.listDepartments.all();
+  }
+  private joinDepartment(departmentId: string, userId: string): void {
+    const dept = this.s.getDepartment.get(departmentId);
+    if (!dept) throw new Error('unknown department');
+    this.s.insertDepartmentMember.run(departmentId, userId);
+    this.s.insertPublicMember.run(dept.publicGroupId, userId);
+  }
+  async addDepartmentMember(departmentId: string, userId: string): Promise<void> {
+    this.tx(() => this.joinDepartment(departmentId, userId));
+  }
+  async listDepartmentMembers(departmentId: string): Promise<string[]> {
+    return this.s.listDepartmentMembers.all(departmentId);
+  }
+  async listUserDepartments(userId: string): Promise<string[]> {
+    return this.s.listUserDepartments.all(userId);
+  }
+
+  async createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }): Promise<void> {
+    this.tx(() => {
+      const withCreator = group.kind === 'secret' && creator !== undefined;
+      const epoch = group.kind === 'public' ? null : withCreator ? 0 : group.epoch;
+      this.s.insertGroup.run({ ...group, epoch, head: 0 });
+      if (withCreator) this.s.upsertGroupDevice.run({ groupId: group.id, ...creator, sinceSeq: 0 });
+    });
+  }
+  async getGroup(id: string): Promise<GroupRow | undefined> {
+    return this.s.getGroup.get(id);
+  }
+  async listGroups(): Promise<GroupRow[]> {
+    return this.s.listGroups.all();
+  }
+  async initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, _now: number): Promise<boolean> {
+    return this.tx(() => {
+      const r = this.s.initSecretGroup.get(groupId);
+      if (!r) return false;
+      this.s.upsertGroupDevice.run({ groupId, ...creator, sinceSeq: r.head });
+      return true;
+    });
+  }
+
+  private requireGroup(groupId: string): GroupRow {
+    const g = this.s.getGroup.get(groupId);
+    if (!g) throw new Error('unknown group');
+    return g;
+  }
+  async addPublicMembers(groupId: string, userIds: string[]): Promise<void> {
+    this.tx(() => {
+      this.requireGroup(groupId);
+      for (const u of userIds) this.s.insertPublicMember.run(groupId, u);
+    });
+  }
+  async removePublicMembers(groupId: string, userIds: string[]): Promise<void> {
+    this.tx(() => {
+      for (const u of userIds) this.s.deletePublicMember.run(groupId, u);
+    });
+  }
+  async listPublicMembers(groupId: string): Promise<string[]> {
+    return this.s.listPublicMembers.all(groupId);
+  }
+  async listGroupDevices(groupId: string): Promise<GroupDeviceRow[]> {
+    return this.s.listGroupDevices.all(groupId);
+  }
+  async getGroupDevice(groupId: string, deviceId: string): Promise<GroupDeviceRow | undefined> {
+    return this.s.getGroupDevice.get(groupId, deviceId);
+  }
+  async listUserGroupIds(userId: string): Promise<string[]> {
+    return this.s.listUserGroupIds.all(userId, userId);
+  }
+
+  async applyCommit(input: Parameters<Store['applyCommit']>[0]): Promise<CommitOutcome> {
+    return this.tx((): CommitOutcome => {
+      const g = this.s.getGroup.get(input.groupId);
+      if (!g || g.kind !== 'secret' || g.epoch === null) return { ok: false, reason: 'not_found' };
+      if (!this.s.getGroupDevice.get(input.groupId, input.sender)) return { ok: false, reason: 'not_member' };
+      const bumped = this.s.bumpEpochAndHead.get(input.groupId, input.expectedEpoch);
+      if (!bumped) return { ok: false, reason: 'stale_epoch', epoch: g.epoch };
+      const { head: seq, epoch } = bumped;
+      this.s.insertLog.run({
+        groupId: input.groupId, seq, kind: 'commit', epoch: input.expectedEpoch, sender: input.sender, at: input.at,
+        payload: input.payload,
+        added: JSON.stringify(input.added.map((a) => a.deviceId)), removed: JSON.stringify(input.removed),
+      });
+      // removals first, so a device removed and re-added by the same commit ends up a member
+      for (const d of input.removed) this.s.deleteGroupDevice.run(input.groupId, d);
+      for (const a of input.added) {
+        this.s.upsertGroupDevice.run({ groupId: input.groupId, deviceId: a.deviceId, userId: a.userId, sinceSeq: seq });
+      }
+      if (input.welcome !== null) {
+        for (const a of input.added) {
+          this.putMailbox({
+            deviceId: a.deviceId, kind: 'welcome', groupId: input.groupId, groupSeq: seq, epoch, from: input.sender,
+            at: input.at, payload: input.welcome,
+          });
+        }
+      }
+      return { ok: true, seq, epoch };
+    });
+  }
+  async appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string }): Promise<number> {
+    return this.tx(() => {
+      const bumped = this.s.bumpHead.get(input.groupId);
+      if (!bumped) throw new Error('unknown group');
+      this.s.insertLog.run({ ...input, seq: bumped.head, kind: 'record', added: null, removed: null });
+      return bumped.head;
+    });
+  }
+  async readLog(groupId: string, afterSeq: number, limit: number): Promise<LogEntryRow[]> {
+    // SQLite reads a negative LIMIT as "no limit"
+    if (limit <= 0) return [];
+    return this.s.readLog.all(groupId, afterSeq, limit).map(logFromDb);
+  }
+
+  private putMailbox(item: Omit<MailboxRow, 'seq'>): number {
+    const { head: seq } = this.s.bumpMailboxHead.get(item.deviceId)!;
+    this.s.insertMailbox.run({ ...item, seq });
+    return seq;
+  }
+  async appendMailbox(item: Omit<MailboxRow, 'seq'>): Promise<number> {
+    return this.tx(() => this.putMailbox(item));
+  }
+  async readMailbox(deviceId: string, afterSeq: number, limit: number): Promise<MailboxRow[]> {
+    if (limit <= 0) return [];
+    return this.s.readMailbox.all(deviceId, afterSeq, limit);
+  }
+
+  async addKeyPackages(deviceId: string, packages: string[], lastResort: string | null): Promise<void> {
+    this.tx(() => {
+      for (const p of packages) this.s.insertKeyPackage.run(deviceId, p);
+      if (lastResort !== null) this.s.setLastResort.run(deviceId, lastResort);
+    });
+  }
+  async claimKeyPackage(deviceId: string): Promise<{ keyPackage: string; lastResort: boolean } | undefined> {
+    return this.tx(() => {
+      const claimed = this.s.claimKeyPackage.get(deviceId);
+      if (claimed) return { keyPackage: claimed.keyPackage, lastResort: false };
+      const kept = this.s.getLastResort.get(deviceId);
+      return kept === undefined ? undefined : { keyPackage: kept, lastResort: true };
+    });
+  }
+  async keyPackageStock(deviceId: string): Promise<{ stock: number; hasLastResort: boolean }> {
+    return {
+      stock: this.s.countKeyPackages.get(deviceId) ?? 0,
+      hasLastResort: this.s.getLastResort.get(deviceId) !== undefined,
+    };
+  }
+
+  async createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[]): Promise<boolean> {
+    if (envelopes.some((e) => e.generation !== gen.generation)) {
+      throw new Error('createGeneration: every envelope must belong to the new generation');
+    }
+    return this.tx(() => {
+      if (gen.generation !== (this.s.currentGeneration.get() ?? 0) + 1) return false;
+      this.s.insertGeneration.run(gen);
+      for (const e of envelopes) this.s.insertEnvelopeIfAbsent.run(e);
+      return true;
+    });
+  }
+  async currentGeneration(): Promise<number> {
+    return this.s.currentGeneration.get() ?? 0;
+  }
+  async listGenerations(): Promise<GenerationRow[]> {
+    return this.s.listGenerations.all();
+  }
+  async putEnvelopes(envelopes: EnvelopeRow[]): Promise<void> {
+    this.tx(() => {
+      for (const e of envelopes) this.s.insertEnvelopeIfAbsent.run(e);
+    });
+  }
+  async listEnvelopes(deviceId: string): Promise<EnvelopeRow[]> {
+    return this.s.listEnvelopes.all(deviceId);
+  }
+  async listEnvelopeKeys(): Promise<{ deviceId: string; generation: number }[]> {
+    return this.s.listEnvelopeKeys.all();
+  }
+}

@@ -1,0 +1,133 @@
+/** WebSocket push endpoint. `ws` runs in noServer mode so the token is checked on the raw upgrade
+ * request, before a socket exists: an unauthenticated client never gets a WebSocket. Browsers
+ * cannot set headers on an upgrade, so the token travels as a subprotocol. */
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { WS_PROTOCOL } from '@agora/client-sdk/protocol';
+import type { Auth } from './auth.js';
+import { AppError, type LogFn } from './errors.js';
+import type { PushHub } from './hub.js';
+
+const TOKEN_PREFIX = 'agora.token.';
+export const WS_PATH = '/v1/ws';
+
+export interface PushEndpoint {
+  close(): Promise<void>;
+}
+
+export function attachPush(
+  server: Server,
+  opts: {
+    auth: Auth;
+    hub: PushHub;
+    log: LogFn;
+    /** Called with the authenticated device; throws AppError('rate_limited') to refuse. */
+    limitDevice?: (deviceId: string) => void;
+    pingIntervalMs?: number;
+  },
+): PushEndpoint {
+  const { auth, hub, log } = opts;
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Clients only listen; a small cap keeps a misbehaving one from making the relay buffer much.
+    maxPayload: 4096,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+  });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    handleUpgrade(req, socket, head).catch((err: unknown) => {
+      log(`websocket upgrade failed: ${err instanceof Error ? err.message : String(err)}`);
+      refuse(socket, new AppError('internal', 'internal error'));
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== WS_PATH) return refuse(socket, new AppError('not_found', 'no such route'));
+    const protocols = (req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (!protocols.includes(WS_PROTOCOL)) return refuse(socket, new AppError('bad_request', `subprotocol ${WS_PROTOCOL} required`));
+    const tokenProtocol = protocols.find((p) => p.startsWith(TOKEN_PREFIX));
+    if (!tokenProtocol) return refuse(socket, new AppError('unauthenticated', 'token subprotocol required'));
+    let principal;
+    try {
+      const deviceId = await auth.tokenDevice(tokenProtocol.slice(TOKEN_PREFIX.length));
+      opts.limitDevice?.(deviceId);
+      principal = await auth.principal(deviceId);
+    } catch (err) {
+      if (err instanceof AppError) return refuse(socket, err);
+      throw err;
+    }
+    if (socket.destroyed) return;
+    const { device, user } = principal;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      alive.set(ws, true);
+      hub.add(device.id, user.id, ws);
+      ws.on('pong', () => alive.set(ws, true));
+      ws.on('close', () => hub.remove(device.id, ws));
+      ws.on('error', () => ws.terminate());
+      // Clients have nothing to say on this channel; anything they send is ignored.
+      ws.on('message', () => undefined);
+    });
+  }
+
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, opts.pingIntervalMs ?? 30_000);
+  pinger.unref();
+
+  return {
+    async close() {
+      clearInterval(pinger);
+      server.off('upgrade', onUpgrade);
+      const open = [...wss.clients];
+      await Promise.all(
+        open.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === ws.CLOSED) return resolve();
+              const timer = setTimeout(() => {
+                ws.terminate();
+                resolve();
+              }, 1000);
+              ws.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              ws.close(1001, 'relay shutting down');
+            }),
+        ),
+      );
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** Answers the upgrade request with a plain HTTP error in the relay's JSON error shape. */
+function refuse(socket: Duplex, error: AppError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(error.toBody());
+  const headers = [
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(error.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}

@@ -1,0 +1,141 @@
+/** The `agora` CLI contract, end to end: a real relay, the built CLI in separate processes, one
+ * profile directory per device. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { startRelay } from '@agora/server';
+import { ROOT, PASSPHRASE, runCli, tempDir } from './helpers.js';
+
+let relay: Awaited<ReturnType<typeof startRelay>>;
+let server: string;
+const profiles: Record<string, string> = {};
+
+async function ok(args: string[], who: string): Promise<string> {
+  const r = await runCli(args, { profile: profiles[who] });
+  if (r.code !== 0) throw new Error(`agora ${args.join(' ')} (as ${who}) exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+beforeAll(async () => {
+  relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir: await tempDir('cli-relay'), quiet: true });
+  server = relay.url;
+  for (const who of ['admin', 'anna', 'ben', 'cem', 'anna2']) profiles[who] = await tempDir(`cli-${who}`);
+});
+
+afterAll(async () => {
+  await relay.close();
+});
+
+describe('agora CLI', () => {
+  let gid = '';
+
+  test('register the first admin with the bootstrap invite', async () => {
+    const userId = await ok(['register', '--server', server, '--invite', relay.adminInvite!, '--name', 'IT Admin'], 'admin');
+    expect(userId).toMatch(/^u_[A-Za-z0-9_-]{22}$/);
+  });
+
+  test('departments, invites and registration of three people', async () => {
+    const dept = await ok(['admin', 'department', 'create', 'Bauamt'], 'admin');
+    expect(dept).toMatch(/^dep_/);
+    for (const [who, name] of [['anna', 'Anna Schmidt'], ['ben', 'Ben Weber'], ['cem', 'Cem Yilmaz']]) {
+      const code = await ok(['admin', 'invite', '--name', name, '--department', 'Bauamt'], 'admin');
+      expect(code).toMatch(/^[A-Z0-9-]{16,}$/);
+      const id = await ok(['register', '--server', server, '--invite', code], who);
+      expect(id).toMatch(/^u_/);
+    }
+    const users = JSON.parse(await ok(['--json', 'admin', 'users'], 'admin'));
+    expect(users.users.map((u: { name: string }) => u.name).sort()).toEqual(['Anna Schmidt', 'Ben Weber', 'Cem Yilmaz', 'IT Admin']);
+  });
+
+  test('a three-person secret group: create, add, send, read', async () => {
+    gid = await ok(['group', 'create', 'Baustellen', '--kind', 'secret'], 'anna');
+    expect(gid).toMatch(/^g_/);
+    await ok(['group', 'add', 'Baustellen', 'Ben Weber', 'Cem Yilmaz'], 'anna');
+    await ok(['send', 'Baustellen', 'Kran kommt Montag'], 'anna');
+    await ok(['send', gid, 'Danke!'], 'ben');
+    await ok(['send', 'Baustellen', 'Ich bin dabei'], 'cem');
+    for (const who of ['anna', 'ben', 'cem']) {
+      expect(await ok(['read', 'Baustellen'], who)).toBe('Anna Schmidt: Kran kommt Montag\nBen Weber: Danke!\nCem Yilmaz: Ich bin dabei');
+    }
+    const json = JSON.parse(await ok(['--json', 'read', gid], 'ben'));
+    expect(json).toHaveLength(3);
+    expect(Object.keys(json[0]).sort()).toEqual(['id', 'sender', 'senderName', 'sentAt', 'text']);
+    expect(json[0]).toMatchObject({ senderName: 'Anna Schmidt', text: 'Kran kommt Montag' });
+    const members = await ok(['group', 'members', 'Baustellen'], 'cem');
+    expect(members.split('\n').map((l) => l.split('\t')[1]).sort()).toEqual(['Anna Schmidt', 'Ben Weber', 'Cem Yilmaz']);
+    const list = JSON.parse(await ok(['--json', 'group', 'list'], 'ben'));
+    expect(list.find((g: { id: string }) => g.id === gid)).toMatchObject({ kind: 'secret', isMember: true });
+  });
+
+  test('the admin cannot read the secret group', async () => {
+    const r = await runCli(['read', 'Baustellen'], { profile: profiles.admin });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('remove: the removed person reads nothing new', async () => {
+    await ok(['group', 'remove', 'Baustellen', 'Cem Yilmaz'], 'anna');
+    await ok(['send', 'Baustellen', 'nur fuer Anna und Ben'], 'anna');
+    expect((await ok(['read', 'Baustellen'], 'ben')).split('\n').at(-1)).toBe('Anna Schmidt: nur fuer Anna und Ben');
+    const r = await runCli(['read', gid], { profile: profiles.cem });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).not.toContain('nur fuer Anna und Ben');
+  });
+
+  test('public groups: department group and join by oneself', async () => {
+    const pub = await ok(['group', 'create', 'Kantine', '--kind', 'public'], 'admin');
+    expect(pub).toMatch(/^g_/);
+    await ok(['group', 'join', 'Kantine'], 'cem');
+    await ok(['send', 'Kantine', 'Heute Kuchen'], 'admin');
+    expect(await ok(['read', 'Kantine'], 'cem')).toBe('IT Admin: Heute Kuchen');
+    await ok(['send', 'Bauamt', 'Willkommen im Bauamt'], 'ben');
+    expect(await ok(['read', 'Bauamt'], 'anna')).toBe('Ben Weber: Willkommen im Bauamt');
+  });
+
+  test('a second device via device link joins the person\'s groups', async () => {
+    const code = await ok(['device', 'link'], 'anna');
+    const id = await ok(['register', '--server', server, '--invite', code], 'anna2');
+    await ok(['sync'], 'anna');
+    expect(id).toBe(await ok(['--json', 'whoami'], 'anna').then((j) => JSON.parse(j).userId));
+    const lines = (await ok(['read', 'Baustellen'], 'anna2')).split('\n');
+    expect(lines[0]).toBe('Anna Schmidt: Kran kommt Montag');
+    expect(lines.at(-1)).toBe('Anna Schmidt: nur fuer Anna und Ben');
+  });
+
+  test('listen prints messages as they arrive', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'client-sdk/bin/agora.js'), '--profile', profiles.ben, 'listen', 'Baustellen'], {
+      env: { ...process.env, AGORA_PASSPHRASE: PASSPHRASE },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    try {
+      // Ben's listener holds his profile only between events, so the send from Anna goes through.
+      await new Promise((r) => setTimeout(r, 1500));
+      await ok(['send', 'Baustellen', 'live!'], 'anna');
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('Anna Schmidt: live!') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('Anna Schmidt: live!');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  test('every failure exits non-zero with one clear line on stderr', async () => {
+    for (const [args, who] of [
+      [['read', 'no such group'], 'anna'],
+      [['group', 'add', 'Baustellen', 'Nobody Here'], 'anna'],
+      [['admin', 'department', 'create', 'X'], 'ben'],
+      [['register', '--server', server, '--invite', 'AAAA-BBBB-CCCC-DDDD-EEEE'], 'anna'],
+      [['group', 'join', 'Baustellen'], 'ben'],
+    ] as const) {
+      const r = await runCli([...args], { profile: profiles[who] });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^agora: /);
+    }
+    const wrong = await runCli(['read', 'Baustellen'], { profile: profiles.anna, env: { AGORA_PASSPHRASE: 'wrong' } });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/passphrase/i);
+  });
+});

@@ -1,0 +1,95 @@
+/** Shared harness for multi-client scenarios: a real relay on a loopback port with a real store in a
+ * temporary data directory, and SDK clients each with their own profile directory. */
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRelay } from '@agora/server';
+import { AgoraClient } from '@agora/client-sdk';
+import { nodeDeps } from '@agora/client-sdk/node';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const PASSPHRASE = 'correct horse battery staple';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `agora-${prefix}-`));
+}
+
+export interface World {
+  url: string;
+  dataDir: string;
+  adminInvite: string;
+  close(): Promise<void>;
+  /** Registers a device in a fresh profile directory. */
+  register(invite: string, name?: string): Promise<{ client: AgoraClient; profileDir: string }>;
+  /** Opens another handle on an existing profile (as a second process would). */
+  open(profileDir: string): Promise<AgoraClient>;
+}
+
+export async function startWorld(opts: { addGraceMs?: number } = {}): Promise<World> {
+  const dataDir = await tempDir('relay');
+  const relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir, quiet: true });
+  const adminInvite = relay.adminInvite ?? (await readFile(path.join(dataDir, 'admin-invite.txt'), 'utf8')).trim();
+  const dirs: string[] = [dataDir];
+  const depsFor = (profileDir: string) => nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: opts.addGraceMs ?? 0 });
+  return {
+    url: relay.url,
+    dataDir,
+    adminInvite,
+    async close() {
+      await relay.close();
+      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    },
+    async register(invite, name) {
+      const profileDir = await tempDir('profile');
+      dirs.push(profileDir);
+      const client = await AgoraClient.register(depsFor(profileDir), { server: relay.url, invite, name });
+      return { client, profileDir };
+    },
+    open(profileDir) {
+      return AgoraClient.open(depsFor(profileDir));
+    },
+  };
+}
+
+/** Runs the real `agora` CLI (the built bin) and returns its output and exit code. */
+export function runCli(args: string[], opts: { profile?: string; env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = [path.join(ROOT, 'client-sdk/bin/agora.js'), ...(opts.profile ? ['--profile', opts.profile] : []), ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, {
+      env: { ...process.env, AGORA_PASSPHRASE: PASSPHRASE, AGORA_ADD_GRACE_MS: '0', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Starts the built relay as its own process (for restart and kill -9 scenarios). */
+export async function spawnRelay(dataDir: string, port = 0): Promise<{ child: ChildProcess; url: string; port: number; stdout: () => string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'server/dist/main.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start: ${out}`)), 20_000);
+    const check = () => {
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', () => reject(new Error(`relay exited: ${out}`)));
+  });
+  return { child, url, port: Number(new URL(url).port), stdout: () => out };
+}
