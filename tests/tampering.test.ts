@@ -61,10 +61,10 @@ test('every client refuses records whose signature, group, counter or bytes do n
   try {
     const tables = db.prepare("select name from sqlite_master where type='table'").all() as { name: string }[];
     const logTable = tables.map((t) => t.name).find((n) => /log/.test(n))!;
-    const row = db.prepare(`select rowid, payload from ${logTable} where group_id = ? order by seq desc limit 1`).get(g.id) as { rowid: number; payload: string };
+    const row = db.prepare(`select seq, payload from ${logTable} where group_id = ? order by seq desc limit 1`).get(g.id) as { seq: number; payload: string };
     const bytes = fromB64u(row.payload);
     bytes[bytes.length - 5] ^= 1;
-    db.prepare(`update ${logTable} set payload = ? where rowid = ?`).run(toB64u(bytes), row.rowid);
+    db.prepare(`update ${logTable} set payload = ? where group_id = ? and seq = ?`).run(toB64u(bytes), g.id, row.seq);
   } finally {
     db.close();
   }

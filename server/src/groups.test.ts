@@ -180,15 +180,27 @@ describe('authorization and secret groups', () => {
     expect((await as(bob).get(`/v1/groups/${g.id}`)).status).toBe(403);
   });
 
-  it('lets a person enrolled later with their own further device be added separately', async () => {
-    const g = await secretGroup(alice);
+  it('adds a person\'s further device only by commit; it reads from its person\'s join point', async () => {
+    const g = await secretGroup(bob);
+    await as(bob).post(`/v1/groups/${g.id}/records`, { epoch: 0, ciphertext: opaque('before alice') });
+    expect((await commit(bob, g.id, { epoch: 0, added: [alice.deviceId], welcome: opaque('w') })).body.seq).toBe(2);
+    await as(alice).post(`/v1/groups/${g.id}/records`, { epoch: 1, ciphertext: opaque('alice 1') });
+
     const alice2 = await enrol(org.url, await deviceInvite(org.url, alice));
-    // alice's second device is not a member just because alice is
+    // alice's new device is not a member just because alice is
     expect((await as(alice2).get(`/v1/groups/${g.id}/log`)).status).toBe(403);
     const list = await as(alice2).get<{ groups: GroupView[] }>('/v1/groups');
     expect(list.body.groups.some((x) => x.id === g.id)).toBe(false);
-    expect((await commit(alice, g.id, { epoch: 0, added: [alice2.deviceId], welcome: opaque('w') })).status).toBe(200);
-    expect((await as(alice2).get(`/v1/groups/${g.id}/log`)).status).toBe(200);
+
+    const added = await commit(alice, g.id, { epoch: 1, added: [alice2.deviceId], welcome: opaque('w') });
+    expect(added.body.seq).toBe(4);
+    // what alice's first device could read (from seq 2), her second may too, for her history
+    // bundle to be of use; nothing from before alice joined
+    const log = await as(alice2).get<LogResponse>(`/v1/groups/${g.id}/log?after=0`);
+    expect(log.status).toBe(200);
+    expect(log.body.entries.map((e) => e.seq)).toEqual([2, 3, 4]);
+    expect((await as(alice2).get<GroupView>(`/v1/groups/${g.id}`)).body).toMatchObject({ isMember: true, readableFrom: 2 });
+    expect((await as(bob).get<GroupView>(`/v1/groups/${g.id}`)).body).toMatchObject({ readableFrom: 0 });
   });
 
   it('lets any active person read a public group; membership changes follow their rules', async () => {

@@ -1,0 +1,87 @@
+/** Devices for the benchmarks, registered and signed in exactly as the SDK does it (Ed25519 proof of
+ * possession over the invite and both public keys; challenge-response for a bearer token), but
+ * without a profile on disk, so hundreds of them cost seconds. Keys come from the SDK's own
+ * device-key code (libsodium). */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RelayHttp, EncryptedProfile, authChallengeMessage, registerProofMessage, toB64u, fromB64u } from '@agora/client-sdk';
+import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
+import { generateDeviceKeys, sign } from '../../client-sdk/dist/crypto/device-keys.js';
+
+export const PASSPHRASE = 'bench passphrase, not a secret';
+
+/** Temporary directories removed by `cleanup`, also when the run fails half-way. */
+export class TempDirs {
+  private readonly dirs: string[] = [];
+  async make(prefix: string, base = os.tmpdir()): Promise<string> {
+    const dir = await mkdtemp(path.join(base, `agora-bench-${prefix}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+  async cleanup(): Promise<void> {
+    await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  }
+}
+
+export interface RawDevice {
+  deviceId: string;
+  userId: string;
+  signSeed: Uint8Array;
+  /** Authenticated API of this device. */
+  http: RelayHttp;
+  token(): Promise<string>;
+}
+
+/** Signs in with the device's key and keeps the token until shortly before it expires. */
+function tokenSource(server: string, deviceId: string, signSeed: Uint8Array): () => Promise<string> {
+  const open = new RelayHttp(server, nodeFetch);
+  let cached: { value: string; expiresAt: number } | undefined;
+  return async () => {
+    if (cached && cached.expiresAt - 60_000 > Date.now()) return cached.value;
+    const { challenge } = await open.challenge(deviceId);
+    const signature = toB64u(await sign(signSeed, authChallengeMessage({ deviceId, challenge })));
+    const t = await open.token_({ deviceId, challenge, signature });
+    cached = { value: t.token, expiresAt: t.expiresAt };
+    return t.token;
+  };
+}
+
+export async function registerRawDevice(server: string, invite: string): Promise<RawDevice> {
+  const keys = await generateDeviceKeys();
+  const signPub = toB64u(keys.signPub);
+  const encPub = toB64u(keys.encPub);
+  const proof = toB64u(await sign(keys.signSeed, registerProofMessage({ invite, signPub, encPub })));
+  const reg = await new RelayHttp(server, nodeFetch).register({ invite, signPub, encPub, proof });
+  const token = tokenSource(server, reg.deviceId, keys.signSeed);
+  return { deviceId: reg.deviceId, userId: reg.userId, signSeed: keys.signSeed, http: new RelayHttp(server, nodeFetch, token), token };
+}
+
+/** The API of a device whose SDK profile is on disk (e.g. the administrator's), as an IT script on
+ * that device would use it: the same keys, its own sign-in. */
+export async function profileDevice(server: string, profileDir: string): Promise<RawDevice> {
+  const state = await new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
+  const signSeed = fromB64u(state.keys.signSeed);
+  const token = tokenSource(server, state.deviceId, signSeed);
+  return { deviceId: state.deviceId, userId: state.userId, signSeed, http: new RelayHttp(server, nodeFetch, token), token };
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight, keeping the order of results. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
+/** Creates `count` invites for new people, named `${prefix} 0001` etc. */
+export async function createInvites(admin: RawDevice, prefix: string, count: number, concurrency = 8): Promise<string[]> {
+  const names = Array.from({ length: count }, (_, i) => `${prefix} ${String(i + 1).padStart(4, '0')}`);
+  return pool(names, concurrency, async (name) => (await admin.http.createInvite({ kind: 'user', name, role: 'member' })).code);
+}

@@ -1,0 +1,15 @@
+import { openSqliteStore } from '@agora/server';
+import { newId } from '@agora/client-sdk';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+const dir = mkdtempSync('/tmp/agora-sq-');
+const store = await openSqliteStore(dir);
+const g = { id: newId('g'), name: 'x', kind: 'public', departmentId: null, epoch: null, createdBy: null, createdAt: 0, head: 0 };
+await store.createGroup(g);
+const sender = newId('d');
+const payload = randomBytes(450).toString('base64url');
+for (let i = 0; i < 200; i++) await store.appendRecord({ groupId: g.id, epoch: 1, sender, at: Date.now(), payload });
+const N = 2000; const t = performance.now();
+for (let i = 0; i < N; i++) await store.appendRecord({ groupId: g.id, epoch: 1, sender, at: Date.now(), payload });
+console.log('ms per append', (performance.now() - t) / N);
+await store.close(); rmSync(dir, { recursive: true });
