@@ -66,6 +66,13 @@ describe('agora CLI', () => {
     expect(list.find((g: { id: string }) => g.id === gid)).toMatchObject({ kind: 'secret', isMember: true });
   });
 
+  test("the department's reserved secret group is created by its first member, not by the admin", async () => {
+    const anna = JSON.parse(await ok(['--json', 'group', 'list'], 'anna'));
+    expect(anna.find((g: { name: string }) => g.name === 'Bauamt (secret)')).toMatchObject({ kind: 'secret', isMember: true });
+    const admin = JSON.parse(await ok(['--json', 'group', 'list'], 'admin'));
+    expect(admin.find((g: { name: string; isMember: boolean }) => g.name === 'Bauamt (secret)' && g.isMember)).toBeUndefined();
+  });
+
   test('the admin cannot read the secret group', async () => {
     const r = await runCli(['read', 'Baustellen'], { profile: profiles.admin });
     expect(r.code).not.toBe(0);
@@ -100,6 +107,19 @@ describe('agora CLI', () => {
     const lines = (await ok(['read', 'Baustellen'], 'anna2')).split('\n');
     expect(lines[0]).toBe('Anna Schmidt: Kran kommt Montag');
     expect(lines.at(-1)).toBe('Anna Schmidt: nur fuer Anna und Ben');
+  });
+
+  test('a second device via an admin invite for an existing person', async () => {
+    profiles.ben2 = await tempDir('cli-ben2');
+    const r = await runCli(['admin', 'invite', '--name', 'Ben Weber'], { profile: profiles.admin });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('further device');
+    await ok(['register', '--server', server, '--invite', r.stdout.trim()], 'ben2');
+    await ok(['sync'], 'ben');
+    const lines = (await ok(['read', 'Baustellen'], 'ben2')).split('\n');
+    expect(lines[0]).toBe('Anna Schmidt: Kran kommt Montag');
+    await ok(['send', 'Baustellen', 'vom Handy'], 'ben2');
+    expect((await ok(['read', 'Baustellen'], 'anna')).split('\n').at(-1)).toBe('Ben Weber: vom Handy');
   });
 
   test('listen prints messages as they arrive', async () => {

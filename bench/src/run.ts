@@ -1,5 +1,5 @@
-import { fanoutSection, DEFAULT_FANOUT } from './fanout.js';
+import { newcomerSection, DEFAULT_NEWCOMER } from './newcomer.js';
 import { printSection } from './report.js';
 const t = performance.now();
-printSection(await fanoutSection({ ...DEFAULT_FANOUT, senderCounts: [1], measureMs: Number(process.env.MS ?? 3000) }));
+printSection(await newcomerSection({ ...DEFAULT_NEWCOMER, devices: Number(process.env.N ?? 1000) }));
 console.log('total s', (performance.now() - t) / 1000);

@@ -215,6 +215,7 @@ export const MailboxItem = z.object({
 });
 export type MailboxItem = z.infer<typeof MailboxItem>;
 export const MailboxResponse = z.object({ items: z.array(MailboxItem), head: Seq });
+export const SeqResponse = z.object({ seq: Seq });
 export const HistoryRequest = z.object({
   /** A sealed box to the target device's X25519 key holding past content keys. */
   deviceId: DeviceId,
@@ -246,6 +247,8 @@ export const CreateGenerationRequest = z.object({
   generation: z.number().int().min(1),
   envelopes: z.array(Envelope.omit({ generation: true })).max(LIMITS.fanOut),
 });
+export const CreateGenerationResponse = z.object({ generation: z.number().int().min(1) });
+export const UploadEnvelopesResponse = z.object({ accepted: z.number().int().min(0) });
 export const UploadEnvelopesRequest = z.object({ envelopes: z.array(Envelope).min(1).max(LIMITS.fanOut) });
 export const StoredEnvelope = Envelope.extend({ sealedBy: DeviceId, at: z.number() });
 export type StoredEnvelope = z.infer<typeof StoredEnvelope>;

@@ -68,7 +68,7 @@ export class RelayHttp {
   createDepartment(name: string) { return this.call('POST', '/v1/departments', api.Department, { name }); }
   departments() { return this.call('GET', '/v1/departments', api.DepartmentsResponse); }
   addDepartmentMember(departmentId: string, userId: string) {
-    return this.call('POST', `/v1/departments/${encodeURIComponent(departmentId)}/members`, z.unknown(), { userId });
+    return this.call('POST', `/v1/departments/${encodeURIComponent(departmentId)}/members`, api.Department, { userId });
   }
   deactivate(userId: string) { return this.call('POST', `/v1/admin/users/${encodeURIComponent(userId)}/deactivate`, api.DeactivateResponse, {}); }
   createGroup(body: z.input<typeof api.CreateGroupRequest>) { return this.call('POST', '/v1/groups', api.GroupView, body); }
@@ -87,7 +87,7 @@ export class RelayHttp {
     return this.call('GET', `/v1/groups/${encodeURIComponent(id)}/log?${q}`, api.LogResponse);
   }
   mailbox(after: number) { return this.call('GET', `/v1/mailbox?after=${after}`, api.MailboxResponse); }
-  sendHistory(deviceId: string, payload: string) { return this.call('POST', '/v1/history', z.unknown(), { deviceId, payload }); }
+  sendHistory(deviceId: string, payload: string) { return this.call('POST', '/v1/history', api.SeqResponse, { deviceId, payload }); }
   uploadKeyPackages(keyPackages: string[], lastResort?: string) {
     return this.call('POST', '/v1/keypackages', api.StockResponse, { keyPackages, ...(lastResort ? { lastResort } : {}) });
   }
@@ -95,8 +95,8 @@ export class RelayHttp {
   claimKeyPackages(deviceIds: string[]) { return this.call('POST', '/v1/keypackages/claim', api.ClaimKeyPackagesResponse, { deviceIds }); }
   orgKeys() { return this.call('GET', '/v1/orgkeys', api.OrgKeysResponse); }
   createGeneration(generation: number, envelopes: { deviceId: string; sealed: string }[]) {
-    return this.call('POST', '/v1/orgkeys/generations', z.unknown(), { generation, envelopes });
+    return this.call('POST', '/v1/orgkeys/generations', api.CreateGenerationResponse, { generation, envelopes });
   }
-  uploadEnvelopes(envelopes: api.Envelope[]) { return this.call('POST', '/v1/orgkeys/envelopes', z.unknown(), { envelopes }); }
+  uploadEnvelopes(envelopes: api.Envelope[]) { return this.call('POST', '/v1/orgkeys/envelopes', api.UploadEnvelopesResponse, { envelopes }); }
   pending() { return this.call('GET', '/v1/orgkeys/pending', api.PendingResponse); }
 }
