@@ -55,8 +55,13 @@ export class EncryptedProfile {
       throw new AgoraError('profile_corrupt', `the profile at ${this.location} is not a readable Agora profile`);
     }
     if (!this.key || this.kdf?.salt !== header.kdf.salt) {
+      try {
+        this.key = await deriveProfileKey(this.passphrase, header.kdf);
+      } catch {
+        // Out-of-bounds parameters: a crafted file must not make us allocate gigabytes.
+        throw new AgoraError('profile_corrupt', `the profile at ${this.location} has invalid key-derivation parameters`);
+      }
       this.kdf = header.kdf;
-      this.key = await deriveProfileKey(this.passphrase, header.kdf);
     }
     let plain: Uint8Array;
     try {
