@@ -82,13 +82,16 @@ export async function ingestEntries(start: GroupLocal, entries: LogEntry[], ctx:
         continue;
       }
       if (seen.has(record.id)) continue; // the same record appended twice (a retried send)
-      const verdict = checkCounter(group.counters[entry.sender], record.counter);
+      // A reader of the whole log (public groups) knows each sender starts at 1, so a record
+      // withheld before the first one it sees is a visible gap too.
+      const last = group.counters[entry.sender] ?? (group.kind === 'public' ? 0 : undefined);
+      const verdict = checkCounter(last, record.counter);
       if (verdict === 'replay') {
         reject(`replayed or reordered record (counter ${record.counter})`);
         continue;
       }
       if (verdict === 'gap') {
-        group.gaps.push({ senderDevice: entry.sender, from: (group.counters[entry.sender] ?? 0) + 1, to: record.counter - 1 });
+        group.gaps.push({ senderDevice: entry.sender, from: (last ?? 0) + 1, to: record.counter - 1 });
       }
       group.counters[entry.sender] = record.counter;
       seen.add(record.id);

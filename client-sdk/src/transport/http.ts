@@ -13,19 +13,20 @@ export type FetchLike = (url: string, init: { method: string; headers: Record<st
 
 export class RelayHttp {
   private readonly base: string;
-  constructor(server: string, private readonly fetchImpl: FetchLike, private token: () => Promise<string | undefined> = async () => undefined) {
+  /** `token(true)` must fetch a new token: the relay refused the cached one (expired early, secret rotated). */
+  constructor(server: string, private readonly fetchImpl: FetchLike, private token: (fresh?: boolean) => Promise<string | undefined> = async () => undefined) {
     this.base = server.replace(/\/+$/, '');
   }
 
-  withToken(token: () => Promise<string | undefined>): RelayHttp {
+  withToken(token: (fresh?: boolean) => Promise<string | undefined>): RelayHttp {
     return new RelayHttp(this.base, this.fetchImpl, token);
   }
 
-  async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown, auth = true): Promise<z.infer<S>> {
+  async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown, auth = true, freshToken = false): Promise<z.infer<S>> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (auth) {
-      const t = await this.token();
+      const t = await this.token(freshToken);
       if (t) headers.authorization = `Bearer ${t}`;
     }
     let res;
@@ -40,6 +41,9 @@ export class RelayHttp {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       throw new AgoraError('internal', `the relay answered ${res.status} with something that is not JSON`);
+    }
+    if (res.status === 401 && auth && !freshToken && (json as ErrorBody | undefined)?.error?.code === 'unauthenticated') {
+      return this.call(method, path, schema, body, auth, true);
     }
     if (res.status >= 400) {
       const err = (json as ErrorBody | undefined)?.error;
