@@ -8,6 +8,7 @@ export default {
   transformIgnorePatterns: ['/node_modules/'],
   moduleNameMapper: {
     '^@agora/client-sdk/protocol$': '<rootDir>/client-sdk/src/protocol/index.ts',
+    '^@agora/client-sdk/kt$': '<rootDir>/client-sdk/src/kt/index.ts',
     '^@agora/client-sdk/node$': '<rootDir>/client-sdk/src/node/index.ts',
     '^@agora/client-sdk$': '<rootDir>/client-sdk/src/index.ts',
     '^@agora/server$': '<rootDir>/server/src/index.ts',

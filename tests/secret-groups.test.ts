@@ -110,7 +110,8 @@ describe('secret groups', () => {
     const http = new RelayHttp(world.url, nodeFetch, async () => adminState.token?.value);
     await expect(http.log(groupId, 0)).rejects.toMatchObject({ details: { status: 403 } });
     await expect(http.appendRecord(groupId, { epoch: 0, ciphertext: 'AAAA' })).rejects.toMatchObject({ details: { status: 403 } });
-    await expect(http.commit(groupId, { epoch: 0, commit: 'AAAA', added: [adminState.deviceId], removed: [], welcome: 'AAAA' })).rejects.toMatchObject({ details: { status: 403 } });
+    const membership = { members: [adminState.deviceId], signature: 'A'.repeat(86) };
+    await expect(http.commit(groupId, { epoch: 0, commit: 'AAAA', added: [adminState.deviceId], removed: [], welcome: 'AAAA', membership })).rejects.toMatchObject({ details: { status: 403 } });
   });
 
   test('two members committing at once converge', async () => {

@@ -1,15 +1,20 @@
-/** Devices for the benchmarks, registered and signed in exactly as the SDK does it (Ed25519 proof of
- * possession over the invite and both public keys; challenge-response for a bearer token), but
- * without a profile on disk, so hundreds of them cost seconds. Keys come from the SDK's own
- * device-key code (libsodium). */
+/** Devices for the benchmarks, enrolled and signed in exactly as the SDK does it (AgoraClient's
+ * issueInvite and register: the issuing device approves the invite key derived from the code; the new
+ * device signs its enrolment with that invite key and with its own key; challenge-response for a
+ * bearer token), but without a profile on disk, so hundreds of them cost seconds. Keys come from the
+ * SDK's own device-key code (libsodium). */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RelayHttp, EncryptedProfile, authChallengeMessage, registerProofMessage, toB64u, fromB64u } from '@agora/client-sdk';
+import { RelayHttp, EncryptedProfile, authChallengeMessage, generateInviteCode, inviteHash, newId, toB64u, fromB64u } from '@agora/client-sdk';
+import { deviceEnrolmentMessage, inviteApprovalMessage, inviteKeyPair } from '@agora/client-sdk/kt';
 import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
 import { generateDeviceKeys, sign } from '../../client-sdk/dist/crypto/device-keys.js';
 
 export const PASSPHRASE = 'bench passphrase, not a secret';
+
+const live = new Set<string>();
 
 /** Temporary directories removed by `cleanup`, also when the run fails half-way. */
 export class TempDirs {
@@ -17,11 +22,20 @@ export class TempDirs {
   async make(prefix: string, base = os.tmpdir()): Promise<string> {
     const dir = await mkdtemp(path.join(base, `agora-bench-${prefix}-`));
     this.dirs.push(dir);
+    live.add(dir);
     return dir;
   }
   async cleanup(): Promise<void> {
-    await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    const dirs = this.dirs.splice(0);
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    for (const d of dirs) live.delete(d);
   }
+}
+
+/** For an interrupted run (Ctrl-C) or a failure: removes every temporary directory still there. */
+export function removeAllTempDirsNow(): void {
+  for (const d of live) rmSync(d, { recursive: true, force: true });
+  live.clear();
 }
 
 export interface RawDevice {
@@ -47,12 +61,25 @@ function tokenSource(server: string, deviceId: string, signSeed: Uint8Array): ()
   };
 }
 
-export async function registerRawDevice(server: string, invite: string): Promise<RawDevice> {
+export async function registerRawDevice(server: string, code: string): Promise<RawDevice> {
   const keys = await generateDeviceKeys();
-  const signPub = toB64u(keys.signPub);
-  const encPub = toB64u(keys.encPub);
-  const proof = toB64u(await sign(keys.signSeed, registerProofMessage({ invite, signPub, encPub })));
-  const reg = await new RelayHttp(server, nodeFetch).register({ invite, signPub, encPub, proof });
+  const open = new RelayHttp(server, nodeFetch);
+  const invite = inviteKeyPair(code);
+  const codeHash = toB64u(inviteHash(code));
+  const info = await open.inviteInfo(codeHash);
+  if (toB64u(invite.publicKey) !== info.invitePub) throw new Error('the relay answered with another invite than this code');
+  const userId = info.kind === 'device' && info.userId ? info.userId : newId('u');
+  const deviceId = newId('d');
+  const enrolment = deviceEnrolmentMessage({ userId, deviceId, signPub: keys.signPub, encPub: keys.encPub });
+  const reg = await open.register({
+    codeHash,
+    userId,
+    deviceId,
+    signPub: toB64u(keys.signPub),
+    encPub: toB64u(keys.encPub),
+    inviteSig: toB64u(await sign(invite.seed, enrolment)),
+    deviceSig: toB64u(await sign(keys.signSeed, enrolment)),
+  });
   const token = tokenSource(server, reg.deviceId, keys.signSeed);
   return { deviceId: reg.deviceId, userId: reg.userId, signSeed: keys.signSeed, http: new RelayHttp(server, nodeFetch, token), token };
 }
@@ -80,8 +107,15 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index:
   return out;
 }
 
-/** Creates `count` invites for new people, named `${prefix} 0001` etc. */
-export async function createInvites(admin: RawDevice, prefix: string, count: number, concurrency = 8): Promise<string[]> {
+/** Creates `count` invites for new people, named `${prefix} 0001` etc.: the code is made on the
+ * issuing device, which approves its invite key; the relay gets the hash, the key and the approval. */
+export async function createInvites(issuer: RawDevice, prefix: string, count: number, concurrency = 8): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `${prefix} ${String(i + 1).padStart(4, '0')}`);
-  return pool(names, concurrency, async (name) => (await admin.http.createInvite({ kind: 'user', name, role: 'member' })).code);
+  return pool(names, concurrency, async (name) => {
+    const code = generateInviteCode();
+    const { publicKey } = inviteKeyPair(code);
+    const approval = toB64u(await sign(issuer.signSeed, inviteApprovalMessage({ invitePub: publicKey, kind: 'user', name, role: 'member' })));
+    await issuer.http.createInvite({ kind: 'user', name, role: 'member', codeHash: toB64u(inviteHash(code)), invitePub: toB64u(publicKey), approval });
+    return code;
+  });
 }

@@ -1,5 +1,67 @@
-import { newcomerSection, DEFAULT_NEWCOMER } from './newcomer.js';
-import { printSection } from './report.js';
-const t = performance.now();
-printSection(await newcomerSection({ ...DEFAULT_NEWCOMER, devices: Number(process.env.N ?? 1000) }));
-console.log('total s', (performance.now() - t) / 1000);
+/** `npm run bench`: runs the three measurements the performance issue asks for, prints them and
+ * writes docs/performance.md. `BENCH_ONLY=a,c` runs some sections and then leaves the document
+ * alone, so a partial run never replaces a complete one. */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cryptoSection } from './crypto-section.js';
+import { removeAllTempDirsNow } from './devices.js';
+import { fanoutSection } from './fanout.js';
+import { newcomerSection } from './newcomer.js';
+import { machineFacts, markdownReport, printSection, type Section } from './report.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = path.join(ROOT, 'docs/performance.md');
+
+const SECTIONS: { key: string; name: string; run: () => Promise<Section> }[] = [
+  { key: 'a', name: 'relay fan-out', run: () => fanoutSection() },
+  { key: 'b', name: 'client crypto', run: () => cryptoSection() },
+  { key: 'c', name: 'newcomer in an organisation of 1,000', run: () => newcomerSection() },
+];
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    // Worker threads die with the process; temporary databases and profiles would not.
+    removeAllTempDirsNow();
+    process.exit(130);
+  });
+}
+
+async function main(): Promise<void> {
+  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const chosen = only ? SECTIONS.filter((s) => only.includes(s.key)) : SECTIONS;
+  if (chosen.length === 0) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} names no section (a, b, c)`);
+  const machine = machineFacts();
+  const loadBefore = os.loadavg()[0];
+  console.log(`Agora bench — ${machine.date}; ${machine.nproc} cores (${machine.cpu}), Node ${machine.node}; 1-min load average ${loadBefore.toFixed(2)}`);
+  const started = performance.now();
+  const sections: Section[] = [];
+  for (const s of chosen) {
+    const t = performance.now();
+    console.log(`\n… ${s.name}`);
+    const section = await s.run();
+    console.log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    printSection(section);
+    sections.push(section);
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  const loadAfter = os.loadavg()[0];
+  console.log(`\nWhole run: ${wallSeconds.toFixed(0)} s; 1-min load average ${loadAfter.toFixed(2)}.`);
+  if (only) {
+    console.log(`BENCH_ONLY is set: ${path.relative(ROOT, OUT)} left unchanged.`);
+    return;
+  }
+  const intro = [
+    `Three measurements from the performance issue, all taken in one run of \`npm run bench\` on the machine above; every comparison is a ratio of two numbers measured in that same run. The load generator, the clients and the servers all run on this one machine, with the server in a worker thread of its own so that on ${machine.nproc} cores it gets one core and the clients the other.`,
+    `The 1-minute load average was ${loadBefore.toFixed(2)} when the run started and ${loadAfter.toFixed(2)} when it ended. This machine is shared (other work may run beside the bench) and its virtual disk's fsync latency varies, so absolute numbers move between runs by tens of percent; the fan-out comparison therefore alternates the servers in several rounds and reports medians.`,
+  ];
+  await writeFile(OUT, markdownReport({ machine, sections, wallSeconds, intro }));
+  console.log(`Wrote ${path.relative(ROOT, OUT)}.`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  removeAllTempDirsNow();
+  process.exitCode = 1;
+});

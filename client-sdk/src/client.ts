@@ -5,7 +5,11 @@
 import * as api from './protocol/api.js';
 import { LIMITS, wsTokenProtocol, WS_PROTOCOL } from './protocol/index.js';
 import { fromB64u, fromUtf8, newId, toB64u, utf8 } from './protocol/encoding.js';
-import { authChallengeMessage, registerProofMessage } from './protocol/signing.js';
+import { authChallengeMessage, generateInviteCode, inviteHash } from './protocol/signing.js';
+import {
+  deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, memberSetHash, membershipMessage,
+  orgKeyGenerationMessage, type InviteApproval,
+} from './kt/entries.js';
 import { AgoraError } from './core/errors.js';
 import { emptyGroup, PROFILE_VERSION, type GroupLocal, type ProfileState, type StoredMessage } from './core/state.js';
 import { ingestEntries } from './core/ingest.js';
@@ -79,7 +83,7 @@ export class AgoraClient {
 
   private constructor(private readonly deps: ClientDeps, server: string) {
     this.now = deps.now ?? Date.now;
-    this.http = new RelayHttp(server, deps.fetch, () => this.ensureToken());
+    this.http = new RelayHttp(server, deps.fetch, (fresh) => this.ensureToken(fresh));
   }
 
   // ---------- lifecycle ----------
@@ -94,8 +98,20 @@ export class AgoraClient {
       const signPub = toB64u(keys.signPub);
       const encPub = toB64u(keys.encPub);
       const open = new RelayHttp(input.server, deps.fetch);
-      const proof = toB64u(await sign(keys.signSeed, registerProofMessage({ invite: input.invite, signPub, encPub })));
-      const reg = await open.register({ invite: input.invite, name: input.name, signPub, encPub, proof });
+      // The device signs its enrolment (ids and both keys) with its own key and with the invite's
+      // key, derived from the code, which never leaves this device.
+      const invite = inviteKeyPair(input.invite);
+      const codeHash = toB64u(inviteHash(input.invite));
+      const info = await open.inviteInfo(codeHash);
+      if (toB64u(invite.publicKey) !== info.invitePub) {
+        throw new AgoraError('bad_signature', 'the relay answered with another invite than this code: not registering');
+      }
+      const userId = info.kind === 'device' && info.userId ? info.userId : newId('u');
+      const deviceId = newId('d');
+      const enrolment = deviceEnrolmentMessage({ userId, deviceId, signPub: keys.signPub, encPub: keys.encPub });
+      const inviteSig = toB64u(await sign(invite.seed, enrolment));
+      const deviceSig = toB64u(await sign(keys.signSeed, enrolment));
+      const reg = await open.register({ codeHash, userId, deviceId, name: input.name, signPub, encPub, inviteSig, deviceSig });
       const client = new AgoraClient(deps, input.server);
       client.state = {
         v: PROFILE_VERSION,
@@ -157,9 +173,9 @@ export class AgoraClient {
 
   // ---------- authentication ----------
 
-  private async ensureToken(): Promise<string> {
+  private async ensureToken(fresh = false): Promise<string> {
     const t = this.state.token;
-    if (t && t.expiresAt - 60_000 > this.now()) return t.value;
+    if (!fresh && t && t.expiresAt - 60_000 > this.now()) return t.value;
     const open = new RelayHttp(this.state.server, this.deps.fetch);
     const { challenge } = await open.challenge(this.state.deviceId);
     const signature = toB64u(await sign(fromB64u(this.state.keys.signSeed), authChallengeMessage({ deviceId: this.state.deviceId, challenge })));
@@ -283,10 +299,9 @@ export class AgoraClient {
         const key = this.orgKey(generation);
         if (!key) continue;
         out.push({ generation, deviceId: target.id, sealed: await this.sealOrg(generation, key, target) });
-        if (out.length >= LIMITS.fanOut) break;
       }
     }
-    if (out.length > 0) await this.http.uploadEnvelopes(out);
+    for (let i = 0; i < out.length; i += LIMITS.fanOut) await this.http.uploadEnvelopes(out.slice(i, i + LIMITS.fanOut));
   }
 
   private sealOrg(generation: number, key: Uint8Array, target: api.Device): Promise<string> {
@@ -303,8 +318,11 @@ export class AgoraClient {
     const key = newOrgKey();
     const envelopes = [];
     for (const d of this.sealableDevices()) envelopes.push({ deviceId: d.id, sealed: await this.sealOrg(generation, key, d) });
+    // The key-transparency log records who the generation was sealed to, as this device signs it.
+    const deviceSetHash = idListHash(envelopes.map((e) => e.deviceId));
+    const signature = toB64u(await sign(fromB64u(this.state.keys.signSeed), orgKeyGenerationMessage(generation, deviceSetHash)));
     try {
-      await this.http.createGeneration(generation, envelopes);
+      await this.http.createGeneration({ generation, envelopes, deviceSetHash: toB64u(deviceSetHash), signature });
       this.state.orgKeys[String(generation)] = toB64u(key);
     } catch (e) {
       if (!(e instanceof AgoraError && e.code === 'conflict')) throw e;
@@ -531,21 +549,29 @@ export class AgoraClient {
     }
     if (packages.length === 0 && removeDevices.length === 0) return groupInfo(fromB64u(local.mls)).epoch;
     const staged = await stageCommit(fromB64u(local.mls), { add: packages, remove: removeDevices }, this.mlsLookup);
+    const members = groupInfo(staged.staged).members.map((m) => m.deviceId);
     const res = await this.http.commit(groupId, {
       epoch: staged.epoch,
       commit: staged.commit,
       welcome: staged.welcome,
       added: staged.added,
       removed: staged.removed,
+      membership: await this.signMembership(groupId, staged.epoch + 1, members),
     });
     local.mls = toB64u(staged.staged);
     local.epochKeys[String(res.epoch)] = toB64u(await exportContentKey(staged.staged));
     return res.epoch;
   }
 
+  /** The member devices of a secret group from `epoch` on, signed for the key-transparency log. */
+  private async signMembership(groupId: string, epoch: number, members: string[]): Promise<api.MembershipProof> {
+    const message = membershipMessage(groupId, epoch, memberSetHash(members));
+    return { members, signature: toB64u(await sign(fromB64u(this.state.keys.signSeed), message)) };
+  }
+
   private async initReservedGroup(g: api.GroupView): Promise<void> {
     try {
-      await this.http.initSecretGroup(g.id);
+      await this.http.initSecretGroup(g.id, await this.signMembership(g.id, 0, [this.state.deviceId]));
     } catch (e) {
       if (e instanceof AgoraError && (e.code === 'conflict' || e.code === 'forbidden')) return;
       throw e;
@@ -581,7 +607,11 @@ export class AgoraClient {
     }
     for (const d of this.activeDevicesOf(this.state.userId)) {
       if (d.id === this.state.deviceId || this.state.historySentTo.includes(d.id)) continue;
-      await this.sendHistoryTo(d);
+      try {
+        await this.sendHistoryTo(d);
+      } catch (e) {
+        this.warnings.push(`could not hand your history to your device ${d.id}: ${(e as Error).message}`);
+      }
     }
     await this.topUpKeyPackages();
     return { newMessages, warnings: [...this.warnings, ...this.groupWarnings(only)] };
@@ -638,7 +668,10 @@ export class AgoraClient {
     return this.tx(async () => {
       let departmentId: string | undefined;
       if (input.department) departmentId = await this.resolveDepartment(input.department);
-      const g = await this.http.createGroup({ name: input.name, kind: input.kind, departmentId });
+      // A secret group's creator names it, to sign its first membership (itself, epoch 0).
+      const id = input.kind === 'secret' ? newId('g') : undefined;
+      const membership = id ? await this.signMembership(id, 0, [this.state.deviceId]) : undefined;
+      const g = await this.http.createGroup({ id, name: input.name, kind: input.kind, departmentId, membership });
       const local = this.localGroup(g);
       if (g.kind === 'secret') {
         const state = await mlsCreateGroup(g.id, this.identity);
@@ -761,9 +794,12 @@ export class AgoraClient {
           body: { text },
         };
         const ciphertext = await sealRecord({ record, key, signSeed: fromB64u(this.state.keys.signSeed) });
+        // The counter is spent before the send, and saved: if the answer is lost, the next record
+        // leaves a visible gap instead of reusing the counter (which readers refuse as a replay).
+        this.state.sentCounters[g.id] = counter;
+        await this.deps.profile.save(this.state);
         try {
           const { seq } = await this.http.appendRecord(g.id, { epoch, ciphertext });
-          this.state.sentCounters[g.id] = counter;
           return { id: record.id, seq };
         } catch (e) {
           // A commit landed between our catch-up and the send: catch up again and re-encrypt.
@@ -802,16 +838,30 @@ export class AgoraClient {
       await this.refreshDirectory();
       const existing = input.newPerson ? [] : this.state.directory.users.filter((u) => u.name === input.name && u.status === 'active');
       if (existing.length === 1 && !input.department && !input.role) {
-        const inv = await this.http.createInvite({ kind: 'device', userId: existing[0].id });
+        const inv = await this.issueInvite({ kind: 'device', userId: existing[0].id });
         return { ...inv, userId: existing[0].id };
       }
       const departmentId = input.department ? await this.resolveDepartment(input.department) : undefined;
-      return this.http.createInvite({ kind: 'user', name: input.name, departmentId, role: input.role ?? 'member' });
+      return this.issueInvite({ kind: 'user', name: input.name, departmentId, role: input.role ?? 'member' });
     });
   }
 
   async linkDevice(): Promise<{ code: string; expiresAt: number }> {
-    return this.tx(() => this.http.createInvite({ kind: 'device' }));
+    return this.tx(() => this.issueInvite({ kind: 'device', userId: this.state.userId }));
+  }
+
+  /** Makes an invite code on this device and registers it with the relay by hash, with the
+   * invite's public key and this device's approval of what it is for. */
+  private async issueInvite(
+    req: { kind: 'user'; name: string; departmentId?: string; role: api.Role } | { kind: 'device'; userId: string },
+  ): Promise<{ code: string; expiresAt: number; kind: 'user' | 'device' }> {
+    const code = generateInviteCode();
+    const { publicKey } = inviteKeyPair(code);
+    const approved: InviteApproval =
+      req.kind === 'user' ? { invitePub: publicKey, kind: 'user', name: req.name, role: req.role } : { invitePub: publicKey, kind: 'device', userId: req.userId };
+    const approval = toB64u(await sign(fromB64u(this.state.keys.signSeed), inviteApprovalMessage(approved)));
+    const res = await this.http.createInvite({ ...req, codeHash: toB64u(inviteHash(code)), invitePub: toB64u(publicKey), approval });
+    return { code, expiresAt: res.expiresAt, kind: res.kind };
   }
 
   async createDepartment(name: string): Promise<api.Department> {

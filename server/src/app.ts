@@ -11,6 +11,8 @@ import { adminRoutes } from './routes/admin.js';
 import type { Ctx, Handler, RouteDeps, RouteKit } from './routes/context.js';
 import { deviceRoutes } from './routes/devices.js';
 import { groupRoutes } from './routes/groups.js';
+import { ktRoutes } from './routes/kt.js';
+import { KtLog } from './kt/log.js';
 import { orgKeyRoutes } from './routes/orgkeys.js';
 import type { Store } from './store/types.js';
 
@@ -38,11 +40,14 @@ export interface AppDeps {
   rateLimit?: RateLimitOptions | false;
   /** Server-side diagnostics; never receives request bodies. Defaults to stderr. */
   log?: LogFn;
+  /** The key-transparency log over `store`; made here when not given. */
+  kt?: KtLog;
 }
 
 export interface RelayParts {
   app: Koa;
   auth: Auth;
+  kt: KtLog;
   /** Throws rate_limited when the device is over its budget; shared with the WebSocket upgrade. */
   limitDevice(deviceId: string): void;
 }
@@ -71,7 +76,8 @@ export function composeRelay(deps: AppDeps): RelayParts {
   const limitDevice = limiter(limits && { perSecond: limits.perDevicePerSecond, burst: limits.burst });
   const limitIp = limiter(limits && { perSecond: limits.perIpPerSecond, burst: limits.ipBurst });
 
-  const routeDeps: RouteDeps = { store: deps.store, hub: deps.hub, auth, now, log };
+  const kt = deps.kt ?? new KtLog({ store: deps.store, now });
+  const routeDeps: RouteDeps = { store: deps.store, hub: deps.hub, auth, now, log, kt };
   const router = new Router();
   const kit: RouteKit = {
     router,
@@ -85,6 +91,19 @@ export function composeRelay(deps: AppDeps): RelayParts {
     },
     open: (handler): Handler => async (ctx: Ctx) => {
       limitIp(ctx.ip);
+      await handler(ctx);
+    },
+    publicRead: (handler): Handler => async (ctx: Ctx) => {
+      // Signed-in devices are counted per device (an office behind one address has many); anyone
+      // else (witnesses, auditors) per address.
+      const token = bearerToken(ctx.get('authorization') || undefined);
+      if (token) {
+        const deviceId = await auth.tokenDevice(token);
+        limitDevice(deviceId);
+        await auth.principal(deviceId);
+      } else {
+        limitIp(ctx.ip);
+      }
       await handler(ctx);
     },
     later: (ctx, work) => {
@@ -105,6 +124,7 @@ export function composeRelay(deps: AppDeps): RelayParts {
   groupRoutes(kit);
   deviceRoutes(kit);
   orgKeyRoutes(kit);
+  ktRoutes(kit);
 
   const app = new Koa();
   app.on('error', (err: unknown) => log(`http error: ${err instanceof Error ? err.message : String(err)}`));
@@ -116,7 +136,7 @@ export function composeRelay(deps: AppDeps): RelayParts {
     await next();
   });
   app.use(router.routes());
-  return { app, auth, limitDevice };
+  return { app, auth, kt, limitDevice };
 }
 
 export function createApp(deps: AppDeps): Koa {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { authChallengeMessage } from '@agora/client-sdk/protocol';
-import { call, deviceInvite, deviceKeys, registerBody, signIn, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
+import { call, deviceInvite, deviceKeys, inviteBody, registerBody, signIn, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 describe('challenge and token', () => {
   let org: TestOrg;
@@ -120,12 +120,12 @@ describe('challenge and token', () => {
     await expect(signIn(org.url, bob)).rejects.toThrow(/403/);
 
     const before = (await org.relay.store.listDevices()).length;
-    const reg = await call(org.url, 'POST', '/v1/register', registerBody(pendingInvite, deviceKeys()));
+    const reg = await call(org.url, 'POST', '/v1/register', registerBody(pendingInvite, deviceKeys(), { userId: bob.userId }));
     expect(reg.status).toBe(403);
     expect((await org.relay.store.listDevices()).length).toBe(before);
 
     // and no new device invite can be made for them
-    const inv = await call(org.url, 'POST', '/v1/invites', { kind: 'device', userId: bob.userId }, { token: org.admin.token });
+    const inv = await call(org.url, 'POST', '/v1/invites', inviteBody(org.admin, { kind: 'device', userId: bob.userId }).body, { token: org.admin.token });
     expect(inv.status).toBe(400);
     expect(inv.body).toMatchObject({ error: { code: 'invalid_field', field: 'userId' } });
   });

@@ -1,8 +1,12 @@
-/** First start: create the organisation and the one-time invite for its first administrator. */
+/** First start: create the organisation, the key-transparency log key and the one-time invite for
+ * its first administrator. That invite is the only one the relay makes itself: its enrolment is
+ * trust on first use, which the audit flags for the security officer to confirm out of band. */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIMITS, inviteHash, newId } from '@agora/client-sdk/protocol';
+import { ZERO_SIG, invitePublicKey } from '@agora/client-sdk/kt';
+import { LIMITS, inviteHash, newId, toB64u } from '@agora/client-sdk/protocol';
 import { generateInviteCode } from './invites.js';
+import { ensureLogKey } from './kt/log.js';
 import type { Store } from './store/types.js';
 
 export const ADMIN_INVITE_FILE = 'admin-invite.txt';
@@ -21,9 +25,11 @@ export async function bootstrapOrganisation(
     {
       codeHash: Buffer.from(inviteHash(code)).toString('hex'), kind: 'user', name: null, role: 'admin', departmentId: null,
       userId: null, bootstrap: true, createdBy: null, createdAt: at, expiresAt: at + LIMITS.inviteTtlMs, usedAt: null,
+      invitePub: toB64u(invitePublicKey(code)), approverDeviceId: '', approval: toB64u(ZERO_SIG),
     },
   );
   if (!created) return undefined;
+  await ensureLogKey(store);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = join(opts.dataDir, ADMIN_INVITE_FILE);
   writeFileSync(file, `${code}\n`, { mode: 0o600 });

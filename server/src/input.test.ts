@@ -6,7 +6,7 @@ import { LIMITS } from '@agora/client-sdk/protocol';
 import { createApp } from './app.js';
 import { PushHub } from './hub.js';
 import type { Store } from './store/types.js';
-import { call, deviceKeys, registerBody, startTestOrg, type TestOrg } from './testing.js';
+import { call, deviceKeys, membership, registerBody, secretGroupBody, startTestOrg, type TestOrg } from './testing.js';
 
 describe('input safety', () => {
   let org: TestOrg;
@@ -58,10 +58,11 @@ describe('input safety', () => {
     const notObject = await call(org.url, 'POST', '/v1/groups', [1, 2], { token: org.admin.token });
     expectError(notObject, 400, 'invalid_field');
 
-    const group = await call<{ id: string }>(org.url, 'POST', '/v1/groups', { name: 'Secret', kind: 'secret' }, { token: org.admin.token });
+    const group = await call<{ id: string }>(org.url, 'POST', '/v1/groups', secretGroupBody(org.admin, 'Secret'), { token: org.admin.token });
     expect(group.status).toBe(201);
     const commit = await call(org.url, 'POST', `/v1/groups/${group.body.id}/commits`, {
       epoch: 0, commit: 'AAAA', welcome: 'BBBB', added: [org.admin.deviceId, 5], removed: [],
+      membership: membership(org.admin, group.body.id, 1, [org.admin.deviceId]),
     }, { token: org.admin.token });
     expectError(commit, 400, 'invalid_field', 'added.1');
     const log = await call(org.url, 'GET', `/v1/groups/${group.body.id}/log?after=-1`, undefined, { token: org.admin.token });

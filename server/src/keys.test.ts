@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LIMITS, type OrgKeysResponse, type PendingResponse } from '@agora/client-sdk/protocol';
-import { call, deviceInvite, enrol, opaque, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
+import { call, deviceInvite, enrol, generationBody, opaque, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 const as = (org: TestOrg, d: { token: string }) => ({
   get: <T = Record<string, unknown>>(path: string) => call<T>(org.url, 'GET', path, undefined, { token: d.token }),
@@ -85,19 +85,17 @@ describe('organisation keys', () => {
   });
 
   it('lets only an administrator create generations, strictly one after the other', async () => {
-    expect((await as(org, alice).post('/v1/orgkeys/generations', { generation: 1, envelopes: [] })).status).toBe(403);
-    const skip = await as(org, org.admin).post('/v1/orgkeys/generations', { generation: 2, envelopes: [] });
+    expect((await as(org, alice).post('/v1/orgkeys/generations', generationBody(alice, 1))).status).toBe(403);
+    const skip = await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 2));
     expect(skip.status).toBe(409);
     expect(skip.body).toMatchObject({ error: { code: 'conflict' } });
 
     const sealed = opaque('sealed-admin-g1');
-    const g1 = await as(org, org.admin).post('/v1/orgkeys/generations', {
-      generation: 1, envelopes: [{ deviceId: org.admin.deviceId, sealed }],
-    });
+    const g1 = await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 1, [{ deviceId: org.admin.deviceId, sealed }]));
     expect(g1.status).toBe(201);
     expect(g1.body).toEqual({ generation: 1 });
-    expect((await as(org, org.admin).post('/v1/orgkeys/generations', { generation: 1, envelopes: [] })).status).toBe(409);
-    expect((await as(org, org.admin).post('/v1/orgkeys/generations', { generation: 3, envelopes: [] })).status).toBe(409);
+    expect((await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 1))).status).toBe(409);
+    expect((await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 3))).status).toBe(409);
 
     const mine = await orgKeys(org.admin);
     expect(mine.current).toBe(1);
@@ -153,17 +151,13 @@ describe('organisation keys', () => {
     });
     expect(toLeaver.status).toBe(400);
     expect(toLeaver.body).toMatchObject({ error: { field: 'envelopes.0.deviceId' } });
-    const g2ToLeaver = await as(org, org.admin).post('/v1/orgkeys/generations', {
-      generation: 2, envelopes: [{ deviceId: leaver.deviceId, sealed: opaque('x') }],
-    });
+    const g2ToLeaver = await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 2, [{ deviceId: leaver.deviceId, sealed: opaque('x') }]));
     expect(g2ToLeaver.status).toBe(400);
     expect(g2ToLeaver.body).toMatchObject({ error: { field: 'envelopes.0.deviceId' } });
     expect((await orgKeys(alice)).current).toBe(1);
 
-    expect((await as(org, alice).post('/v1/orgkeys/generations', { generation: 2, envelopes: [] })).status).toBe(403);
-    const g2 = await as(org, org.admin).post('/v1/orgkeys/generations', {
-      generation: 2, envelopes: [{ deviceId: org.admin.deviceId, sealed: opaque('admin-g2') }],
-    });
+    expect((await as(org, alice).post('/v1/orgkeys/generations', generationBody(alice, 2))).status).toBe(403);
+    const g2 = await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 2, [{ deviceId: org.admin.deviceId, sealed: opaque('admin-g2') }]));
     expect(g2.status).toBe(201);
     expect(await orgKeys(alice)).toMatchObject({ current: 2, rotationNeeded: false });
     // partial generation: everyone else is pending generation 2

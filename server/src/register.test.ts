@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay, type RunningRelay } from './relay.js';
 import { inviteHash } from '@agora/client-sdk/protocol';
-import { call, deviceInvite, deviceKeys, enrol, registerBody, signIn, userInvite, type TestDevice } from './testing.js';
+import { call, deviceInvite, deviceKeys, enrol, registerBody, registration, signIn, userInvite, type TestDevice } from './testing.js';
 
 describe('bootstrap', () => {
   let dir: string;
@@ -66,16 +66,28 @@ describe('register', () => {
   };
   const hashOf = (code: string) => Buffer.from(inviteHash(code)).toString('hex');
 
-  // The tests below run in order: the bootstrap invite is still unused in the first one.
+  // The tests below run in order: the bootstrap invite is still unused in the first ones.
   it('refuses a bad proof and stores nothing', async () => {
     const keys = deviceKeys();
-    const body = { ...registerBody(relay.adminInvite!, keys), encPub: deviceKeys().encPub }; // proof binds another encPub
+    const body = { ...registerBody(relay.adminInvite!, keys), encPub: deviceKeys().encPub }; // the signatures bind another encPub
     const before = await directorySize();
     const res = await call(relay.url, 'POST', '/v1/register', body);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: { code: 'bad_signature', message: expect.any(String) } });
     expect(await directorySize()).toEqual(before);
     expect((await relay.store.getInvite(hashOf(relay.adminInvite!)))?.usedAt).toBeNull();
+    expect(await relay.store.ktSize()).toBe(0);
+  });
+
+  it('refuses an enrolment not signed by the invite key, even with a valid device signature', async () => {
+    const keys = deviceKeys();
+    const good = registerBody(relay.adminInvite!, keys);
+    const forged = registerBody('ABCD-EFGH-IJKL-MNOP-QRST', keys, { userId: good.userId, deviceId: good.deviceId });
+    const res = await call(relay.url, 'POST', '/v1/register', { ...good, inviteSig: forged.inviteSig });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: { code: 'bad_signature', message: expect.stringContaining('invite') } });
+    expect((await relay.store.getInvite(hashOf(relay.adminInvite!)))?.usedAt).toBeNull();
+    expect(await relay.store.ktSize()).toBe(0);
   });
 
   it('enrols the first administrator with the bootstrap invite (any case, no dashes), then refuses a replay', async () => {
@@ -83,11 +95,14 @@ describe('register', () => {
     const code = relay.adminInvite!.toLowerCase().replace(/-/g, '');
     const res = await call(relay.url, 'POST', '/v1/register', registerBody(code, keys));
     expect(res.status).toBe(201);
+    // the relay never saw the code: what it stored was the hash and the invite key
+    expect(JSON.stringify(await relay.store.getInvite(hashOf(code)))).not.toContain(code.toUpperCase());
     expect(res.body).toMatchObject({ bootstrap: true, role: 'admin', name: 'Admin', orgName: 'Agora' });
     const device = { ...keys, deviceId: res.body.deviceId as string, userId: res.body.userId as string, name: 'Admin', role: 'admin' };
     admin = { ...device, token: await signIn(relay.url, device) };
 
     const replay = await call(relay.url, 'POST', '/v1/register', registerBody(relay.adminInvite!, deviceKeys()));
+    expect((await call(relay.url, 'GET', `/v1/invites/${registerBody(code, keys).codeHash}`)).status).toBe(410);
     expect(replay.status).toBe(410);
     expect(replay.body).toMatchObject({ error: { code: 'invite_used' } });
 
@@ -98,13 +113,18 @@ describe('register', () => {
 
   it('lets the invite name a new person and answers bootstrap false', async () => {
     const code = await userInvite(relay.url, admin, 'Jonas Weber');
-    const res = await call(relay.url, 'POST', '/v1/register', registerBody(code, deviceKeys(), 'Someone Else'));
+    const res = await call(relay.url, 'POST', '/v1/register', registerBody(code, deviceKeys(), { name: 'Someone Else' }));
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ bootstrap: false, role: 'member', name: 'Jonas Weber' });
   });
 
-  it('enrols a further device of the same person with a device invite', async () => {
+  it('enrols a further device of the same person with a device invite, and only for that person', async () => {
     const code = await deviceInvite(relay.url, admin);
+    const info = await call<{ kind: string; userId: string }>(relay.url, 'GET', `/v1/invites/${registerBody(code, deviceKeys()).codeHash}`);
+    expect(info.body).toMatchObject({ kind: 'device', userId: admin.userId });
+    const other = await call(relay.url, 'POST', '/v1/register', registerBody(code, deviceKeys()));
+    expect(other.status).toBe(400);
+    expect(other.body).toMatchObject({ error: { code: 'invalid_field', field: 'userId' } });
     const second = await enrol(relay.url, code);
     expect(second.userId).toBe(admin.userId);
     const dir = await call<{ devices: { id: string; enrolledBy: string }[] }>(relay.url, 'GET', '/v1/directory', undefined, { token: second.token });
@@ -120,7 +140,7 @@ describe('register', () => {
     const code = await userInvite(relay.url, admin, 'Late Larissa', { ttlMs: 60_000 });
     clock += 61_000;
     try {
-      const expired = await call(relay.url, 'POST', '/v1/register', registerBody(code, deviceKeys()));
+      const expired = await call(relay.url, 'POST', '/v1/register', await registration(relay.url, code, deviceKeys()));
       expect(expired.status).toBe(410);
       expect(expired.body).toMatchObject({ error: { code: 'invite_expired' } });
     } finally {

@@ -9,6 +9,7 @@ import type { LogFn } from './errors.js';
 import { PushHub } from './hub.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
+import type { KtLog } from './kt/log.js';
 import { attachPush } from './ws.js';
 
 export interface StartRelayOptions {
@@ -41,6 +42,8 @@ export interface RunningRelay {
   adminInvite?: string;
   store: Store;
   hub: PushHub;
+  /** The key-transparency log service. */
+  kt: KtLog;
   close(): Promise<void>;
 }
 
@@ -54,7 +57,9 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
   try {
     const adminInvite = await bootstrapOrganisation(store, { dataDir: opts.dataDir, orgName: opts.orgName ?? 'Agora', now });
     const hub = new PushHub();
-    const { app, auth, limitDevice } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log });
+    const { app, auth, kt, limitDevice } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log });
+    // Builds the log's tree from the stored entries (and checks them) before serving anything.
+    await kt.ready();
     const srv = createServer(app.callback());
     server = srv;
     const push = attachPush(srv, { auth, hub, log, limitDevice, pingIntervalMs: opts.pingIntervalMs });
@@ -88,7 +93,7 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
       })();
       return closing;
     };
-    return { url, port, ...(adminInvite ? { adminInvite } : {}), store, hub, close };
+    return { url, port, ...(adminInvite ? { adminInvite } : {}), store, hub, kt, close };
   } catch (err) {
     server?.close();
     await store.close();

@@ -1,11 +1,18 @@
 /** Test support for the relay's own tests and multi-client scenarios that predate the SDK: a
  * device's Ed25519 key pair, a thin JSON client over global `fetch`, and enrolment and sign-in
  * done exactly as the protocol prescribes. Nothing here is used by the relay itself. */
-import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authChallengeMessage, registerProofMessage, type RegisterResponse } from '@agora/client-sdk/protocol';
+import {
+  deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, memberSetHash, membershipMessage,
+  orgKeyGenerationMessage,
+} from '@agora/client-sdk/kt';
+import {
+  authChallengeMessage, fromB64u, generateInviteCode, inviteHash, newId, toB64u, type InviteInfoResponse,
+  type MembershipProof, type RegisterResponse, type Role,
+} from '@agora/client-sdk/protocol';
 import { startRelay, type RunningRelay, type StartRelayOptions } from './relay.js';
 
 export interface DeviceKeys {
@@ -83,37 +90,121 @@ export async function signIn(url: string, device: { deviceId: string; sign(m: Ui
   return tok.body.token;
 }
 
-export function registerBody(invite: string, keys: DeviceKeys, name?: string) {
-  const proof = keys.sign(registerProofMessage({ invite, signPub: keys.signPub, encPub: keys.encPub }));
-  return { invite, signPub: keys.signPub, encPub: keys.encPub, proof, ...(name ? { name } : {}) };
+/** Signs with the Ed25519 key an invite code derives (what the registering device does). */
+export function inviteSigner(code: string): (message: Uint8Array) => string {
+  const { seed, publicKey } = inviteKeyPair(code);
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: toB64u(seed), x: toB64u(publicKey) }, format: 'jwk' });
+  return (message) => sign(null, message, key).toString('base64url');
+}
+
+export const codeHashOf = (code: string): string => toB64u(inviteHash(code));
+
+/** A registration request for `code`, signed by the invite key and the device; `userId` is the
+ * person's (a fresh one for a user invite). */
+export function registerBody(code: string, keys: DeviceKeys, ids: { userId?: string; deviceId?: string; name?: string } = {}) {
+  const userId = ids.userId ?? newId('u');
+  const deviceId = ids.deviceId ?? newId('d');
+  const message = deviceEnrolmentMessage({ userId, deviceId, signPub: fromB64u(keys.signPub), encPub: fromB64u(keys.encPub) });
+  return {
+    codeHash: codeHashOf(code), userId, deviceId, signPub: keys.signPub, encPub: keys.encPub,
+    inviteSig: inviteSigner(code)(message), deviceSig: keys.sign(message), ...(ids.name ? { name: ids.name } : {}),
+  };
+}
+
+/** What the relay says the invite is for, or undefined for an unknown, used or expired one. */
+export async function inviteInfo(url: string, code: string): Promise<InviteInfoResponse | undefined> {
+  const res = await call<InviteInfoResponse>(url, 'GET', `/v1/invites/${codeHashOf(code)}`);
+  return res.status === 200 ? res.body : undefined;
+}
+
+/** registerBody with the person the invite names (a further device) or a fresh id, as the SDK does. */
+export async function registration(url: string, code: string, keys: DeviceKeys, name?: string) {
+  const info = await inviteInfo(url, code);
+  return registerBody(code, keys, { userId: info?.userId ?? undefined, name });
 }
 
 /** Enrols a new device with the invite and signs it in. */
 export async function enrol(url: string, invite: string, name?: string): Promise<TestDevice> {
   const keys = deviceKeys();
-  const res = await call<RegisterResponse>(url, 'POST', '/v1/register', registerBody(invite, keys, name));
+  const res = await call<RegisterResponse>(url, 'POST', '/v1/register', await registration(url, invite, keys, name));
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   const device = { ...keys, deviceId: res.body.deviceId, userId: res.body.userId, name: res.body.name, role: res.body.role };
   return { ...device, token: await signIn(url, device) };
 }
 
+export type InviteSpec =
+  | { kind: 'user'; name: string; role?: Role; departmentId?: string; ttlMs?: number }
+  | { kind: 'device'; userId?: string; ttlMs?: number };
+
+/** A POST /v1/invites body made as a client makes it: a fresh code, its hash and public key, and
+ * the approval signed by `by` (for a device invite, of `spec.userId` or else `by`'s own person). */
+export function inviteBody(by: { userId: string; sign(m: Uint8Array): string }, spec: InviteSpec, code = generateInviteCode()) {
+  const { publicKey } = inviteKeyPair(code);
+  const approval = by.sign(inviteApprovalMessage(
+    spec.kind === 'user'
+      ? { invitePub: publicKey, kind: 'user', name: spec.name, role: spec.role ?? 'member' }
+      : { invitePub: publicKey, kind: 'device', userId: spec.userId ?? by.userId },
+  ));
+  return { code, body: { ...spec, codeHash: codeHashOf(code), invitePub: toB64u(publicKey), approval } };
+}
+
+type Issuer = { token: string; userId: string; sign(m: Uint8Array): string };
+
 /** An invite for a new person, made by an administrator's device. */
 export async function userInvite(
   url: string,
-  admin: { token: string },
+  admin: Issuer,
   name: string,
   extra: { role?: 'admin' | 'announcer' | 'member'; departmentId?: string; ttlMs?: number } = {},
 ): Promise<string> {
-  const res = await call<{ code: string }>(url, 'POST', '/v1/invites', { kind: 'user', name, ...extra }, { token: admin.token });
+  const { code, body } = inviteBody(admin, { kind: 'user', name, ...extra });
+  const res = await call(url, 'POST', '/v1/invites', body, { token: admin.token });
   if (res.status !== 201) throw new Error(`invite failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.code;
+  return code;
 }
 
 /** A person's further device. */
-export async function deviceInvite(url: string, by: { token: string }, userId?: string): Promise<string> {
-  const res = await call<{ code: string }>(url, 'POST', '/v1/invites', { kind: 'device', ...(userId ? { userId } : {}) }, { token: by.token });
+export async function deviceInvite(url: string, by: Issuer, userId?: string): Promise<string> {
+  const { code, body } = inviteBody(by, { kind: 'device', ...(userId ? { userId } : {}) });
+  const res = await call(url, 'POST', '/v1/invites', body, { token: by.token });
   if (res.status !== 201) throw new Error(`device invite failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.code;
+  return code;
+}
+
+/** A secret group's member devices from `epoch` on, signed by `by` (duplicates dropped). */
+export function membership(by: { sign(m: Uint8Array): string }, groupId: string, epoch: number, members: string[]): MembershipProof {
+  const unique = [...new Set(members)];
+  return { members: unique, signature: by.sign(membershipMessage(groupId, epoch, memberSetHash(unique))) };
+}
+
+/** A POST /v1/groups body for a secret group: its id chosen and its first membership signed by `by`. */
+export function secretGroupBody(by: { deviceId: string; sign(m: Uint8Array): string }, name: string, departmentId?: string) {
+  const id = newId('g');
+  return { id, name, kind: 'secret' as const, ...(departmentId ? { departmentId } : {}), membership: membership(by, id, 0, [by.deviceId]) };
+}
+
+/** A commit body whose signed membership is the group's member devices (as `by` sees them) after
+ * the declared adds and removals; opaque MLS bytes unless given. */
+export async function commitBody(
+  url: string,
+  by: { token: string; deviceId: string; sign(m: Uint8Array): string },
+  groupId: string,
+  c: { epoch: number; added?: string[]; removed?: string[]; welcome?: string; commit?: string },
+) {
+  const view = await call<{ memberDevices?: string[] }>(url, 'GET', `/v1/groups/${groupId}`, undefined, { token: by.token });
+  const current = view.status === 200 ? (view.body.memberDevices ?? []) : [by.deviceId];
+  const removed = new Set(c.removed ?? []);
+  const after = current.filter((d) => !removed.has(d)).concat(c.added ?? []);
+  return {
+    commit: opaque('commit'), added: [], removed: [], ...c,
+    membership: membership(by, groupId, c.epoch + 1, after.length > 0 ? after : [by.deviceId]),
+  };
+}
+
+/** A POST /v1/orgkeys/generations body signed by `by`. */
+export function generationBody(by: { sign(m: Uint8Array): string }, generation: number, envelopes: { deviceId: string; sealed: string }[] = []) {
+  const hash = idListHash([...new Set(envelopes.map((e) => e.deviceId))]);
+  return { generation, envelopes, deviceSetHash: toB64u(hash), signature: by.sign(orgKeyGenerationMessage(generation, hash)) };
 }
 
 /** A base64url string standing in for MLS bytes: the relay routes them without parsing. */

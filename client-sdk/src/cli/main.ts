@@ -6,6 +6,7 @@ import { AgoraClient } from '../client.js';
 import { AgoraError } from '../core/errors.js';
 import { defaultProfileDir, nodeDeps } from '../node/index.js';
 import type { Role } from '../protocol/api.js';
+import { registerKtCommands } from './kt-commands.js';
 
 interface GlobalOpts {
   profile?: string;
@@ -225,6 +226,8 @@ program
     const me = (await client()).me;
     out(`${me.name} (${me.userId}, device ${me.deviceId}, ${me.role}) at ${me.server}`, me);
   });
+
+registerKtCommands(program, { json: () => Boolean(globals().json), warn: (line) => warn([line]) });
 
 async function main(): Promise<void> {
   try {

@@ -94,12 +94,21 @@ export type GroupView = z.infer<typeof GroupView>;
 
 // ---- registration and sign-in ----
 export const RegisterRequest = z.object({
-  invite: InviteCode,
+  /** inviteHash(code): names the invite without giving the relay the code. */
+  codeHash: b64uBytes(32),
+  /** A new person's id, chosen by the registering device (newId('u')); for a further device, the
+   * person the invite names (GET /v1/invites/:codeHash tells). Chosen up front because the device
+   * signs it. */
+  userId: UserId,
+  /** Chosen by the registering device (newId('d')). */
+  deviceId: DeviceId,
   name: DisplayName.optional(),
   signPub: Key32,
   encPub: Key32,
-  /** Ed25519 signature by signPub over registerProofMessage(): proves possession and binds encPub. */
-  proof: Signature64,
+  /** Signature by the invite key (derived from the code) over deviceEnrolmentMessage(userId, deviceId, signPub, encPub). */
+  inviteSig: Signature64,
+  /** The same message signed by signPub: proof of possession. */
+  deviceSig: Signature64,
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export const RegisterResponse = z.object({
@@ -126,6 +135,13 @@ export const DirectoryResponse = z.object({ users: z.array(User), devices: z.arr
 export type DirectoryResponse = z.infer<typeof DirectoryResponse>;
 
 // ---- invites, departments, administration ----
+/** The creating device makes the code and keeps it; the relay gets its hash, the invite's public
+ * key (inviteKeyPair(code)) and the device's approval, inviteApprovalMessage() signed by it. */
+const InviteKeys = {
+  codeHash: b64uBytes(32),
+  invitePub: Key32,
+  approval: Signature64,
+};
 export const CreateInviteRequest = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('user'),
@@ -133,16 +149,34 @@ export const CreateInviteRequest = z.discriminatedUnion('kind', [
     departmentId: DepartmentId.optional(),
     role: Role.default('member'),
     ttlMs: z.number().int().min(60_000).max(90 * 24 * 3600_000).optional(),
+    ...InviteKeys,
   }),
   z.object({
     /** A further device for an existing person: an admin for anyone, a person for themselves. */
     kind: z.literal('device'),
     userId: UserId.optional(),
     ttlMs: z.number().int().min(60_000).max(90 * 24 * 3600_000).optional(),
+    ...InviteKeys,
   }),
 ]);
 export type CreateInviteRequest = z.infer<typeof CreateInviteRequest>;
-export const CreateInviteResponse = z.object({ code: z.string(), expiresAt: z.number(), kind: z.enum(['user', 'device']) });
+export const CreateInviteResponse = z.object({ expiresAt: z.number(), kind: z.enum(['user', 'device']) });
+/** GET /v1/invites/:codeHash (no account needed: the holder of the code asks before registering). */
+export const InviteInfoResponse = z.object({
+  kind: z.enum(['user', 'device']),
+  bootstrap: z.boolean(),
+  /** Device invites: the person who gets the device. */
+  userId: UserId.nullable(),
+  name: z.string().nullable(),
+  role: Role.nullable(),
+  departmentId: DepartmentId.nullable(),
+  expiresAt: z.number(),
+  invitePub: Key32,
+  /** '' for the bootstrap invite, which no device approved. */
+  approverDeviceId: z.union([DeviceId, z.literal('')]),
+  approval: Signature64,
+});
+export type InviteInfoResponse = z.infer<typeof InviteInfoResponse>;
 
 export const CreateDepartmentRequest = z.object({ name: DisplayName });
 export const AddDepartmentMemberRequest = z.object({ userId: UserId });
@@ -150,10 +184,23 @@ export const DepartmentsResponse = z.object({ departments: z.array(Department) }
 export const DeactivateResponse = z.object({ user: User, revokedDevices: z.array(DeviceId) });
 
 // ---- groups ----
+/** A secret group's member devices after a change, signed by the device that made it over
+ * membershipMessage(groupId, epoch after the change, memberSetHash(members)). The relay logs it in
+ * the key-transparency log. */
+export const MembershipProof = z.object({
+  members: z.array(DeviceId).min(1).max(LIMITS.groupDevices),
+  signature: Signature64,
+});
+export type MembershipProof = z.infer<typeof MembershipProof>;
+
 export const CreateGroupRequest = z.object({
+  /** Required for secret groups, whose epoch-0 membership the creator signs (and so must name). */
+  id: GroupId.optional(),
   name: DisplayName,
   kind: GroupKind,
   departmentId: DepartmentId.optional(),
+  /** Secret groups: the creating device alone, epoch 0. */
+  membership: MembershipProof.optional(),
 });
 export const GroupsResponse = z.object({ groups: z.array(GroupView) });
 export const PublicMembersRequest = z.object({ userIds: z.array(UserId).min(1).max(LIMITS.fanOut) });
@@ -169,11 +216,13 @@ export const CommitRequest = z.object({
    * declaration against the commit itself and reject a commit whose declaration lies. */
   added: z.array(DeviceId).max(LIMITS.fanOut),
   removed: z.array(DeviceId).max(LIMITS.fanOut),
+  /** The member devices after the commit (epoch + 1), signed by the committing device. */
+  membership: MembershipProof,
 });
 export type CommitRequest = z.infer<typeof CommitRequest>;
 export const CommitResponse = z.object({ seq: Seq, epoch: Epoch });
 
-export const InitSecretGroupRequest = z.object({ epoch: z.literal(0) });
+export const InitSecretGroupRequest = z.object({ epoch: z.literal(0), membership: MembershipProof });
 
 export const RecordRequest = z.object({
   /** Secret groups: the MLS epoch whose exporter key encrypted it. Public: the org-key generation. */
@@ -246,6 +295,10 @@ export type Envelope = z.infer<typeof Envelope>;
 export const CreateGenerationRequest = z.object({
   generation: z.number().int().min(1),
   envelopes: z.array(Envelope.omit({ generation: true })).max(LIMITS.fanOut),
+  /** idListHash() of the envelopes' device ids. */
+  deviceSetHash: b64uBytes(32),
+  /** The creating device's signature over orgKeyGenerationMessage(generation, deviceSetHash). */
+  signature: Signature64,
 });
 export const CreateGenerationResponse = z.object({ generation: z.number().int().min(1) });
 export const UploadEnvelopesResponse = z.object({ accepted: z.number().int().min(0) });
@@ -263,6 +316,66 @@ export const PendingResponse = z.object({
   pending: z.array(z.object({ deviceId: DeviceId, missing: z.array(z.number().int().min(1)) })),
 });
 export type PendingResponse = z.infer<typeof PendingResponse>;
+
+// ---- key transparency (public: witnesses and the audit run without an account) ----
+const KtIndex = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Hash32 = b64uBytes(32);
+const KtEntry = b64u(LIMITS.mlsMessageChars).min(1);
+export const KtCheckpointQuery = z.object({
+  size: KtIndex.optional(),
+  /** Instead of the current size: the largest size that at least this many witnesses cosigned. */
+  cosigners: z.coerce.number().int().min(1).max(100).optional(),
+});
+export const KtCheckpointResponse = z.object({
+  /** C2SP signed note: the checkpoint body, the log's signature and the witnesses' cosignatures of exactly this size. */
+  checkpoint: z.string(),
+  size: Seq,
+  /** Names on the cosignature lines (the relay checked each; clients count keys by their policy). */
+  cosigners: z.array(z.string()),
+});
+export type KtCheckpointResponse = z.infer<typeof KtCheckpointResponse>;
+export const KtEntriesQuery = z.object({ start: KtIndex, end: KtIndex });
+export const KtEntriesResponse = z.object({ entries: z.array(z.object({ index: Seq, entry: KtEntry })).max(LIMITS.ktPageSize) });
+export type KtEntriesResponse = z.infer<typeof KtEntriesResponse>;
+export const KtInclusionQuery = z.object({ index: KtIndex, size: KtIndex });
+export const KtConsistencyQuery = z.object({ from: KtIndex, to: KtIndex });
+/** RFC 6962 audit paths, lowest level first; 64 hashes cover any tree of 2^53 leaves. */
+export const KtProofResponse = z.object({ proof: z.array(Hash32).max(64) });
+export type KtProofResponse = z.infer<typeof KtProofResponse>;
+export const KtUserQuery = z.object({ size: KtIndex.optional() });
+export const KtUserResponse = z.object({
+  /** The tree size everything below is proven against. */
+  size: Seq,
+  /** All of the user's entries below `size`, oldest first, each with its inclusion proof at `size`. */
+  entries: z.array(z.object({ index: Seq, entry: KtEntry, proof: z.array(Hash32).max(64) })),
+  /** The latest SNAPSHOT below `size`, its inclusion proof at `size`, and the user's leaf in it. */
+  snapshot: z.object({
+    index: Seq,
+    entry: KtEntry,
+    proof: z.array(Hash32).max(64),
+    leaf: b64u(1024).min(1),
+    leafIndex: Seq,
+    leafProof: z.array(Hash32).max(64),
+  }),
+});
+export type KtUserResponse = z.infer<typeof KtUserResponse>;
+export const KtPolicyResponse = z.object({
+  origin: z.string(),
+  /** The log's note verifier key, "name+hexkeyid+base64(0x01 ‖ public key)". */
+  vkey: z.string(),
+  size: Seq,
+});
+export type KtPolicyResponse = z.infer<typeof KtPolicyResponse>;
+export const KtCosignatureRequest = z.object({
+  /** The checkpoint note the witness cosigned (its body must be the relay's own checkpoint of that size). */
+  checkpoint: z.string().min(1).max(16_384),
+  /** One note signature line, "— name base64", with or without its final newline. */
+  cosignature: z.string().min(1).max(1024),
+  /** The witness's cosignature/v1 verifier key, "name+hexkeyid+base64(0x04 ‖ public key)". */
+  vkey: z.string().min(1).max(1024),
+});
+export type KtCosignatureRequest = z.infer<typeof KtCosignatureRequest>;
+export const KtCosignatureResponse = z.object({ size: Seq, cosigners: z.array(z.string()) });
 
 // ---- WebSocket push ----
 export const PushMessage = z.discriminatedUnion('type', [

@@ -12,6 +12,10 @@ export const LIMITS = {
   /** Devices a single commit may add or remove, and envelopes one upload may carry. */
   fanOut: 2_000,
   nameChars: 120,
+  /** Member devices of one secret group, as a commit declares them for the key-transparency log. */
+  groupDevices: 10_000,
+  /** Key-transparency log entries per page. */
+  ktPageSize: 1_000,
   logPageSize: 500,
   /** Key packages under which a device is told to top up. */
   keyPackageLowWater: 10,

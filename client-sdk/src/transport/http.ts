@@ -63,6 +63,7 @@ export class RelayHttp {
   }
 
   info() { return this.call('GET', '/v1/info', api.InfoResponse, undefined, false); }
+  inviteInfo(codeHash: string) { return this.call('GET', `/v1/invites/${encodeURIComponent(codeHash)}`, api.InviteInfoResponse, undefined, false); }
   register(body: api.RegisterRequest) { return this.call('POST', '/v1/register', api.RegisterResponse, body, false); }
   challenge(deviceId: string) { return this.call('POST', '/v1/auth/challenge', api.ChallengeResponse, { deviceId }, false); }
   token_(body: z.infer<typeof api.TokenRequest>) { return this.call('POST', '/v1/auth/token', api.TokenResponse, body, false); }
@@ -83,7 +84,9 @@ export class RelayHttp {
   removePublicMembers(id: string, userIds: string[]) {
     return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/members/remove`, api.GroupView, { userIds });
   }
-  initSecretGroup(id: string) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/init`, api.GroupView, { epoch: 0 }); }
+  initSecretGroup(id: string, membership: api.MembershipProof) {
+    return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/init`, api.GroupView, { epoch: 0, membership });
+  }
   commit(id: string, body: api.CommitRequest) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/commits`, api.CommitResponse, body); }
   appendRecord(id: string, body: api.RecordRequest) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/records`, api.RecordResponse, body); }
   log(id: string, after: number, limit?: number) {
@@ -98,8 +101,8 @@ export class RelayHttp {
   keyPackageStock() { return this.call('GET', '/v1/keypackages/stock', api.StockResponse); }
   claimKeyPackages(deviceIds: string[]) { return this.call('POST', '/v1/keypackages/claim', api.ClaimKeyPackagesResponse, { deviceIds }); }
   orgKeys() { return this.call('GET', '/v1/orgkeys', api.OrgKeysResponse); }
-  createGeneration(generation: number, envelopes: { deviceId: string; sealed: string }[]) {
-    return this.call('POST', '/v1/orgkeys/generations', api.CreateGenerationResponse, { generation, envelopes });
+  createGeneration(body: z.input<typeof api.CreateGenerationRequest>) {
+    return this.call('POST', '/v1/orgkeys/generations', api.CreateGenerationResponse, body);
   }
   uploadEnvelopes(envelopes: api.Envelope[]) { return this.call('POST', '/v1/orgkeys/envelopes', api.UploadEnvelopesResponse, { envelopes }); }
   pending() { return this.call('GET', '/v1/orgkeys/pending', api.PendingResponse); }

@@ -1,13 +1,14 @@
 /** Organisation info, enrolment with an invite, sign-in, and the directory of people and devices. */
+import { deviceEnrolmentMessage, type EnrolVia } from '@agora/client-sdk/kt';
 import {
-  ChallengeRequest, PROTOCOL_VERSION, RegisterRequest, TokenRequest, inviteHash, newId, registerProofMessage,
-  type DirectoryResponse,
+  ChallengeRequest, PROTOCOL_VERSION, RegisterRequest, TokenRequest, b64uBytes, fromB64u,
+  type DirectoryResponse, type InviteInfoResponse,
 } from '@agora/client-sdk/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
-import type { Store } from '../store/types.js';
+import type { InviteRow, Store } from '../store/types.js';
 import { deviceView, userView } from '../views.js';
-import { body, reply, type RouteKit } from './context.js';
+import { body, idParam, reply, type RouteKit } from './context.js';
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -24,8 +25,35 @@ export async function departmentsByUser(store: Store): Promise<Map<string, strin
   return byUser;
 }
 
+const CodeHash = b64uBytes(32);
+
+/** An invite that can still be used at `at`, or the reason it cannot. */
+async function usableInvite(store: Store, codeHashB64u: string, at: number): Promise<InviteRow> {
+  const invite = await store.getInvite(hex(fromB64u(codeHashB64u)));
+  if (!invite) throw new AppError('not_found', 'unknown invite code');
+  if (invite.usedAt !== null) throw new AppError('invite_used', 'this invite has been used already');
+  if (invite.expiresAt <= at) throw new AppError('invite_expired', 'this invite has expired');
+  return invite;
+}
+
 export function accountRoutes({ router, deps, authed, open, later }: RouteKit): void {
-  const { store, hub, auth, now } = deps;
+  const { store, hub, auth, now, kt } = deps;
+
+  router.get(
+    '/v1/invites/:codeHash',
+    open(async (ctx) => {
+      // Whoever holds the code asks what it is for (and for a further device, for whom) before
+      // signing the enrolment, which names the person.
+      const codeHash = idParam(ctx, 'codeHash', CodeHash, 'invite');
+      const invite = await usableInvite(store, codeHash, now());
+      const answer: InviteInfoResponse = {
+        kind: invite.kind, bootstrap: invite.bootstrap, userId: invite.userId, name: invite.name, role: invite.role,
+        departmentId: invite.departmentId, expiresAt: invite.expiresAt, invitePub: invite.invitePub,
+        approverDeviceId: invite.approverDeviceId, approval: invite.approval,
+      };
+      reply(ctx, 200, answer);
+    }),
+  );
 
   router.get('/v1/info', async (ctx) => {
     const org = await store.getOrg();
@@ -37,22 +65,47 @@ export function accountRoutes({ router, deps, authed, open, later }: RouteKit): 
     '/v1/register',
     open(async (ctx) => {
       const req = await body(ctx, RegisterRequest);
-      if (!verifyEd25519(req.signPub, registerProofMessage(req), req.proof)) {
-        throw new AppError('bad_signature', 'proof does not verify with signPub');
+      const message = deviceEnrolmentMessage({
+        userId: req.userId, deviceId: req.deviceId, signPub: fromB64u(req.signPub), encPub: fromB64u(req.encPub),
+      });
+      if (!verifyEd25519(req.signPub, message, req.deviceSig)) {
+        throw new AppError('bad_signature', 'deviceSig does not verify with signPub');
       }
-      const codeHash = hex(inviteHash(req.invite));
-      const invite = await store.getInvite(codeHash);
-      if (!invite) throw new AppError('not_found', 'unknown invite code');
+      const invite = await usableInvite(store, req.codeHash, now());
+      if (!verifyEd25519(invite.invitePub, message, req.inviteSig)) {
+        throw new AppError('bad_signature', 'inviteSig does not verify with the invite key');
+      }
+      if (invite.kind === 'device') {
+        if (req.userId !== invite.userId) throw new AppError('invalid_field', 'userId: the invite is for another person', { field: 'userId' });
+      } else if (await store.getUser(req.userId)) {
+        throw new AppError('conflict', 'userId: taken; choose another');
+      }
+      if (await store.getDevice(req.deviceId)) throw new AppError('conflict', 'deviceId: taken; choose another');
       // The administrator named the person on a user invite; only the first admin names themselves.
       const userName = invite.kind === 'device' ? null : invite.bootstrap ? (req.name ?? 'Admin') : invite.name;
+      const via: EnrolVia = invite.bootstrap ? 'bootstrap' : invite.kind === 'device' ? 'device-invite' : 'user-invite';
       const at = now();
-      const outcome = await store.register({
-        codeHash,
-        now: at,
-        userId: newId('u'),
-        userName,
-        device: { id: newId('d'), signPub: req.signPub, encPub: req.encPub, status: 'active', createdAt: at },
-      });
+      const outcome = await kt.write(async (draft) => {
+        if (invite.kind === 'user') {
+          draft.userCreated({
+            userId: req.userId, name: userName ?? invite.name ?? '', role: invite.bootstrap ? 'admin' : (invite.role ?? 'member'),
+            approvedByDevice: invite.approverDeviceId,
+          });
+        }
+        draft.deviceAdded({
+          userId: req.userId, deviceId: req.deviceId, signPub: fromB64u(req.signPub), encPub: fromB64u(req.encPub), via,
+          invitePub: fromB64u(invite.invitePub), approverDeviceId: invite.approverDeviceId, approval: fromB64u(invite.approval),
+          inviteSig: fromB64u(req.inviteSig), deviceSig: fromB64u(req.deviceSig),
+        });
+        return store.register({
+          codeHash: invite.codeHash,
+          now: at,
+          userId: req.userId,
+          userName,
+          device: { id: req.deviceId, signPub: req.signPub, encPub: req.encPub, status: 'active', createdAt: at },
+          kt: draft.seal(),
+        });
+      }, (o) => o.ok);
       if (!outcome.ok) {
         switch (outcome.reason) {
           case 'not_found':

@@ -1,11 +1,12 @@
 /** Invites, departments and deactivation: the administrator's work (and a person's own device
  * invites). None of it touches secret-group membership, which only members' commits change. */
+import { inviteApprovalMessage } from '@agora/client-sdk/kt';
 import {
-  AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, UserId, inviteHash,
+  AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, UserId, fromB64u,
   newId, wsCloseCode,
 } from '@agora/client-sdk/protocol';
+import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
-import { generateInviteCode } from '../invites.js';
 import type { DepartmentRow, GroupRow, InviteRow, Store } from '../store/types.js';
 import { departmentView, userView } from '../views.js';
 import { hex } from './account.js';
@@ -21,17 +22,19 @@ async function activeUserField(store: Store, userId: string, field: string) {
 }
 
 export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
-  const { store, hub, now } = deps;
+  const { store, hub, now, kt } = deps;
 
   router.post(
     '/v1/invites',
     authed(async (ctx, who) => {
+      // The creating device made the code; the relay stores its hash, the invite's public key and
+      // the device's approval, which the log will show next to the device the invite enrols.
       const req = await body(ctx, CreateInviteRequest);
       const at = now();
-      const code = generateInviteCode();
       const base = {
-        codeHash: hex(inviteHash(code)), bootstrap: false, createdBy: who.user.id, createdAt: at,
+        codeHash: hex(fromB64u(req.codeHash)), bootstrap: false, createdBy: who.user.id, createdAt: at,
         expiresAt: at + (req.ttlMs ?? LIMITS.inviteTtlMs), usedAt: null,
+        invitePub: req.invitePub, approverDeviceId: who.device.id, approval: req.approval,
       };
       let invite: InviteRow;
       if (req.kind === 'user') {
@@ -46,8 +49,17 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
         await activeUserField(store, userId, 'userId');
         invite = { ...base, kind: 'device', name: null, role: null, departmentId: null, userId };
       }
+      const approved = inviteApprovalMessage(
+        invite.kind === 'user'
+          ? { invitePub: fromB64u(req.invitePub), kind: 'user', name: invite.name!, role: invite.role! }
+          : { invitePub: fromB64u(req.invitePub), kind: 'device', userId: invite.userId! },
+      );
+      if (!verifyEd25519(who.device.signPub, approved, req.approval)) {
+        throw new AppError('invalid_field', 'approval: does not verify with this device\'s key', { field: 'approval' });
+      }
+      if (await store.getInvite(invite.codeHash)) throw new AppError('conflict', 'codeHash: an invite with this code exists');
       await store.createInvite(invite);
-      reply(ctx, 201, { code, expiresAt: invite.expiresAt, kind: invite.kind });
+      reply(ctx, 201, { expiresAt: invite.expiresAt, kind: invite.kind });
     }),
   );
 
@@ -108,10 +120,31 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
       if (id === who.user.id) throw new AppError('bad_request', 'you cannot deactivate yourself');
       const target = await store.getUser(id);
       if (!target) throw new AppError('not_found', 'no such user');
-      const changed = target.status === 'active';
+      let changed = false;
       let revokedDevices: string[] = [];
+      if (target.status === 'active') {
+        // The log gets the revocation of each active device, then the deactivation, in the same
+        // transaction; a concurrent deactivation by another admin finds nothing left to log.
+        let logged = false;
+        revokedDevices = await kt.write(async (draft) => {
+          changed = false;
+          logged = false;
+          const state = draft.user(id);
+          // a person the log never saw (a database from before the log) has nothing to log against
+          if (!state) {
+            changed = true;
+            return store.deactivateUser(id);
+          }
+          if (state.deactivated) return [];
+          const revoking = [...state.devices.keys()];
+          for (const deviceId of revoking) draft.deviceRevoked(id, deviceId, who.user.id);
+          draft.userDeactivated(id, who.user.id);
+          const revoked = await store.deactivateUser(id, { append: draft.seal(), revoking });
+          changed = logged = true;
+          return revoked;
+        }, () => logged);
+      }
       if (changed) {
-        revokedDevices = await store.deactivateUser(id);
         // Everyone who had the organisation key until now includes the leaver.
         await store.setMeta(ROTATION_META, '1');
       }

@@ -7,6 +7,7 @@ import type { Auth, Principal } from '../auth.js';
 import { readJson } from '../body.js';
 import { AppError, parseWith, type LogFn } from '../errors.js';
 import type { PushHub } from '../hub.js';
+import type { KtLog } from '../kt/log.js';
 import type { Store } from '../store/types.js';
 
 export interface RouteDeps {
@@ -15,6 +16,7 @@ export interface RouteDeps {
   auth: Auth;
   now: () => number;
   log: LogFn;
+  kt: KtLog;
 }
 
 export type Ctx = RouterContext;
@@ -28,6 +30,9 @@ export interface RouteKit {
   authed(handler: AuthedHandler): Handler;
   /** Wraps an unauthenticated handler that writes (per-address rate limit). */
   open(handler: Handler): Handler;
+  /** Wraps a handler open to anyone (key-transparency reads): a bearer token, if sent, must be
+   * valid and is rate-limited per device; without one, per address. */
+  publicRead(handler: Handler): Handler;
   /** Runs `work` (pushes) once the answer has gone out: Koa writes the response only after the
    * handler returns, and a device must learn of its own write from the answer before the push. */
   later(ctx: Ctx, work: () => void | Promise<void>): void;

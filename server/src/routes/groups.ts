@@ -1,11 +1,12 @@
 /** Groups and their ordered logs. For secret groups the relay is the MLS delivery service: it
  * orders commits, accepts one only for the current epoch, routes Welcomes and lets only member
  * devices read, but it never decides membership itself; only a member's commit changes it. */
+import { membershipMessage, memberSetHash, sortedIds } from '@agora/client-sdk/kt';
 import {
   CommitRequest, CreateGroupRequest, GroupId, InitSecretGroupRequest, LogQuery, PublicMembersRequest, RecordRequest,
-  newId, type GroupView, type LogEntry, type PushMessage,
+  fromB64u, newId, type GroupView, type LogEntry, type MembershipProof, type PushMessage,
 } from '@agora/client-sdk/protocol';
-import type { Principal } from '../auth.js';
+import { verifyEd25519, type Principal } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { GroupDeviceRow, GroupRow } from '../store/types.js';
 import { groupBase, logEntryView } from '../views.js';
@@ -13,8 +14,28 @@ import { body, idParam, noBody, query, reply, type Ctx, type RouteKit } from './
 
 const SECRET_MEMBERSHIP = 'secret-group membership changes only through a member\'s MLS commit';
 
+/** Checks that a signed membership names exactly the devices the relay will route to after the
+ * change and that the changing device signed it; returns the members sorted for the log. */
+function checkMembership(groupId: string, epoch: number, proof: MembershipProof, expected: Iterable<string>, who: Principal): string[] {
+  let members: string[];
+  try {
+    members = sortedIds(proof.members);
+  } catch {
+    throw new AppError('invalid_field', 'membership.members: a device is listed twice', { field: 'membership.members' });
+  }
+  const want = new Set(expected);
+  const signed = new Set(members);
+  if (signed.size !== want.size || ![...want].every((d) => signed.has(d))) {
+    throw new AppError('invalid_field', 'membership.members: not the member devices after this change', { field: 'membership.members' });
+  }
+  if (!verifyEd25519(who.device.signPub, membershipMessage(groupId, epoch, memberSetHash(members)), proof.signature)) {
+    throw new AppError('invalid_field', 'membership.signature: does not verify with this device\'s key', { field: 'membership.signature' });
+  }
+  return members;
+}
+
 export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
-  const { store, hub, now } = deps;
+  const { store, hub, now, kt } = deps;
 
   async function loadGroup(ctx: Ctx): Promise<GroupRow> {
     const id = idParam(ctx, 'id', GroupId, 'group');
@@ -88,11 +109,19 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         }
       }
       const group: GroupRow = {
-        id: newId('g'), name: req.name, kind: req.kind, departmentId: req.departmentId ?? null,
+        id: req.id ?? newId('g'), name: req.name, kind: req.kind, departmentId: req.departmentId ?? null,
         epoch: req.kind === 'secret' ? 0 : null, createdBy: who.user.id, createdAt: now(), head: 0,
       };
+      if (req.id !== undefined && (await store.getGroup(req.id))) throw new AppError('conflict', 'id: a group with this id exists');
       if (group.kind === 'secret') {
-        await store.createGroup(group, { deviceId: who.device.id, userId: who.user.id });
+        // The creator signs the group's first membership, so the id is the creator's to choose.
+        if (req.id === undefined) throw new AppError('invalid_field', 'id: a secret group\'s creator chooses its id', { field: 'id' });
+        if (!req.membership) throw new AppError('invalid_field', 'membership: required for a secret group', { field: 'membership' });
+        const members = checkMembership(group.id, 0, req.membership, [who.device.id], who);
+        await kt.write(async (draft) => {
+          draft.groupMembership({ groupId: group.id, epoch: 0, members, committerDeviceId: who.device.id, signature: fromB64u(req.membership!.signature) });
+          await store.createGroup(group, { deviceId: who.device.id, userId: who.user.id }, draft.seal());
+        }, () => true);
       } else {
         await store.createGroup(group);
         await store.addPublicMembers(group.id, [who.user.id]);
@@ -199,7 +228,7 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
     '/v1/groups/:id/init',
     authed(async (ctx, who) => {
       const group = await loadGroup(ctx);
-      await body(ctx, InitSecretGroupRequest);
+      const req = await body(ctx, InitSecretGroupRequest);
       if (group.kind !== 'secret' || group.departmentId === null) {
         throw new AppError('bad_request', 'only a department\'s reserved secret group is initialised');
       }
@@ -211,11 +240,15 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
       if (!members.includes(who.user.id)) {
         throw new AppError('forbidden', 'only a member of the department may create its secret group');
       }
-      if (group.epoch !== null || !(await store.initSecretGroup(group.id, { deviceId: who.device.id, userId: who.user.id }, now()))) {
-        throw new AppError('conflict', 'this secret group has been created already');
-      }
-      const created = (await store.getGroup(group.id)) ?? group;
-      reply(ctx, 200, await view(created, who));
+      if (group.epoch !== null) throw new AppError('conflict', 'this secret group has been created already');
+      const signed = checkMembership(group.id, 0, req.membership, [who.device.id], who);
+      const created = await kt.write(async (draft) => {
+        draft.groupMembership({ groupId: group.id, epoch: 0, members: signed, committerDeviceId: who.device.id, signature: fromB64u(req.membership.signature) });
+        return store.initSecretGroup(group.id, { deviceId: who.device.id, userId: who.user.id }, now(), draft.seal());
+      }, (ok) => ok);
+      if (!created) throw new AppError('conflict', 'this secret group has been created already');
+      const row = (await store.getGroup(group.id)) ?? group;
+      reply(ctx, 200, await view(row, who));
       later(ctx, () => hub.publishToUsers(members, { type: 'groups' }));
     }),
   );
@@ -263,10 +296,29 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         throw new AppError('invalid_field', 'welcome: only a commit that adds devices carries one', { field: 'welcome' });
       }
 
-      const outcome = await store.applyCommit({
-        groupId: group.id, expectedEpoch: req.epoch, sender: who.device.id, at: now(), payload: req.commit,
-        added, removed: req.removed, welcome: req.welcome ?? null,
-      });
+      // The log records who can read from the new epoch on, signed by the committer; the relay's
+      // routing after the commit must be exactly that set.
+      const stale = (epoch: number) => new AppError('stale_epoch', `the group is at epoch ${epoch}`, { epoch });
+      if (group.epoch !== null && group.epoch !== req.epoch) throw stale(group.epoch);
+      const after = memberDevices.filter((d) => !removedSet.has(d)).concat(added.map((a) => a.deviceId));
+      let signed: string[];
+      try {
+        signed = checkMembership(group.id, req.epoch + 1, req.membership, after, who);
+      } catch (err) {
+        // the member list read above may already be a newer epoch's: that is a stale commit
+        const fresh = await store.getGroup(group.id);
+        if (fresh?.epoch != null && fresh.epoch !== req.epoch) throw stale(fresh.epoch);
+        throw err;
+      }
+      const outcome = await kt.write(async (draft) => {
+        draft.groupMembership({
+          groupId: group.id, epoch: req.epoch + 1, members: signed, committerDeviceId: who.device.id, signature: fromB64u(req.membership.signature),
+        });
+        return store.applyCommit({
+          groupId: group.id, expectedEpoch: req.epoch, sender: who.device.id, at: now(), payload: req.commit,
+          added, removed: req.removed, welcome: req.welcome ?? null, kt: draft.seal(),
+        });
+      }, (o) => o.ok);
       if (!outcome.ok) {
         if (outcome.reason === 'stale_epoch') {
           throw new AppError('stale_epoch', `the group is at epoch ${outcome.epoch}`, { epoch: outcome.epoch });

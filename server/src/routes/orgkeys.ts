@@ -1,6 +1,8 @@
 /** Organisation-key generations for public groups. The relay keeps sealed envelopes per device
  * and tells devices who is still missing which generation; it never holds an opened key. */
-import { CreateGenerationRequest, UploadEnvelopesRequest, type PendingResponse } from '@agora/client-sdk/protocol';
+import { idListHash, orgKeyGenerationMessage } from '@agora/client-sdk/kt';
+import { CreateGenerationRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type PendingResponse } from '@agora/client-sdk/protocol';
+import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { EnvelopeRow, Store } from '../store/types.js';
 import { envelopeView } from '../views.js';
@@ -20,7 +22,7 @@ async function requireRecipient(store: Store, deviceId: string, field: string): 
 }
 
 export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
-  const { store, hub, now } = deps;
+  const { store, hub, now, kt } = deps;
 
   router.get(
     '/v1/orgkeys',
@@ -53,7 +55,20 @@ export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
         await requireRecipient(store, e.deviceId, field);
         envelopes.push({ generation: req.generation, deviceId: e.deviceId, sealed: e.sealed, sealedBy: who.device.id, at });
       }
-      const created = await store.createGeneration({ generation: req.generation, createdBy: who.device.id, createdAt: at }, envelopes);
+      // The log records which devices the generation was sealed to, as the creating device signed it.
+      const deviceSetHash = fromB64u(req.deviceSetHash);
+      if (!bytesEqual(deviceSetHash, idListHash([...seen]))) {
+        throw new AppError('invalid_field', 'deviceSetHash: not the hash of the envelopes\' devices', { field: 'deviceSetHash' });
+      }
+      if (!verifyEd25519(who.device.signPub, orgKeyGenerationMessage(req.generation, deviceSetHash), req.signature)) {
+        throw new AppError('invalid_field', 'signature: does not verify with this device\'s key', { field: 'signature' });
+      }
+      const created = await kt.write(async (draft) => {
+        draft.orgKeyGeneration({
+          generation: req.generation, creatorDeviceId: who.device.id, deviceSetHash, signature: fromB64u(req.signature),
+        });
+        return store.createGeneration({ generation: req.generation, createdBy: who.device.id, createdAt: at }, envelopes, draft.seal());
+      }, (ok) => ok);
       if (!created) throw new AppError('conflict', 'another generation was created first');
       await store.setMeta(ROTATION_META, '0');
       reply(ctx, 201, { generation: req.generation });

@@ -2,7 +2,11 @@
  * gets a fresh, empty store. Concurrency tests fire calls with Promise.all: an embedded store
  * serialises them by construction, a networked one must hold the same guarantees under real races. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { DepartmentRow, DeviceRow, EnvelopeRow, GroupRow, InviteRow, MailboxRow, Store, UserRow } from './types.js';
+import {
+  isKtConflict,
+  type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GroupRow, type InviteRow, type KtAppend,
+  type MailboxRow, type Store, type UserRow,
+} from './types.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -10,7 +14,8 @@ const HOUR = 3_600_000;
 function inviteRow(over: Partial<InviteRow> = {}): InviteRow {
   return {
     codeHash: 'hash-user', kind: 'user', name: 'Alice', role: 'member', departmentId: null, userId: null,
-    bootstrap: false, createdBy: 'u_admin', createdAt: T0, expiresAt: T0 + HOUR, usedAt: null, ...over,
+    bootstrap: false, createdBy: 'u_admin', createdAt: T0, expiresAt: T0 + HOUR, usedAt: null,
+    invitePub: 'invite-pub', approverDeviceId: 'd_admin', approval: 'approval-sig', ...over,
   };
 }
 function deviceInput(id: string, createdAt = T0 + 1): Omit<DeviceRow, 'userId' | 'enrolledBy'> {
@@ -27,6 +32,21 @@ function departmentRows(id: string, createdAt = T0): [DepartmentRow, GroupRow, G
   const sec = groupRow(`g_${id}_sec`, { kind: 'secret', departmentId: id, createdBy: null, createdAt });
   return [{ id, name: `department ${id}`, publicGroupId: pub.id, secretGroupId: sec.id, createdAt }, pub, sec];
 }
+/** Stand-in entries: the store keeps bytes and never reads them. */
+const entry = (...bytes: number[]) => Uint8Array.from(bytes);
+function kt(expectedSize: number, ...entries: [Uint8Array, string | null][]): KtAppend {
+  return { expectedSize, entries: entries.map(([e, userId]) => ({ entry: e, userId })) };
+}
+async function expectKtConflict(p: Promise<unknown>): Promise<void> {
+  let thrown: unknown;
+  try {
+    await p;
+  } catch (err) {
+    thrown = err;
+  }
+  expect(isKtConflict(thrown)).toBe(true);
+}
+
 function envelope(generation: number, deviceId: string, over: Partial<EnvelopeRow> = {}): EnvelopeRow {
   return { generation, deviceId, sealed: `sealed-${generation}-${deviceId}`, sealedBy: 'd_a1', at: T0, ...over };
 }
@@ -823,6 +843,126 @@ export function storeContract(
           { deviceId: 'd_a1', generation: 1 }, { deviceId: 'd_a1', generation: 2 },
           { deviceId: 'd_b1', generation: 2 }, { deviceId: 'd_c1', generation: 1 },
         ]);
+      });
+    });
+
+    describe('key-transparency log', () => {
+      it('numbers entries from 0 and reads them by range, by index and by user', async () => {
+        expect(await store.ktSize()).toBe(0);
+        expect(await store.readKtEntries(0, 10)).toEqual([]);
+        await store.appendKt(kt(0, [entry(1), 'u_a'], [entry(2, 2), 'u_a'], [entry(3), null]));
+        await store.appendKt(kt(3, [entry(4), 'u_b'], [entry(5, 5, 5), 'u_a']));
+        expect(await store.ktSize()).toBe(5);
+        expect(await store.readKtEntries(0, 10)).toEqual([entry(1), entry(2, 2), entry(3), entry(4), entry(5, 5, 5)]);
+        expect(await store.readKtEntries(1, 3)).toEqual([entry(2, 2), entry(3)]);
+        expect(await store.readKtEntries(3, 3)).toEqual([]);
+        expect(await store.getKtEntries([4, 0, 2])).toEqual([entry(5, 5, 5), entry(1), entry(3)]);
+        await expect(store.getKtEntries([5])).rejects.toBeTruthy();
+        expect(await store.listKtUserIndexes('u_a')).toEqual([0, 1, 4]);
+        expect(await store.listKtUserIndexes('u_b')).toEqual([3]);
+        expect(await store.listKtUserIndexes('u_nobody')).toEqual([]);
+      });
+
+      it('refuses a batch computed for another log size and writes none of it', async () => {
+        await store.appendKt(kt(0, [entry(1), null]));
+        await expectKtConflict(store.appendKt(kt(0, [entry(9), null])));
+        await expectKtConflict(store.appendKt(kt(2, [entry(9), null])));
+        expect(await store.readKtEntries(0, 10)).toEqual([entry(1)]);
+      });
+
+      it('concurrent batches for the same size: exactly one is stored', async () => {
+        const outs = await Promise.allSettled([1, 2, 3, 4].map((i) => store.appendKt(kt(0, [entry(i), null], [entry(i, i), null]))));
+        expect(outs.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        for (const o of outs) if (o.status === 'rejected') expect(isKtConflict(o.reason)).toBe(true);
+        const stored = await store.readKtEntries(0, 10);
+        expect(stored).toHaveLength(2);
+        expect(stored[1]).toEqual(entry(stored[0][0], stored[0][0]));
+      });
+
+      it('register appends with a successful registration only, atomically', async () => {
+        await store.createInvite(inviteRow());
+        await expectKtConflict(store.register({
+          codeHash: 'hash-user', now: T0 + 1, userId: 'u_alice', userName: null, device: deviceInput('d_alice'), kt: kt(5, [entry(1), 'u_alice']),
+        }));
+        expect(await store.getUser('u_alice')).toBeUndefined();
+        expect(await store.getDevice('d_alice')).toBeUndefined();
+        expect((await store.getInvite('hash-user'))?.usedAt).toBeNull();
+        expect(await store.ktSize()).toBe(0);
+
+        const ok = await store.register({
+          codeHash: 'hash-user', now: T0 + 1, userId: 'u_alice', userName: null, device: deviceInput('d_alice'),
+          kt: kt(0, [entry(1), 'u_alice'], [entry(2), 'u_alice'], [entry(3), null]),
+        });
+        expect(ok.ok).toBe(true);
+        expect(await store.listKtUserIndexes('u_alice')).toEqual([0, 1]);
+        const used = await store.register({
+          codeHash: 'hash-user', now: T0 + 2, userId: 'u_bob', userName: null, device: deviceInput('d_bob'), kt: kt(3, [entry(4), 'u_bob']),
+        });
+        expect(used).toEqual({ ok: false, reason: 'used' });
+        expect(await store.ktSize()).toBe(3);
+      });
+
+      it('deactivateUser appends only for the devices it revokes, atomically', async () => {
+        await addUser('u_a', 'd_a1');
+        await expect(store.deactivateUser('u_a', { append: kt(0, [entry(1), 'u_a']), revoking: ['d_a1', 'd_other'] })).rejects.toBeTruthy();
+        expect((await store.getUser('u_a'))?.status).toBe('active');
+        expect((await store.getDevice('d_a1'))?.status).toBe('active');
+        await expectKtConflict(store.deactivateUser('u_a', { append: kt(4, [entry(1), 'u_a']), revoking: ['d_a1'] }));
+        expect((await store.getUser('u_a'))?.status).toBe('active');
+        expect(await store.ktSize()).toBe(0);
+
+        expect(await store.deactivateUser('u_a', { append: kt(0, [entry(1), 'u_a'], [entry(2), 'u_a'], [entry(3), null]), revoking: ['d_a1'] })).toEqual(['d_a1']);
+        expect(await store.listKtUserIndexes('u_a')).toEqual([0, 1]);
+        // a second deactivation has nothing to log
+        await expect(store.deactivateUser('u_a', { append: kt(3, [entry(4), 'u_a']), revoking: [] })).rejects.toBeTruthy();
+        expect(await store.ktSize()).toBe(3);
+      });
+
+      it('applyCommit appends with an accepted commit only', async () => {
+        await secretGroup();
+        await expectKtConflict(store.applyCommit(commitInput({ kt: kt(1, [entry(1), null]) })));
+        expect(await store.getGroup('g_s')).toEqual(groupRow('g_s', { epoch: 0, head: 0 }));
+        expect(await store.readLog('g_s', 0, 10)).toEqual([]);
+        expect(await store.applyCommit(commitInput({ kt: kt(0, [entry(1), null], [entry(2), null]) }))).toEqual({ ok: true, seq: 1, epoch: 1 });
+        expect(await store.applyCommit(commitInput({ kt: kt(2, [entry(3), null]) }))).toEqual({ ok: false, reason: 'stale_epoch', epoch: 1 });
+        expect(await store.applyCommit(commitInput({ expectedEpoch: 1, sender: 'd_x', kt: kt(2, [entry(3), null]) }))).toEqual({ ok: false, reason: 'not_member' });
+        expect(await store.readKtEntries(0, 10)).toEqual([entry(1), entry(2)]);
+      });
+
+      it('group creation, reserved-group initialisation and org-key generations append atomically', async () => {
+        await expectKtConflict(store.createGroup(groupRow('g_1'), { deviceId: 'd_a1', userId: 'u_a' }, kt(3, [entry(1), null])));
+        expect(await store.getGroup('g_1')).toBeUndefined();
+        await store.createGroup(groupRow('g_1'), { deviceId: 'd_a1', userId: 'u_a' }, kt(0, [entry(1), null]));
+        await store.createGroup(groupRow('g_res'));
+        await expectKtConflict(store.initSecretGroup('g_res', { deviceId: 'd_a1', userId: 'u_a' }, T0, kt(0, [entry(2), null])));
+        expect((await store.getGroup('g_res'))?.epoch).toBeNull();
+        expect(await store.initSecretGroup('g_res', { deviceId: 'd_a1', userId: 'u_a' }, T0, kt(1, [entry(2), null]))).toBe(true);
+        expect(await store.initSecretGroup('g_res', { deviceId: 'd_b1', userId: 'u_b' }, T0, kt(2, [entry(9), null]))).toBe(false);
+
+        const g1 = { generation: 1, createdBy: 'd_a1', createdAt: T0 };
+        await expectKtConflict(store.createGeneration(g1, [envelope(1, 'd_a1')], kt(0, [entry(3), null])));
+        expect(await store.currentGeneration()).toBe(0);
+        expect(await store.listEnvelopes('d_a1')).toEqual([]);
+        expect(await store.createGeneration(g1, [envelope(1, 'd_a1')], kt(2, [entry(3), null]))).toBe(true);
+        expect(await store.createGeneration(g1, [], kt(3, [entry(9), null]))).toBe(false);
+        expect(await store.readKtEntries(0, 10)).toEqual([entry(1), entry(2), entry(3)]);
+      });
+
+      it('keeps one cosignature per size and witness key, the newest', async () => {
+        const cosig = (size: number, vkey: string, timestamp: number): CosignatureRow => ({
+          size, vkey, name: `w-${vkey}`, line: `— w-${vkey} ${timestamp}\n`, timestamp,
+        });
+        await store.putCosignature(cosig(5, 'b', 100));
+        await store.putCosignature(cosig(5, 'a', 100));
+        await store.putCosignature(cosig(6, 'a', 50));
+        await store.putCosignature(cosig(5, 'b', 200));
+        await store.putCosignature(cosig(5, 'a', 90));
+        expect(await store.listCosignatures(5)).toEqual([cosig(5, 'a', 100), cosig(5, 'b', 200)]);
+        expect(await store.listCosignatures(6)).toEqual([cosig(6, 'a', 50)]);
+        expect(await store.listCosignatures(7)).toEqual([]);
+        expect(await store.latestCosignedSize(1)).toBe(6);
+        expect(await store.latestCosignedSize(2)).toBe(5);
+        expect(await store.latestCosignedSize(3)).toBeUndefined();
       });
     });
   });

@@ -16,16 +16,18 @@
  * reruns it against the new value. Entries therefore become visible in seq order, with no gaps and
  * no duplicates — a reader paging with `afterSeq` never skips an entry that commits later. */
 import {
-  MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db,
+  Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db,
   type Document, type TransactionOptions, type WithId,
 } from 'mongodb';
-import type {
-  CommitOutcome, DepartmentRow, DeviceRow, EnvelopeRow, GenerationRow, GroupDeviceRow, GroupRow, InviteRow,
-  LogEntryRow, MailboxRow, OrgRow, RegisterOutcome, Store, UserRow,
+import {
+  KtConflict,
+  type CommitOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
+  type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
+  type RegisterOutcome, type Store, type UserRow,
 } from './types.js';
 
 /** Bump together with a migration step in `migrate`; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const DEFAULT_DB_NAME = 'agora';
 
 const DURABLE = { w: 'majority', journal: true } as const;
@@ -43,10 +45,14 @@ interface DepartmentMemberDoc { departmentId: string; userId: string }
 interface PublicMemberDoc { groupId: string; userId: string }
 interface KeyPackageDoc { deviceId: string; seq: number; keyPackage: string }
 interface LastResortDoc { deviceId: string; keyPackage: string }
+interface KtEntryDoc { index: number; entry: Binary; userId: string | null }
 
 const ORG_ID = 'org';
 const mailboxCounter = (deviceId: string) => `mailbox:${deviceId}`;
 const keyPackageCounter = (deviceId: string) => `keypackages:${deviceId}`;
+/** The key-transparency log's size: every append reads and increments it inside its transaction,
+ * so two relays appending at once conflict on it and one of them recomputes its entries. */
+const KT_COUNTER = 'kt';
 
 /** Rows go out without Mongo's `_id`. */
 function strip<T extends Document>(doc: WithId<T>): T {
@@ -84,7 +90,7 @@ export async function openMongoStore(uri: string, dbName?: string): Promise<Stor
 const COLLECTIONS = [
   'storeInfo', 'meta', 'counters', 'org', 'users', 'devices', 'invites', 'challenges', 'departments',
   'departmentMembers', 'groups', 'publicMembers', 'groupDevices', 'log', 'mailbox', 'keyPackages',
-  'lastResortPackages', 'generations', 'envelopes',
+  'lastResortPackages', 'generations', 'envelopes', 'ktEntries', 'ktCosignatures',
 ] as const;
 
 async function migrate(db: Db): Promise<void> {
@@ -130,6 +136,12 @@ async function migrate(db: Db): Promise<void> {
   await db.collection('envelopes').createIndexes([
     { key: { generation: 1, deviceId: 1 }, unique: true }, { key: { deviceId: 1, generation: 1 } },
   ]);
+  // 2: key transparency; invites written by version 1 lack the invite key fields.
+  await db.collection('invites').updateMany(
+    { invitePub: { $exists: false } }, { $set: { invitePub: '', approverDeviceId: '', approval: '' } },
+  );
+  await db.collection('ktEntries').createIndexes([{ key: { index: 1 }, unique: true }, { key: { userId: 1, index: 1 } }]);
+  await db.collection('ktCosignatures').createIndexes([{ key: { size: 1, vkey: 1 }, unique: true }]);
   if (current !== SCHEMA_VERSION) {
     await info.updateOne({ _id: 'schema_version' }, { $set: { value: String(SCHEMA_VERSION) } }, { upsert: true });
   }
@@ -155,6 +167,8 @@ class MongoStore implements Store {
   private readonly lastResorts: Collection<LastResortDoc>;
   private readonly generations: Collection<GenerationRow>;
   private readonly envelopes: Collection<EnvelopeRow>;
+  private readonly ktEntries: Collection<KtEntryDoc>;
+  private readonly ktCosignatures: Collection<CosignatureRow>;
 
   constructor(private readonly client: MongoClient, db: Db) {
     this.meta = db.collection('meta');
@@ -175,6 +189,24 @@ class MongoStore implements Store {
     this.lastResorts = db.collection('lastResortPackages');
     this.generations = db.collection('generations');
     this.envelopes = db.collection('envelopes');
+    this.ktEntries = db.collection('ktEntries');
+    this.ktCosignatures = db.collection('ktCosignatures');
+  }
+
+  private async ktSizeIn(session?: ClientSession): Promise<number> {
+    return (await this.counters.findOne({ _id: KT_COUNTER }, { session }))?.n ?? 0;
+  }
+  /** Inside a transaction: appends the entries, or throws KtConflict (aborting the transaction) if
+   * the log is no longer at the size they were computed for. */
+  private async appendKtIn(kt: KtAppend | undefined, session: ClientSession): Promise<void> {
+    if (!kt) return;
+    const size = await this.ktSizeIn(session);
+    if (size !== kt.expectedSize) throw new KtConflict(kt.expectedSize, size);
+    if (kt.entries.length === 0) return;
+    await this.counters.updateOne({ _id: KT_COUNTER }, { $inc: { n: kt.entries.length } }, { upsert: true, session });
+    await this.ktEntries.insertMany(
+      kt.entries.map((e, i) => ({ index: size + i, entry: new Binary(e.entry), userId: e.userId })), { session },
+    );
   }
 
   /** Runs `fn` as one transaction. The driver reruns `fn` on transient errors (write conflicts),
@@ -271,6 +303,7 @@ class MongoStore implements Store {
       }
       const device: DeviceRow = { ...input.device, userId: user.id, enrolledBy };
       await this.devices.insertOne({ ...device }, { session });
+      await this.appendKtIn(input.kt, session);
       return { ok: true, user, device, invite: { ...invite, usedAt: input.now } };
     });
   }
@@ -282,15 +315,27 @@ class MongoStore implements Store {
   async listUsers(): Promise<UserRow[]> {
     return (await this.users.find().sort({ createdAt: 1, id: 1 }).toArray()).map(strip);
   }
-  async deactivateUser(id: string): Promise<string[]> {
+  async deactivateUser(id: string, kt?: { append: KtAppend; revoking: string[] }): Promise<string[]> {
     return this.tx(async (session) => {
-      if (!(await this.users.findOne({ id }, { session }))) return [];
+      if (kt) {
+        const size = await this.ktSizeIn(session);
+        if (size !== kt.append.expectedSize) throw new KtConflict(kt.append.expectedSize, size);
+      }
+      const user = await this.users.findOne({ id }, { session });
+      if (!user) return [];
+      if (kt && user.status !== 'active') throw new Error('deactivateUser: log entries for a person who is not active');
       await this.lockUser(id, session);
       await this.users.updateOne({ id }, { $set: { status: 'deactivated' } }, { session });
       const active = await this.devices.find({ userId: id, status: 'active' }, { session }).toArray();
       const ids = active.map((d) => d.id).sort();
       if (ids.length > 0) {
         await this.devices.updateMany({ id: { $in: ids } }, { $set: { status: 'revoked' } }, { session });
+      }
+      if (kt) {
+        if (ids.join('\n') !== [...kt.revoking].sort().join('\n')) {
+          throw new Error('deactivateUser: the devices revoked are not the ones the log entries name');
+        }
+        await this.appendKtIn(kt.append, session);
       }
       return ids;
     });
@@ -352,7 +397,7 @@ class MongoStore implements Store {
     return docs.map((d) => d.departmentId);
   }
 
-  async createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }): Promise<void> {
+  async createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }, kt?: KtAppend): Promise<void> {
     await this.tx(async (session) => {
       const withCreator = group.kind === 'secret' && creator !== undefined;
       const epoch = group.kind === 'public' ? null : withCreator ? 0 : group.epoch;
@@ -362,6 +407,7 @@ class MongoStore implements Store {
           { groupId: group.id, deviceId: creator.deviceId, userId: creator.userId, sinceSeq: 0 }, { session },
         );
       }
+      await this.appendKtIn(kt, session);
     });
   }
   async getGroup(id: string): Promise<GroupRow | undefined> {
@@ -371,13 +417,14 @@ class MongoStore implements Store {
   async listGroups(): Promise<GroupRow[]> {
     return (await this.groups.find().sort({ createdAt: 1, id: 1 }).toArray()).map(strip);
   }
-  async initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, _now: number): Promise<boolean> {
+  async initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, _now: number, kt?: KtAppend): Promise<boolean> {
     return this.tx(async (session) => {
       const g = await this.groups.findOneAndUpdate(
         { id: groupId, kind: 'secret', epoch: null }, { $set: { epoch: 0 } }, { session, returnDocument: 'after' },
       );
       if (!g) return false;
       await this.putGroupDevice({ groupId, ...creator, sinceSeq: g.head }, session);
+      await this.appendKtIn(kt, session);
       return true;
     });
   }
@@ -457,6 +504,7 @@ class MongoStore implements Store {
           }, session);
         }
       }
+      await this.appendKtIn(input.kt, session);
       return { ok: true, seq, epoch };
     });
   }
@@ -550,7 +598,7 @@ class MongoStore implements Store {
       },
     }));
   }
-  async createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[]): Promise<boolean> {
+  async createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[], kt?: KtAppend): Promise<boolean> {
     if (envelopes.some((e) => e.generation !== gen.generation)) {
       throw new Error('createGeneration: every envelope must belong to the new generation');
     }
@@ -559,6 +607,7 @@ class MongoStore implements Store {
         if (gen.generation !== (await this.maxGeneration(session)) + 1) return false;
         await this.generations.insertOne({ ...gen }, { session });
         if (envelopes.length > 0) await this.envelopes.bulkWrite(this.envelopeUpserts(envelopes), { session });
+        await this.appendKtIn(kt, session);
         return true;
       });
     } catch (err) {
@@ -593,5 +642,55 @@ class MongoStore implements Store {
       .sort({ deviceId: 1, generation: 1 })
       .toArray();
     return docs.map((d) => ({ deviceId: d.deviceId, generation: d.generation }));
+  }
+
+  async ktSize(): Promise<number> {
+    return this.ktSizeIn();
+  }
+  async appendKt(append: KtAppend): Promise<void> {
+    await this.tx((session) => this.appendKtIn(append, session));
+  }
+  async readKtEntries(start: number, end: number): Promise<Uint8Array[]> {
+    if (end <= start) return [];
+    const docs = await this.ktEntries.find({ index: { $gte: start, $lt: end } }).sort({ index: 1 }).toArray();
+    return docs.map((d) => Uint8Array.from(d.entry.value()));
+  }
+  async getKtEntries(indexes: number[]): Promise<Uint8Array[]> {
+    if (indexes.length === 0) return [];
+    const docs = await this.ktEntries.find({ index: { $in: indexes } }).toArray();
+    const byIndex = new Map(docs.map((d) => [d.index, d.entry]));
+    return indexes.map((i) => {
+      const entry = byIndex.get(i);
+      if (!entry) throw new Error(`no key-transparency entry ${i}`);
+      return Uint8Array.from(entry.value());
+    });
+  }
+  async listKtUserIndexes(userId: string): Promise<number[]> {
+    const docs = await this.ktEntries.find({ userId }, { projection: { _id: 0, index: 1 } }).sort({ index: 1 }).toArray();
+    return docs.map((d) => d.index);
+  }
+  async putCosignature(row: CosignatureRow): Promise<void> {
+    // an upsert only when the stored one is older; a duplicate key means a newer (or equal) one exists
+    try {
+      await this.ktCosignatures.updateOne(
+        { size: row.size, vkey: row.vkey, timestamp: { $lt: row.timestamp } },
+        { $set: { name: row.name, line: row.line, timestamp: row.timestamp } },
+        { upsert: true },
+      );
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
+  async listCosignatures(size: number): Promise<CosignatureRow[]> {
+    return (await this.ktCosignatures.find({ size }).sort({ vkey: 1 }).toArray()).map(strip);
+  }
+  async latestCosignedSize(minWitnesses: number): Promise<number | undefined> {
+    const [top] = await this.ktCosignatures.aggregate<{ _id: number }>([
+      { $group: { _id: '$size', n: { $sum: 1 } } },
+      { $match: { n: { $gte: Math.max(1, minWitnesses) } } },
+      { $sort: { _id: -1 } },
+      { $limit: 1 },
+    ]).toArray();
+    return top?._id;
   }
 }

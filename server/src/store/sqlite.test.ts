@@ -33,7 +33,7 @@ describe('SQLite store on disk', () => {
     await store.setMeta('token-secret', 's3cret');
     await store.bootstrapOrg({ id: 'o_1', name: 'Org', createdAt: 1 }, {
       codeHash: 'hash-boot', kind: 'user', name: null, role: null, departmentId: null, userId: null, bootstrap: true,
-      createdBy: null, createdAt: 1, expiresAt: 100, usedAt: null,
+      createdBy: null, createdAt: 1, expiresAt: 100, usedAt: null, invitePub: 'ip', approverDeviceId: '', approval: 'ap',
     });
     const reg = await store.register({
       codeHash: 'hash-boot', now: 2, userId: 'u_a', userName: 'Ada',
@@ -51,7 +51,8 @@ describe('SQLite store on disk', () => {
     await store.addKeyPackages('d_a1', ['kp1', 'kp2'], 'lr');
     await store.createGeneration({ generation: 1, createdBy: 'd_a1', createdAt: 6 }, [
       { generation: 1, deviceId: 'd_a1', sealed: 'env', sealedBy: 'd_a1', at: 6 },
-    ]);
+    ], { expectedSize: 0, entries: [{ entry: Uint8Array.of(5, 1), userId: null }] });
+    await store.putCosignature({ size: 1, vkey: 'w', name: 'w', line: 'line\n', timestamp: 7 });
   }
   async function check(store: Store): Promise<void> {
     expect(await store.getMeta('token-secret')).toBe('s3cret');
@@ -66,6 +67,8 @@ describe('SQLite store on disk', () => {
     expect(await store.keyPackageStock('d_a1')).toEqual({ stock: 2, hasLastResort: true });
     expect(await store.currentGeneration()).toBe(1);
     expect(await store.listEnvelopeKeys()).toEqual([{ deviceId: 'd_a1', generation: 1 }]);
+    expect(await store.readKtEntries(0, 5)).toEqual([Uint8Array.of(5, 1)]);
+    expect(await store.listCosignatures(1)).toEqual([{ size: 1, vkey: 'w', name: 'w', line: 'line\n', timestamp: 7 }]);
   }
 
   it('keeps everything across close and reopen, and numbering continues', async () => {
@@ -80,6 +83,7 @@ describe('SQLite store on disk', () => {
     expect(await again.appendMailbox({
       deviceId: 'd_b1', kind: 'history', groupId: null, groupSeq: null, epoch: null, from: 'd_a1', at: 7, payload: 'h',
     })).toBe(2);
+    expect(await again.ktSize()).toBe(1);
   });
 
   it('an acknowledged write is visible to a new connection while the writer was never closed (crash)', async () => {
@@ -100,7 +104,7 @@ describe('SQLite store on disk', () => {
     const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare("SELECT value FROM store_info WHERE key = 'schema_version'").pluck().get()).toBe('1');
+      expect(db.prepare("SELECT value FROM store_info WHERE key = 'schema_version'").pluck().get()).toBe('2');
     } finally {
       db.close();
     }

@@ -8,14 +8,16 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  CommitOutcome, DepartmentRow, DeviceRow, EnvelopeRow, GenerationRow, GroupDeviceRow, GroupRow, InviteRow,
-  LogEntryRow, MailboxRow, OrgRow, RegisterOutcome, Store, UserRow,
+import {
+  KtConflict,
+  type CommitOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
+  type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
+  type RegisterOutcome, type Store, type UserRow,
 } from './types.js';
 
 export const SQLITE_FILE = 'agora.sqlite';
 /** Bump together with a new entry in MIGRATIONS; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** MIGRATIONS[i] brings the schema from version i to i + 1. */
 const MIGRATIONS: string[] = [
@@ -97,6 +99,18 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX envelopes_by_device ON envelopes(device_id, generation);
   `,
+  // 2: key transparency. Entries are numbered from 0 without gaps (the Merkle tree's leaf order).
+  `
+  ALTER TABLE invites ADD COLUMN invite_pub TEXT NOT NULL DEFAULT '';
+  ALTER TABLE invites ADD COLUMN approver_device_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE invites ADD COLUMN approval TEXT NOT NULL DEFAULT '';
+  CREATE TABLE kt_entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, user_id TEXT);
+  CREATE INDEX kt_entries_by_user ON kt_entries(user_id, idx);
+  CREATE TABLE kt_cosignatures (
+    size INTEGER NOT NULL, vkey TEXT NOT NULL, name TEXT NOT NULL, line TEXT NOT NULL, timestamp INTEGER NOT NULL,
+    PRIMARY KEY (size, vkey)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 // Column lists that alias the snake_case columns to the row types' field names.
@@ -105,7 +119,8 @@ const DEVICE_COLS =
   'id, user_id AS userId, sign_pub AS signPub, enc_pub AS encPub, status, created_at AS createdAt, enrolled_by AS enrolledBy';
 const INVITE_COLS =
   'code_hash AS codeHash, kind, name, role, department_id AS departmentId, user_id AS userId, bootstrap, ' +
-  'created_by AS createdBy, created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt';
+  'created_by AS createdBy, created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt, ' +
+  'invite_pub AS invitePub, approver_device_id AS approverDeviceId, approval';
 const DEPT_COLS = 'id, name, public_group_id AS publicGroupId, secret_group_id AS secretGroupId, created_at AS createdAt';
 const GROUP_COLS =
   'id, name, kind, department_id AS departmentId, epoch, created_by AS createdBy, created_at AS createdAt, head';
@@ -122,8 +137,9 @@ const inviteFromDb = (r: InviteDbRow): InviteRow => ({ ...r, bootstrap: r.bootst
 const inviteToDb = (i: InviteRow): InviteDbRow => ({
   codeHash: i.codeHash, kind: i.kind, name: i.name, role: i.role, departmentId: i.departmentId, userId: i.userId,
   bootstrap: i.bootstrap ? 1 : 0, createdBy: i.createdBy, createdAt: i.createdAt, expiresAt: i.expiresAt,
-  usedAt: i.usedAt,
+  usedAt: i.usedAt, invitePub: i.invitePub, approverDeviceId: i.approverDeviceId, approval: i.approval,
 });
+const blob = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const logFromDb = (r: LogDbRow): LogEntryRow => {
   const { added, removed, ...rest } = r;
   const row: LogEntryRow = { ...rest };
@@ -180,8 +196,9 @@ function prepareAll(db: Database.Database) {
 
     insertInvite: db.prepare<[InviteDbRow]>(
       'INSERT INTO invites (code_hash, kind, name, role, department_id, user_id, bootstrap, created_by, created_at, ' +
-        'expires_at, used_at) VALUES (@codeHash, @kind, @name, @role, @departmentId, @userId, @bootstrap, ' +
-        '@createdBy, @createdAt, @expiresAt, @usedAt)',
+        'expires_at, used_at, invite_pub, approver_device_id, approval) VALUES (@codeHash, @kind, @name, @role, ' +
+        '@departmentId, @userId, @bootstrap, @createdBy, @createdAt, @expiresAt, @usedAt, @invitePub, ' +
+        '@approverDeviceId, @approval)',
     ),
     getInvite: db.prepare<[string], InviteDbRow>(`SELECT ${INVITE_COLS} FROM invites WHERE code_hash = ?`),
     useInvite: db.prepare<[number, string]>('UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL'),
@@ -278,6 +295,23 @@ function prepareAll(db: Database.Database) {
       `SELECT ${LOG_COLS} FROM log WHERE group_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
 
+    ktSize: db.prepare<[], number>('SELECT coalesce(max(idx) + 1, 0) FROM kt_entries').pluck(),
+    insertKt: db.prepare<[number, Buffer, string | null]>('INSERT INTO kt_entries (idx, entry, user_id) VALUES (?, ?, ?)'),
+    readKt: db.prepare<[number, number], Buffer>('SELECT entry FROM kt_entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    getKt: db.prepare<[number], Buffer>('SELECT entry FROM kt_entries WHERE idx = ?').pluck(),
+    ktUserIndexes: db.prepare<[string], number>('SELECT idx FROM kt_entries WHERE user_id = ? ORDER BY idx').pluck(),
+    putCosignature: db.prepare<[CosignatureRow]>(
+      'INSERT INTO kt_cosignatures (size, vkey, name, line, timestamp) VALUES (@size, @vkey, @name, @line, @timestamp) ' +
+        'ON CONFLICT(size, vkey) DO UPDATE SET name = excluded.name, line = excluded.line, timestamp = excluded.timestamp ' +
+        'WHERE excluded.timestamp > kt_cosignatures.timestamp',
+    ),
+    latestCosignedSize: db
+      .prepare<[number], number>('SELECT size FROM kt_cosignatures GROUP BY size HAVING count(*) >= ? ORDER BY size DESC LIMIT 1')
+      .pluck(),
+    listCosignatures: db.prepare<[number], CosignatureRow>(
+      'SELECT size, vkey, name, line, timestamp FROM kt_cosignatures WHERE size = ? ORDER BY vkey',
+    ),
+
     bumpMailboxHead: db.prepare<[string], { head: number }>(
       'INSERT INTO mailbox_heads (device_id, head) VALUES (?, 1) ' +
         'ON CONFLICT(device_id) DO UPDATE SET head = head + 1 RETURNING head',
@@ -339,6 +373,15 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  /** Inside a transaction: appends the entries, or throws KtConflict (rolling everything back) if
+   * the log is no longer at the size they were computed for. */
+  private appendKtIn(kt: KtAppend | undefined): void {
+    if (!kt) return;
+    const size = this.s.ktSize.get() ?? 0;
+    if (size !== kt.expectedSize) throw new KtConflict(kt.expectedSize, size);
+    kt.entries.forEach((e, i) => this.s.insertKt.run(size + i, blob(e.entry), e.userId));
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -403,6 +446,7 @@ class SqliteStore implements Store {
       const device: DeviceRow = { ...input.device, userId: user.id, enrolledBy };
       this.s.insertDevice.run(device);
       this.s.useInvite.run(input.now, invite.codeHash);
+      this.appendKtIn(input.kt);
       return { ok: true, user, device: { ...device }, invite: { ...invite, usedAt: input.now } };
     });
   }
@@ -413,10 +457,22 @@ class SqliteStore implements Store {
   async listUsers(): Promise<UserRow[]> {
     return this.s.listUsers.all();
   }
-  async deactivateUser(id: string): Promise<string[]> {
+  async deactivateUser(id: string, kt?: { append: KtAppend; revoking: string[] }): Promise<string[]> {
     return this.tx(() => {
+      if (kt) {
+        const size = this.s.ktSize.get() ?? 0;
+        if (size !== kt.append.expectedSize) throw new KtConflict(kt.append.expectedSize, size);
+        if (this.s.getUser.get(id)?.status !== 'active') throw new Error('deactivateUser: log entries for a person who is not active');
+      }
       this.s.deactivateUser.run(id);
-      return this.s.revokeUserDevices.all(id).map((r) => r.id).sort();
+      const revoked = this.s.revokeUserDevices.all(id).map((r) => r.id).sort();
+      if (kt) {
+        if (revoked.join('\n') !== [...kt.revoking].sort().join('\n')) {
+          throw new Error('deactivateUser: the devices revoked are not the ones the log entries name');
+        }
+        this.appendKtIn(kt.append);
+      }
+      return revoked;
     });
   }
   async getDevice(id: string): Promise<DeviceRow | undefined> {
@@ -467,12 +523,13 @@ class SqliteStore implements Store {
     return this.s.listUserDepartments.all(userId);
   }
 
-  async createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }): Promise<void> {
+  async createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }, kt?: KtAppend): Promise<void> {
     this.tx(() => {
       const withCreator = group.kind === 'secret' && creator !== undefined;
       const epoch = group.kind === 'public' ? null : withCreator ? 0 : group.epoch;
       this.s.insertGroup.run({ ...group, epoch, head: 0 });
       if (withCreator) this.s.upsertGroupDevice.run({ groupId: group.id, ...creator, sinceSeq: 0 });
+      this.appendKtIn(kt);
     });
   }
   async getGroup(id: string): Promise<GroupRow | undefined> {
@@ -481,11 +538,12 @@ class SqliteStore implements Store {
   async listGroups(): Promise<GroupRow[]> {
     return this.s.listGroups.all();
   }
-  async initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, _now: number): Promise<boolean> {
+  async initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, _now: number, kt?: KtAppend): Promise<boolean> {
     return this.tx(() => {
       const r = this.s.initSecretGroup.get(groupId);
       if (!r) return false;
       this.s.upsertGroupDevice.run({ groupId, ...creator, sinceSeq: r.head });
+      this.appendKtIn(kt);
       return true;
     });
   }
@@ -545,6 +603,7 @@ class SqliteStore implements Store {
           });
         }
       }
+      this.appendKtIn(input.kt);
       return { ok: true, seq, epoch };
     });
   }
@@ -596,7 +655,7 @@ class SqliteStore implements Store {
     };
   }
 
-  async createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[]): Promise<boolean> {
+  async createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[], kt?: KtAppend): Promise<boolean> {
     if (envelopes.some((e) => e.generation !== gen.generation)) {
       throw new Error('createGeneration: every envelope must belong to the new generation');
     }
@@ -604,6 +663,7 @@ class SqliteStore implements Store {
       if (gen.generation !== (this.s.currentGeneration.get() ?? 0) + 1) return false;
       this.s.insertGeneration.run(gen);
       for (const e of envelopes) this.s.insertEnvelopeIfAbsent.run(e);
+      this.appendKtIn(kt);
       return true;
     });
   }
@@ -623,5 +683,35 @@ class SqliteStore implements Store {
   }
   async listEnvelopeKeys(): Promise<{ deviceId: string; generation: number }[]> {
     return this.s.listEnvelopeKeys.all();
+  }
+
+  async ktSize(): Promise<number> {
+    return this.s.ktSize.get() ?? 0;
+  }
+  async appendKt(append: KtAppend): Promise<void> {
+    this.tx(() => this.appendKtIn(append));
+  }
+  async readKtEntries(start: number, end: number): Promise<Uint8Array[]> {
+    if (end <= start) return [];
+    return this.s.readKt.all(start, end).map((b) => new Uint8Array(b));
+  }
+  async getKtEntries(indexes: number[]): Promise<Uint8Array[]> {
+    return indexes.map((i) => {
+      const b = this.s.getKt.get(i);
+      if (b === undefined) throw new Error(`no key-transparency entry ${i}`);
+      return new Uint8Array(b);
+    });
+  }
+  async listKtUserIndexes(userId: string): Promise<number[]> {
+    return this.s.ktUserIndexes.all(userId);
+  }
+  async putCosignature(row: CosignatureRow): Promise<void> {
+    this.s.putCosignature.run(row);
+  }
+  async listCosignatures(size: number): Promise<CosignatureRow[]> {
+    return this.s.listCosignatures.all(size);
+  }
+  async latestCosignedSize(minWitnesses: number): Promise<number | undefined> {
+    return this.s.latestCosignedSize.get(Math.max(1, minWitnesses));
   }
 }

@@ -24,6 +24,12 @@ export interface InviteRow {
   /** bootstrap: the organisation's first admin invite */
   bootstrap: boolean;
   createdBy: string | null; createdAt: number; expiresAt: number; usedAt: number | null;
+  /** b64u Ed25519 public key derived from the code (key transparency: it signs the enrolment). */
+  invitePub: string;
+  /** The device whose approval created the invite; '' for the bootstrap invite. */
+  approverDeviceId: string;
+  /** b64u signature of that device over inviteApprovalMessage(); 64 zero bytes for bootstrap. */
+  approval: string;
 }
 export interface DepartmentRow { id: string; name: string; publicGroupId: string; secretGroupId: string; createdAt: number }
 export interface GroupRow {
@@ -45,6 +51,40 @@ export interface MailboxRow {
 export interface GroupDeviceRow { groupId: string; deviceId: string; userId: string; sinceSeq: number }
 export interface EnvelopeRow { generation: number; deviceId: string; sealed: string; sealedBy: string; at: number }
 export interface GenerationRow { generation: number; createdBy: string; createdAt: number }
+
+/** Key-transparency log entries to append in the same transaction as the change they describe. */
+export interface KtAppend {
+  /** The log size the entries were computed against. If the log has grown since (another relay
+   * appended), the store throws KtConflict and writes nothing, so the caller recomputes them. */
+  expectedSize: number;
+  /** Appended at indexes expectedSize, expectedSize + 1, …; userId for user-scoped entries. */
+  entries: { entry: Uint8Array; userId: string | null }[];
+}
+
+/** Thrown inside a store transaction (rolling it back) when KtAppend.expectedSize is stale. */
+export class KtConflict extends Error {
+  override name = 'KtConflict';
+  constructor(readonly expected: number, readonly actual: number) {
+    super(`key-transparency log is at ${actual}, not ${expected}`);
+  }
+}
+
+export function isKtConflict(err: unknown): err is KtConflict {
+  // by name too: a store may run in another module realm (jest) than its caller
+  return err instanceof KtConflict || (err instanceof Error && err.name === 'KtConflict');
+}
+
+/** A witness's cosignature of the log's checkpoint of one size. */
+export interface CosignatureRow {
+  size: number;
+  /** The witness's verifier key: its identity (names and 4-byte key ids are not unique). */
+  vkey: string;
+  name: string;
+  /** The note signature line, with its final newline. */
+  line: string;
+  /** The cosignature's own timestamp (POSIX seconds). */
+  timestamp: number;
+}
 
 export type RegisterOutcome =
   | { ok: true; user: UserRow; device: DeviceRow; invite: InviteRow }
@@ -75,12 +115,16 @@ export interface Store {
    * for user invites, the user and their department membership. Nothing is written on failure. */
   register(input: {
     codeHash: string; now: number; userId: string; userName: string | null; device: Omit<DeviceRow, 'userId' | 'enrolledBy'>;
+    /** Appended only if the registration succeeds. */
+    kt?: KtAppend;
   }): Promise<RegisterOutcome>;
 
   getUser(id: string): Promise<UserRow | undefined>;
   listUsers(): Promise<UserRow[]>;
-  /** Marks the user deactivated and revokes all their devices; returns the revoked device ids. */
-  deactivateUser(id: string): Promise<string[]>;
+  /** Marks the user deactivated and revokes all their devices; returns the revoked device ids.
+   * With `kt`, the call fails (writing nothing) unless the user is active and the devices it revokes
+   * are exactly `kt.revoking`, so the log entries always describe what happened. */
+  deactivateUser(id: string, kt?: { append: KtAppend; revoking: string[] }): Promise<string[]>;
   getDevice(id: string): Promise<DeviceRow | undefined>;
   listDevices(filter?: { userId?: string }): Promise<DeviceRow[]>;
 
@@ -99,12 +143,12 @@ export interface Store {
   listUserDepartments(userId: string): Promise<string[]>;
 
   /** Creates a group; a secret group with a creator device starts at epoch 0 with that device. */
-  createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }): Promise<void>;
+  createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }, kt?: KtAppend): Promise<void>;
   getGroup(id: string): Promise<GroupRow | undefined>;
   listGroups(): Promise<GroupRow[]>;
   /** Turns a reserved secret group into epoch 0 with this device as its only member; false if
    * someone else did first. */
-  initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, now: number): Promise<boolean>;
+  initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, now: number, kt?: KtAppend): Promise<boolean>;
 
   /** Public-group membership (subscription); idempotent. */
   addPublicMembers(groupId: string, userIds: string[]): Promise<void>;
@@ -123,6 +167,8 @@ export interface Store {
   applyCommit(input: {
     groupId: string; expectedEpoch: number; sender: string; at: number; payload: string;
     added: { deviceId: string; userId: string }[]; removed: string[]; welcome: string | null;
+    /** Appended only if the commit is accepted. */
+    kt?: KtAppend;
   }): Promise<CommitOutcome>;
   /** Appends a content record; returns its seq. */
   appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string }): Promise<number>;
@@ -138,7 +184,7 @@ export interface Store {
   keyPackageStock(deviceId: string): Promise<{ stock: number; hasLastResort: boolean }>;
 
   /** Creates generation `g` with its envelopes if `g` is exactly current + 1; false otherwise. */
-  createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[]): Promise<boolean>;
+  createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[], kt?: KtAppend): Promise<boolean>;
   currentGeneration(): Promise<number>;
   listGenerations(): Promise<GenerationRow[]>;
   /** Stores envelopes; an envelope for a (generation, device) that exists already is left as is. */
@@ -146,4 +192,21 @@ export interface Store {
   listEnvelopes(deviceId: string): Promise<EnvelopeRow[]>;
   /** Every (device, generation) pair that has an envelope — the relay derives the pending queue. */
   listEnvelopeKeys(): Promise<{ deviceId: string; generation: number }[]>;
+
+  /** Key-transparency log: the number of entries (= the next index). */
+  ktSize(): Promise<number>;
+  /** Appends entries on their own (tests, benchmarks); the relay appends with the change they describe. */
+  appendKt(append: KtAppend): Promise<void>;
+  /** Entries at indexes start ≤ i < end, in order (fewer if the log is shorter). */
+  readKtEntries(start: number, end: number): Promise<Uint8Array[]>;
+  /** The entries at the given indexes, in the order asked; throws if one does not exist. */
+  getKtEntries(indexes: number[]): Promise<Uint8Array[]>;
+  /** Indexes of the user's entries, ascending. */
+  listKtUserIndexes(userId: string): Promise<number[]>;
+  /** Keeps one cosignature per (size, witness key): a newer timestamp replaces an older one. */
+  putCosignature(row: CosignatureRow): Promise<void>;
+  /** Cosignatures of checkpoints of exactly this size, ordered by witness key. */
+  listCosignatures(size: number): Promise<CosignatureRow[]>;
+  /** The largest checkpoint size with at least `minWitnesses` cosignatures, if any. */
+  latestCosignedSize(minWitnesses: number): Promise<number | undefined>;
 }

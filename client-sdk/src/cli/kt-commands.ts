@@ -1,0 +1,155 @@
+/** `agora witness` and `agora audit`: the key-transparency tools that run without an employee's
+ * account — on the security officer's own machine. */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import type { Command } from 'commander';
+import { AgoraError } from '../core/errors.js';
+import { nodeFetch } from '../node/index.js';
+import { RelayHttp } from '../transport/http.js';
+import { KtHttp } from '../transport/kt-http.js';
+import { fromB64u } from '../protocol/encoding.js';
+import { KtError } from '../kt/checkpoint.js';
+import { PolicySchema, type Policy } from '../kt/policy.js';
+import { parseCheckpoint, parseNote } from '../kt/note.js';
+import { audit, type AuditReport, type AuditSince } from '../kt/audit.js';
+import { newWitnessKey, witnessStep, witnessVkey, WitnessKeySchema, WitnessStateSchema, type WitnessKey, type WitnessState } from '../kt/witness.js';
+import { z } from 'zod';
+
+async function readJson<S extends z.ZodType>(file: string, schema: S, what: string): Promise<z.infer<S> | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const parsed = schema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new AgoraError('usage', `${file} is not a valid ${what}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+  await fs.rename(tmp, file);
+}
+
+export async function loadPolicy(file: string): Promise<Policy> {
+  const p = await readJson(file, PolicySchema, 'key-transparency policy');
+  if (!p) throw new AgoraError('usage', `no policy file at ${file}`);
+  return p;
+}
+
+/** Without a policy file, trust the log key the relay names (and say so): no witnesses, no freshness. */
+export async function policyOnFirstUse(kt: KtHttp, warn: (line: string) => void): Promise<Policy> {
+  const p = await kt.policy();
+  warn(`no --policy file: trusting the log key the relay names (${p.vkey}); witnesses and freshness are not checked`);
+  return PolicySchema.parse({ log: { origin: p.origin, vkey: p.vkey }, witnesses: [], quorum: 0, maxCheckpointAgeSeconds: 86_400 });
+}
+
+function explain(e: unknown): never {
+  if (e instanceof KtError) throw new AgoraError('forbidden', e.message);
+  throw e;
+}
+
+function formatReport(r: AuditReport): string {
+  const lines: string[] = [];
+  const t = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+  lines.push(`Log ${r.checkpoint.origin}: ${r.checkpoint.size} entries, root ${r.checkpoint.root}`);
+  lines.push(`Witnesses counted: ${r.checkpoint.witnesses.length ? r.checkpoint.witnesses.join(', ') : 'none'}`);
+  lines.push(r.since ? `Since the last audit (${t(r.since.at)}, ${r.since.size} entries):` : 'First audit: everything since the start of the log:');
+  if (r.deviceChanges.length === 0) lines.push('  no device added or revoked');
+  for (const c of r.deviceChanges) {
+    const by = c.approvedBy ? ` approved by ${c.approvedBy.name} (device ${c.approvedBy.deviceId})` : c.change === 'added' ? ' (bootstrap: no approver)' : '';
+    lines.push(`  ${t(c.at)}  ${c.name}: device ${c.deviceId} ${c.change}${c.via ? ` via ${c.via}` : ''}${by}${c.fingerprint ? `, key ${c.fingerprint}` : ''}`);
+  }
+  lines.push('People:');
+  for (const p of r.people) lines.push(`  ${p.name} (${p.userId}): ${p.role}, ${p.status}, ${p.activeDevices} active device(s)`);
+  lines.push('Secret groups (who could read, from when):');
+  if (r.groups.length === 0) lines.push('  none');
+  for (const g of r.groups) {
+    lines.push(`  ${g.groupId}`);
+    for (const h of g.history) {
+      const names = [...new Set(h.members.map((m) => m.name ?? m.deviceId))].join(', ');
+      lines.push(`    ${t(h.at)} epoch ${h.epoch} by ${h.committer.name ?? h.committer.deviceId}: ${names}`);
+    }
+  }
+  for (const n of r.notes) lines.push(`Note: ${n}`);
+  lines.push(r.violations.length === 0 ? 'No violations.' : `${r.violations.length} violation(s):`);
+  for (const v of r.violations) lines.push(`  [${v.code}]${v.index !== undefined ? ` entry ${v.index}:` : ''} ${v.message}`);
+  return lines.join('\n');
+}
+
+export function registerKtCommands(program: Command, opts: { json: () => boolean; warn: (line: string) => void }): void {
+  program
+    .command('witness')
+    .description('run an independent witness that cosigns the log only while it stays append-only')
+    .requiredOption('--server <url>', 'the relay')
+    .requiredOption('--key <file>', "the witness's key file (created if missing)")
+    .option('--name <name>', 'the witness name, when creating the key', `witness-${os.hostname().replace(/[^A-Za-z0-9.-]/g, '-')}`)
+    .option('--log-key <vkey>', "the log's verifier key (default: from --policy, else the relay's on first contact)")
+    .option('--policy <file>', 'the organisation policy file (for the log key)')
+    .option('--once', 'check and cosign once, then exit')
+    .option('--interval <seconds>', 'seconds between checks', '30')
+    .action(async (o: { server: string; key: string; name: string; logKey?: string; policy?: string; once?: boolean; interval: string }) => {
+      let key = await readJson(o.key, WitnessKeySchema, 'witness key');
+      if (!key) {
+        key = newWitnessKey(o.name);
+        await writeJson(o.key, key);
+        opts.warn(`created witness key ${o.key}; add this line to the organisation's policy: ${witnessVkey(key)}`);
+      }
+      const stateFile = `${o.key}.state.json`;
+      const kt = new KtHttp(new RelayHttp(o.server, nodeFetch));
+      const logVkey = o.logKey ?? (o.policy ? (await loadPolicy(o.policy)).log.vkey : undefined);
+      const interval = Math.max(1, Number(o.interval)) * 1000;
+      for (;;) {
+        await round(kt, key, stateFile, logVkey, opts);
+        if (o.once) return;
+        await new Promise((r) => setTimeout(r, interval));
+      }
+    });
+
+  program
+    .command('audit')
+    .description('download, replay and verify the whole key-transparency log; report changes and violations')
+    .requiredOption('--server <url>', 'the relay')
+    .option('--policy <file>', 'the organisation policy file')
+    .option('--since <file>', 'state of the previous audit (read, then updated)')
+    .action(async (o: { server: string; policy?: string; since?: string }) => {
+      const kt = new KtHttp(new RelayHttp(o.server, nodeFetch));
+      const policy = o.policy ? await loadPolicy(o.policy) : await policyOnFirstUse(kt, opts.warn);
+      const SinceSchema = z.object({ size: z.number().int().min(0), root: z.string(), at: z.number() });
+      const since: AuditSince | undefined = o.since ? await readJson(o.since, SinceSchema, 'audit state') : undefined;
+      const { checkpoint } = await kt.checkpoint();
+      const size = parseCheckpoint(parseNote(checkpoint).text).size;
+      const entries = await kt.allEntries(size);
+      const report = await audit({ policy, checkpointNote: checkpoint, entries, since: since ?? null, now: Date.now() }).catch(explain);
+      if (o.since) await writeJson(o.since, report.next);
+      process.stdout.write((opts.json() ? JSON.stringify(report, null, 2) : formatReport(report)) + '\n');
+      if (report.violations.length > 0) process.exitCode = 3;
+    });
+}
+
+async function round(kt: KtHttp, key: WitnessKey, stateFile: string, logVkey: string | undefined, opts: { warn: (line: string) => void }): Promise<void> {
+  const previous: WitnessState | null = (await readJson(stateFile, WitnessStateSchema, 'witness state')) ?? null;
+  const pinned = previous?.logVkey ?? logVkey ?? (await kt.policy()).vkey;
+  const { checkpoint } = await kt.checkpoint();
+  const next = parseCheckpoint(parseNote(checkpoint).text);
+  const proof =
+    previous && previous.size > 0 && next.size > previous.size ? (await kt.consistency(previous.size, next.size)).proof.map(fromB64u) : [];
+  let step;
+  try {
+    step = witnessStep({ key, previous, logVkey: pinned, noteText: checkpoint, consistencyProof: proof, nowMs: Date.now() });
+  } catch (e) {
+    if (e instanceof KtError) {
+      opts.warn(`ALARM: ${e.message}`);
+      if (previous) opts.warn(`evidence — last checkpoint this witness cosigned:\n${previous.note}`);
+      opts.warn(`evidence — checkpoint the relay shows now:\n${checkpoint}`);
+      throw new AgoraError('forbidden', `refusing to cosign: ${e.message}`);
+    }
+    throw e;
+  }
+  await kt.cosign({ checkpoint, cosignature: step.cosignature, vkey: witnessVkey(key) });
+  await writeJson(stateFile, step.state);
+  process.stdout.write(step.cosignature.trimEnd() + '\n');
+}

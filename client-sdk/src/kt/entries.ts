@@ -1,0 +1,488 @@
+/** The key-transparency log's entries: one canonical binary encoding per change, the messages the
+ * devices sign for them, and the hashes that tie entries together (per-user chains, device sets,
+ * member sets, snapshot leaves). The relay builds entries from what it verified; every other party
+ * decodes them with `decodeEntry`, which accepts exactly the bytes `encodeEntry` produces, so an
+ * entry has one and only one encoding and its hash identifies it.
+ *
+ * entry = u8 version(1) ‖ u8 type ‖ u64 time(ms) ‖ body; user-scoped types continue with
+ * lp16 userId ‖ u64 userSeq ‖ 32B prevHash. Integers are big-endian, strings UTF-8 in lp16. */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesEqual, concatBytes, utf8 } from '../protocol/encoding.js';
+import { normaliseInvite } from '../protocol/signing.js';
+import { FrameError, Reader, lp16, readU64, u16, u32, u64, u8 } from '../crypto/bytes.js';
+
+export const ENTRY_VERSION = 1;
+
+/** Type bytes on the wire. */
+export const ENTRY_TYPE = {
+  'user-created': 1,
+  'device-added': 2,
+  'device-revoked': 3,
+  'user-deactivated': 4,
+  'orgkey-generation': 5,
+  'group-membership': 6,
+  snapshot: 7,
+} as const;
+export type EntryType = keyof typeof ENTRY_TYPE;
+
+export type KtRole = 'member' | 'announcer' | 'admin';
+const ROLES: readonly KtRole[] = ['member', 'announcer', 'admin'];
+/** How a device was enrolled; the same words as the directory's `enrolledBy`. */
+export type EnrolVia = 'bootstrap' | 'user-invite' | 'device-invite';
+const VIAS: readonly EnrolVia[] = ['bootstrap', 'user-invite', 'device-invite'];
+
+export const HASH_BYTES = 32;
+export const KEY_BYTES = 32;
+export const SIG_BYTES = 64;
+export const ZERO_HASH: Uint8Array = new Uint8Array(HASH_BYTES);
+export const ZERO_SIG: Uint8Array = new Uint8Array(SIG_BYTES);
+
+/** Fields every entry scoped to one person carries: its place in that person's hash chain. */
+export interface UserScoped {
+  userId: string;
+  /** 1, 2, 3… per user. */
+  userSeq: number;
+  /** SHA-256 of the user's previous entry's bytes; 32 zero bytes for userSeq 1. */
+  prevHash: Uint8Array;
+}
+
+export interface UserCreatedEntry extends UserScoped {
+  type: 'user-created';
+  time: number;
+  name: string;
+  role: KtRole;
+  /** The administrator's device whose approval created the invite; '' for the bootstrap admin. */
+  approvedByDevice: string;
+}
+
+export interface DeviceAddedEntry extends UserScoped {
+  type: 'device-added';
+  time: number;
+  deviceId: string;
+  signPub: Uint8Array;
+  encPub: Uint8Array;
+  via: EnrolVia;
+  invitePub: Uint8Array;
+  /** '' for bootstrap. */
+  approverDeviceId: string;
+  /** The approver device's signature over inviteApprovalMessage(); zeros for bootstrap. */
+  approval: Uint8Array;
+  /** The invite key's signature over deviceEnrolmentMessage(). */
+  inviteSig: Uint8Array;
+  /** The new device's own signature over deviceEnrolmentMessage(): proof of possession. */
+  deviceSig: Uint8Array;
+}
+
+export interface DeviceRevokedEntry extends UserScoped {
+  type: 'device-revoked';
+  time: number;
+  deviceId: string;
+  byUserId: string;
+}
+
+export interface UserDeactivatedEntry extends UserScoped {
+  type: 'user-deactivated';
+  time: number;
+  byUserId: string;
+}
+
+export interface OrgKeyGenerationEntry {
+  type: 'orgkey-generation';
+  time: number;
+  generation: number;
+  creatorDeviceId: string;
+  /** idListHash() of the devices the generation was sealed to. */
+  deviceSetHash: Uint8Array;
+  /** The creator's signature over orgKeyGenerationMessage(). */
+  signature: Uint8Array;
+}
+
+export interface GroupMembershipEntry {
+  type: 'group-membership';
+  time: number;
+  groupId: string;
+  /** The epoch the change produced (0 for the group's creation). */
+  epoch: number;
+  /** Member devices after the change, sorted (compareIds), no duplicates. */
+  members: string[];
+  committerDeviceId: string;
+  /** The committer's signature over membershipMessage(groupId, epoch, memberSetHash(members)). */
+  signature: Uint8Array;
+}
+
+export interface SnapshotEntry {
+  type: 'snapshot';
+  time: number;
+  userCount: number;
+  /** RFC 6962 root over snapshotLeaf() of every user, sorted by userId. */
+  snapshotRoot: Uint8Array;
+}
+
+export type UserEntry = UserCreatedEntry | DeviceAddedEntry | DeviceRevokedEntry | UserDeactivatedEntry;
+export type Entry = UserEntry | OrgKeyGenerationEntry | GroupMembershipEntry | SnapshotEntry;
+
+export class EntryError extends Error {
+  override name = 'EntryError';
+}
+
+export function isUserEntry(e: Entry): e is UserEntry {
+  return e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated';
+}
+
+// ---- ordering and set hashes ---------------------------------------------------------------------
+
+/** Orders ids by their UTF-8 bytes (= code point order), the same in every language; JS's own `<`
+ * compares UTF-16 code units, which differs for characters beyond the BMP. */
+export function compareIds(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.codePointAt(i)!;
+    const cb = b.codePointAt(j)!;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    i += ca > 0xffff ? 2 : 1;
+    j += cb > 0xffff ? 2 : 1;
+  }
+  if (i < a.length) return 1;
+  if (j < b.length) return -1;
+  return 0;
+}
+
+/** Sorted copy; refuses duplicates (a set has none) and ids containing '\n' (the separator). */
+export function sortedIds(ids: readonly string[]): string[] {
+  const out = [...ids].sort(compareIds);
+  for (let i = 0; i < out.length; i++) {
+    if (out[i].includes('\n')) throw new EntryError('an id cannot contain a newline');
+    if (i > 0 && out[i] === out[i - 1]) throw new EntryError(`id ${out[i]} listed twice`);
+  }
+  return out;
+}
+
+/** SHA-256 of the sorted ids joined by '\n' (the empty string for none): the hash of a group's
+ * member devices and of the devices an organisation-key generation was sealed to. */
+export function idListHash(ids: readonly string[]): Uint8Array {
+  return sha256(utf8(sortedIds(ids).join('\n')));
+}
+export const memberSetHash = idListHash;
+
+export interface DeviceKeyRecord {
+  deviceId: string;
+  signPub: Uint8Array;
+  encPub: Uint8Array;
+}
+
+/** SHA-256 over a user's ACTIVE devices sorted by id, each lp16(id) ‖ signPub ‖ encPub; an empty
+ * set hashes the empty string. */
+export function deviceSetHash(devices: readonly DeviceKeyRecord[]): Uint8Array {
+  const sorted = [...devices].sort((x, y) => compareIds(x.deviceId, y.deviceId));
+  const h = sha256.create();
+  for (let i = 0; i < sorted.length; i++) {
+    const d = sorted[i];
+    if (i > 0 && d.deviceId === sorted[i - 1].deviceId) throw new EntryError(`device ${d.deviceId} listed twice`);
+    if (d.signPub.length !== KEY_BYTES || d.encPub.length !== KEY_BYTES) throw new EntryError('device keys are 32 bytes');
+    h.update(lp16(utf8(d.deviceId)));
+    h.update(d.signPub);
+    h.update(d.encPub);
+  }
+  return h.digest();
+}
+
+/** SHA-256 of an entry's bytes: a user's chain link (prevHash) and a snapshot's userHeadHash. */
+export function entryHash(entry: Uint8Array): Uint8Array {
+  return sha256(entry);
+}
+
+// ---- snapshot leaves -----------------------------------------------------------------------------
+
+export interface SnapshotLeaf {
+  userId: string;
+  userSeq: number;
+  /** SHA-256 of the user's latest entry. */
+  userHeadHash: Uint8Array;
+  /** deviceSetHash() of the user's active devices. */
+  deviceSetHash: Uint8Array;
+}
+
+export function encodeSnapshotLeaf(leaf: SnapshotLeaf): Uint8Array {
+  checkString(leaf.userId, 'userId', false);
+  checkSeq(leaf.userSeq);
+  checkBytes(leaf.userHeadHash, HASH_BYTES, 'userHeadHash');
+  checkBytes(leaf.deviceSetHash, HASH_BYTES, 'deviceSetHash');
+  return concatBytes(lp16(utf8(leaf.userId)), u64(leaf.userSeq), leaf.userHeadHash, leaf.deviceSetHash);
+}
+
+export function decodeSnapshotLeaf(bytes: Uint8Array): SnapshotLeaf {
+  return strictly(bytes, encodeSnapshotLeaf, (r) => ({
+    userId: readString(r),
+    userSeq: readU64(r),
+    userHeadHash: r.take(HASH_BYTES).slice(),
+    deviceSetHash: r.take(HASH_BYTES).slice(),
+  }));
+}
+
+// ---- signed messages -----------------------------------------------------------------------------
+
+const LABEL_INVITE = utf8('agora-kt-invite-v1\n');
+const LABEL_ENROL = utf8('agora-kt-enrol-v1\n');
+const LABEL_ORGKEY = utf8('agora-kt-orgkey-v1\n');
+const LABEL_MEMBERSHIP = utf8('agora-kt-membership-v1\n');
+
+export type InviteApproval =
+  | { invitePub: Uint8Array; kind: 'user'; name: string; role: KtRole }
+  | { invitePub: Uint8Array; kind: 'device'; userId: string };
+
+/** What an approving device signs when it creates an invite. It covers exactly what the log can
+ * show again (the invite key; for a new person the name and role of their USER_CREATED entry, for
+ * a further device the person), so any verifier can re-check an approval from the log alone. */
+export function inviteApprovalMessage(a: InviteApproval): Uint8Array {
+  checkBytes(a.invitePub, KEY_BYTES, 'invitePub');
+  if (a.kind === 'user') {
+    checkString(a.name, 'name', false);
+    return concatBytes(LABEL_INVITE, a.invitePub, u8(1), lp16(utf8(a.name)), u8(roleByte(a.role)));
+  }
+  checkString(a.userId, 'userId', false);
+  return concatBytes(LABEL_INVITE, a.invitePub, u8(2), lp16(utf8(a.userId)));
+}
+
+/** What both the invite key and the new device sign at registration. */
+export function deviceEnrolmentMessage(e: { userId: string; deviceId: string; signPub: Uint8Array; encPub: Uint8Array }): Uint8Array {
+  checkString(e.userId, 'userId', false);
+  checkString(e.deviceId, 'deviceId', false);
+  checkBytes(e.signPub, KEY_BYTES, 'signPub');
+  checkBytes(e.encPub, KEY_BYTES, 'encPub');
+  return concatBytes(LABEL_ENROL, lp16(utf8(e.userId)), lp16(utf8(e.deviceId)), e.signPub, e.encPub);
+}
+
+export function orgKeyGenerationMessage(generation: number, deviceSetHash: Uint8Array): Uint8Array {
+  checkBytes(deviceSetHash, HASH_BYTES, 'deviceSetHash');
+  return concatBytes(LABEL_ORGKEY, u32(generation), deviceSetHash);
+}
+
+export function membershipMessage(groupId: string, epoch: number, memberSetHash: Uint8Array): Uint8Array {
+  checkString(groupId, 'groupId', false);
+  checkBytes(memberSetHash, HASH_BYTES, 'memberSetHash');
+  return concatBytes(LABEL_MEMBERSHIP, lp16(utf8(groupId)), u64(epoch), memberSetHash);
+}
+
+// ---- invite keys ---------------------------------------------------------------------------------
+
+const INVITE_SALT = utf8('agora-invite-v1');
+
+/** The invite key's Ed25519 seed: HKDF-SHA256(ikm = normalised code, salt = "agora-invite-v1"),
+ * 32 bytes. Whoever holds the code can sign as the invite; the relay only ever sees the public key. */
+export function inviteSeed(code: string): Uint8Array {
+  return hkdf(sha256, utf8(normaliseInvite(code)), INVITE_SALT, undefined, 32);
+}
+
+export function invitePublicKey(code: string): Uint8Array {
+  return ed25519.getPublicKey(inviteSeed(code));
+}
+
+export function inviteKeyPair(code: string): { seed: Uint8Array; publicKey: Uint8Array } {
+  const seed = inviteSeed(code);
+  return { seed, publicKey: ed25519.getPublicKey(seed) };
+}
+
+// ---- encoding ------------------------------------------------------------------------------------
+
+function roleByte(role: KtRole): number {
+  const i = ROLES.indexOf(role);
+  if (i < 0) throw new EntryError(`unknown role ${String(role)}`);
+  return i;
+}
+
+function checkString(s: string, field: string, mayBeEmpty: boolean): void {
+  if (typeof s !== 'string') throw new EntryError(`${field} must be a string`);
+  if (!mayBeEmpty && s === '') throw new EntryError(`${field} must not be empty`);
+  if (utf8(s).length > 0xffff) throw new EntryError(`${field} is too long`);
+}
+
+function checkBytes(b: Uint8Array, n: number, field: string): void {
+  if (!(b instanceof Uint8Array) || b.length !== n) throw new EntryError(`${field} must be ${n} bytes`);
+}
+
+function checkSeq(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw new EntryError('userSeq starts at 1');
+}
+
+function checkUint(n: number, field: string, max: number): void {
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new EntryError(`${field} out of range`);
+}
+
+function userHeader(e: UserScoped): Uint8Array {
+  checkString(e.userId, 'userId', false);
+  checkSeq(e.userSeq);
+  checkBytes(e.prevHash, HASH_BYTES, 'prevHash');
+  if (e.userSeq === 1 && !bytesEqual(e.prevHash, ZERO_HASH)) throw new EntryError('the first entry of a user has a zero prevHash');
+  return concatBytes(lp16(utf8(e.userId)), u64(e.userSeq), e.prevHash);
+}
+
+/** The canonical bytes of an entry. Throws EntryError for a value no decoder would accept. */
+export function encodeEntry(e: Entry): Uint8Array {
+  if (!Object.hasOwn(ENTRY_TYPE, e.type)) throw new EntryError('unknown entry type');
+  checkUint(e.time, 'time', Number.MAX_SAFE_INTEGER);
+  const head = concatBytes(u8(ENTRY_VERSION), u8(ENTRY_TYPE[e.type]), u64(e.time));
+  switch (e.type) {
+    case 'user-created':
+      checkString(e.name, 'name', false);
+      checkString(e.approvedByDevice, 'approvedByDevice', true);
+      return concatBytes(head, userHeader(e), lp16(utf8(e.name)), u8(roleByte(e.role)), lp16(utf8(e.approvedByDevice)));
+    case 'device-added': {
+      checkString(e.deviceId, 'deviceId', false);
+      for (const [b, n, f] of [
+        [e.signPub, KEY_BYTES, 'signPub'], [e.encPub, KEY_BYTES, 'encPub'], [e.invitePub, KEY_BYTES, 'invitePub'],
+        [e.approval, SIG_BYTES, 'approval'], [e.inviteSig, SIG_BYTES, 'inviteSig'], [e.deviceSig, SIG_BYTES, 'deviceSig'],
+      ] as const) checkBytes(b, n, f);
+      const via = VIAS.indexOf(e.via);
+      if (via < 0) throw new EntryError(`unknown enrolment ${String(e.via)}`);
+      checkString(e.approverDeviceId, 'approverDeviceId', true);
+      if (e.via === 'bootstrap') {
+        if (e.approverDeviceId !== '' || !bytesEqual(e.approval, ZERO_SIG)) throw new EntryError('a bootstrap enrolment has no approver');
+      } else if (e.approverDeviceId === '') {
+        throw new EntryError('an invited enrolment names its approver');
+      }
+      return concatBytes(
+        head, userHeader(e), lp16(utf8(e.deviceId)), e.signPub, e.encPub, u8(via), e.invitePub, lp16(utf8(e.approverDeviceId)),
+        e.approval, e.inviteSig, e.deviceSig,
+      );
+    }
+    case 'device-revoked':
+      checkString(e.deviceId, 'deviceId', false);
+      checkString(e.byUserId, 'byUserId', false);
+      return concatBytes(head, userHeader(e), lp16(utf8(e.deviceId)), lp16(utf8(e.byUserId)));
+    case 'user-deactivated':
+      checkString(e.byUserId, 'byUserId', false);
+      return concatBytes(head, userHeader(e), lp16(utf8(e.byUserId)));
+    case 'orgkey-generation':
+      checkUint(e.generation, 'generation', 0xffff_ffff);
+      checkString(e.creatorDeviceId, 'creatorDeviceId', false);
+      checkBytes(e.deviceSetHash, HASH_BYTES, 'deviceSetHash');
+      checkBytes(e.signature, SIG_BYTES, 'signature');
+      return concatBytes(head, u32(e.generation), lp16(utf8(e.creatorDeviceId)), e.deviceSetHash, e.signature);
+    case 'group-membership': {
+      checkString(e.groupId, 'groupId', false);
+      checkUint(e.epoch, 'epoch', Number.MAX_SAFE_INTEGER);
+      checkString(e.committerDeviceId, 'committerDeviceId', false);
+      checkBytes(e.signature, SIG_BYTES, 'signature');
+      if (e.members.length === 0 || e.members.length > 0xffff) throw new EntryError('a group has 1 to 65,535 member devices');
+      const sorted = sortedIds(e.members);
+      if (sorted.some((id, i) => id !== e.members[i])) throw new EntryError('members must be sorted');
+      for (const id of sorted) checkString(id, 'members', false);
+      return concatBytes(
+        head, lp16(utf8(e.groupId)), u64(e.epoch), u16(sorted.length), ...sorted.map((id) => lp16(utf8(id))),
+        lp16(utf8(e.committerDeviceId)), e.signature,
+      );
+    }
+    case 'snapshot':
+      checkUint(e.userCount, 'userCount', 0xffff_ffff);
+      checkBytes(e.snapshotRoot, HASH_BYTES, 'snapshotRoot');
+      return concatBytes(head, u32(e.userCount), e.snapshotRoot);
+  }
+  throw new EntryError('unknown entry type');
+}
+
+// ---- decoding ------------------------------------------------------------------------------------
+
+// ignoreBOM keeps a leading U+FEFF in the string, so decoding is exactly the inverse of utf8().
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function readString(r: Reader): string {
+  try {
+    return STRICT_UTF8.decode(r.lp16());
+  } catch (e) {
+    if (e instanceof FrameError) throw e;
+    throw new FrameError('invalid UTF-8');
+  }
+}
+
+/** Reads with `read`, then requires that nothing is left over and that encoding the result gives
+ * the input back byte for byte: one value, one encoding. */
+function strictly<T>(bytes: Uint8Array, encode: (value: T) => Uint8Array, read: (r: Reader) => T): T {
+  if (!(bytes instanceof Uint8Array)) throw new EntryError('entry bytes expected');
+  let value: T;
+  const r = new Reader(bytes);
+  try {
+    value = read(r);
+  } catch (e) {
+    if (e instanceof FrameError || e instanceof EntryError) throw new EntryError(`malformed: ${e.message}`);
+    throw e;
+  }
+  if (r.remaining !== 0) throw new EntryError('malformed: trailing bytes');
+  let again: Uint8Array;
+  try {
+    again = encode(value);
+  } catch (e) {
+    if (e instanceof EntryError || e instanceof RangeError) throw new EntryError(`malformed: ${e.message}`);
+    throw e;
+  }
+  if (!bytesEqual(again, bytes)) throw new EntryError('malformed: not the canonical encoding');
+  return value;
+}
+
+function readUserScoped(r: Reader): UserScoped {
+  return { userId: readString(r), userSeq: readU64(r), prevHash: r.take(HASH_BYTES).slice() };
+}
+
+function readEntry(r: Reader): Entry {
+  const version = r.u8();
+  if (version !== ENTRY_VERSION) throw new EntryError(`unknown entry version ${version}`);
+  const typeByte = r.u8();
+  const time = readU64(r);
+  switch (typeByte) {
+    case ENTRY_TYPE['user-created']: {
+      const scope = readUserScoped(r);
+      const name = readString(r);
+      const role = ROLES[r.u8()];
+      if (!role) throw new EntryError('unknown role');
+      return { type: 'user-created', time, ...scope, name, role, approvedByDevice: readString(r) };
+    }
+    case ENTRY_TYPE['device-added']: {
+      const scope = readUserScoped(r);
+      const deviceId = readString(r);
+      const signPub = r.take(KEY_BYTES).slice();
+      const encPub = r.take(KEY_BYTES).slice();
+      const via = VIAS[r.u8()];
+      if (!via) throw new EntryError('unknown enrolment');
+      const invitePub = r.take(KEY_BYTES).slice();
+      const approverDeviceId = readString(r);
+      const approval = r.take(SIG_BYTES).slice();
+      const inviteSig = r.take(SIG_BYTES).slice();
+      const deviceSig = r.take(SIG_BYTES).slice();
+      return { type: 'device-added', time, ...scope, deviceId, signPub, encPub, via, invitePub, approverDeviceId, approval, inviteSig, deviceSig };
+    }
+    case ENTRY_TYPE['device-revoked']: {
+      const scope = readUserScoped(r);
+      return { type: 'device-revoked', time, ...scope, deviceId: readString(r), byUserId: readString(r) };
+    }
+    case ENTRY_TYPE['user-deactivated']:
+      return { type: 'user-deactivated', time, ...readUserScoped(r), byUserId: readString(r) };
+    case ENTRY_TYPE['orgkey-generation']:
+      return {
+        type: 'orgkey-generation', time, generation: r.u32(), creatorDeviceId: readString(r),
+        deviceSetHash: r.take(HASH_BYTES).slice(), signature: r.take(SIG_BYTES).slice(),
+      };
+    case ENTRY_TYPE['group-membership']: {
+      const groupId = readString(r);
+      const epoch = readU64(r);
+      const count = r.u16();
+      const members: string[] = [];
+      for (let i = 0; i < count; i++) members.push(readString(r));
+      return {
+        type: 'group-membership', time, groupId, epoch, members, committerDeviceId: readString(r),
+        signature: r.take(SIG_BYTES).slice(),
+      };
+    }
+    case ENTRY_TYPE.snapshot:
+      return { type: 'snapshot', time, userCount: r.u32(), snapshotRoot: r.take(HASH_BYTES).slice() };
+    default:
+      throw new EntryError(`unknown entry type ${typeByte}`);
+  }
+}
+
+/** Strict decoding: unknown version or type, truncation, trailing bytes, invalid UTF-8, unsorted
+ * member lists and any other non-canonical encoding throw EntryError. */
+export function decodeEntry(bytes: Uint8Array): Entry {
+  return strictly(bytes, encodeEntry, readEntry);
+}
