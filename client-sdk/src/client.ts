@@ -11,9 +11,12 @@ import {
   orgKeyGenerationMessage, type InviteApproval,
 } from './kt/entries.js';
 import { AgoraError } from './core/errors.js';
-import { emptyGroup, PROFILE_VERSION, type GroupLocal, type ProfileState, type StoredMessage } from './core/state.js';
+import { emptyGroup, PROFILE_VERSION, type Alarm, type GroupLocal, type ProfileState, type StoredMessage } from './core/state.js';
 import { ingestEntries } from './core/ingest.js';
 import { RelayHttp, type FetchLike } from './transport/http.js';
+import { KtHttp } from './transport/kt-http.js';
+import { KtTrust } from './kt-trust.js';
+import { PolicySchema, type Policy } from './kt/policy.js';
 import type { EncryptedProfile } from './state/profile.js';
 import { generateDeviceKeys, sign } from './crypto/device-keys.js';
 import { sealRecord } from './crypto/records.js';
@@ -79,16 +82,18 @@ export class AgoraClient {
   private state!: ProfileState;
   private readonly now: () => number;
   private readonly http: RelayHttp;
+  private readonly trust: KtTrust;
   private warnings: string[] = [];
 
   private constructor(private readonly deps: ClientDeps, server: string) {
     this.now = deps.now ?? Date.now;
     this.http = new RelayHttp(server, deps.fetch, (fresh) => this.ensureToken(fresh));
+    this.trust = new KtTrust(() => this.state, new KtHttp(new RelayHttp(server, deps.fetch)), this.now);
   }
 
   // ---------- lifecycle ----------
 
-  static async register(deps: ClientDeps, input: { server: string; invite: string; name?: string }): Promise<AgoraClient> {
+  static async register(deps: ClientDeps, input: { server: string; invite: string; name?: string; policy?: Policy }): Promise<AgoraClient> {
     const release = await deps.profile.lock();
     try {
       if (await deps.profile.exists()) {
@@ -111,6 +116,12 @@ export class AgoraClient {
       const enrolment = deviceEnrolmentMessage({ userId, deviceId, signPub: keys.signPub, encPub: keys.encPub });
       const inviteSig = toB64u(await sign(invite.seed, enrolment));
       const deviceSig = toB64u(await sign(keys.signSeed, enrolment));
+      // The organisation's key-transparency policy: from the security officer's file, or else the
+      // log key the relay names now (trust on first use, no witnesses).
+      const policy = input.policy ?? PolicySchema.parse(await (async () => {
+        const p = await new KtHttp(open).policy();
+        return { log: { origin: p.origin, vkey: p.vkey }, witnesses: [], quorum: 0, maxCheckpointAgeSeconds: 86_400 };
+      })());
       const reg = await open.register({ codeHash, userId, deviceId, name: input.name, signPub, encPub, inviteSig, deviceSig });
       const client = new AgoraClient(deps, input.server);
       client.state = {
@@ -130,10 +141,13 @@ export class AgoraClient {
         mailboxCursor: 0,
         sentCounters: {},
         historySentTo: [],
+        kt: { policy, policySource: input.policy ? 'file' : 'relay', checkpoint: null, users: {}, knownOwnDevices: [reg.deviceId], ownInvites: [], alarms: [] },
         token: null,
       };
       await deps.profile.save(client.state);
       await client.refreshDirectory();
+      // The person's devices that existed before this one are known to it.
+      client.state.kt.knownOwnDevices.push(...client.state.directory.devices.filter((d) => d.userId === reg.userId && d.id !== reg.deviceId).map((d) => d.id));
       await client.topUpKeyPackages(true);
       await deps.profile.save(client.state);
       await client.syncUnlocked();
@@ -156,6 +170,7 @@ export class AgoraClient {
     const release = await this.deps.profile.lock();
     try {
       this.state = await this.deps.profile.load();
+      this.trust.begin();
       try {
         return await fn();
       } finally {
@@ -198,16 +213,32 @@ export class AgoraClient {
     return this.state.directory.users.find((u) => u.id === userId);
   }
 
+  /** A person's active devices with the keys the key-transparency log proves (call
+   * `trust.ensureUsers` first); devices the log does not show are not there. */
   private activeDevicesOf(userId: string): api.Device[] {
-    const user = this.user(userId);
-    if (!user || user.status !== 'active') return [];
-    return this.state.directory.devices.filter((d) => d.userId === userId && d.status === 'active');
+    return this.trust.activeDevicesOf(userId).map((d) => this.asDevice(d.deviceId)!);
   }
 
-  /** The MLS authentication service: a leaf is accepted only with the directory's key for it. */
+  /** A device with its verified keys, in the directory's shape; undefined if not verified. */
+  private asDevice(deviceId: string): api.Device | undefined {
+    const t = this.trust.device(deviceId);
+    if (!t) return undefined;
+    const v = this.state.kt.users[t.userId]?.devices.find((d) => d.deviceId === deviceId);
+    return {
+      id: deviceId,
+      userId: t.userId,
+      signPub: toB64u(t.signPub),
+      encPub: toB64u(t.encPub),
+      status: t.active ? 'active' : 'revoked',
+      createdAt: v?.addedAt ?? 0,
+      enrolledBy: v?.via === 'bootstrap' ? 'bootstrap' : v?.via === 'device-invite' ? 'device-invite' : 'user-invite',
+    };
+  }
+
+  /** The MLS authentication service: a leaf is accepted only with the key the log proves for it. */
   private readonly mlsLookup: DeviceLookup = (deviceId) => {
-    const d = this.device(deviceId);
-    return d ? { userId: d.userId, signPub: fromB64u(d.signPub) } : undefined;
+    const d = this.trust.device(deviceId);
+    return d ? { userId: d.userId, signPub: d.signPub } : undefined;
   };
 
   private get identity(): MlsIdentity {
@@ -263,14 +294,13 @@ export class AgoraClient {
   }
 
   /** Everyone this device may seal organisation keys to: active devices of active people. */
-  private sealableDevices(): api.Device[] {
-    return this.state.directory.devices.filter((d) => d.status === 'active' && this.user(d.userId)?.status === 'active');
+  private async sealableDevices(): Promise<api.Device[]> {
+    const people = this.state.directory.users.filter((u) => u.status === 'active').map((u) => u.id);
+    await this.trust.ensureUsers(people);
+    return people.flatMap((u) => this.activeDevicesOf(u));
   }
 
-  private sealerKey = (deviceId: string): Uint8Array | undefined => {
-    const d = this.device(deviceId);
-    return d ? fromB64u(d.signPub) : undefined;
-  };
+  private sealerKey = (deviceId: string): Uint8Array | undefined => this.trust.device(deviceId)?.signPub;
 
   private selfKeys() {
     return { deviceId: this.state.deviceId, encPub: fromB64u(this.state.keys.encPub), encSecret: fromB64u(this.state.keys.encSecret) };
@@ -278,6 +308,7 @@ export class AgoraClient {
 
   private async syncOrgKeys(): Promise<void> {
     const keys = await this.http.orgKeys();
+    await this.trust.ensureDevices(keys.envelopes.filter((e) => !this.state.orgKeys[String(e.generation)]).map((e) => e.sealedBy));
     for (const env of keys.envelopes) {
       if (this.state.orgKeys[String(env.generation)]) continue;
       try {
@@ -291,10 +322,12 @@ export class AgoraClient {
     if (admin && (keys.current === 0 || keys.rotationNeeded)) await this.createOrgGeneration(keys.current + 1);
     const { pending } = await this.http.pending();
     const out: api.Envelope[] = [];
+    await this.trust.ensureDevices(pending.map((p) => p.deviceId));
     for (const p of pending) {
       if (p.deviceId === this.state.deviceId) continue;
-      const target = this.sealableDevices().find((d) => d.id === p.deviceId);
-      if (!target) continue;
+      // Sealed only to a device the log proves: never to a key the relay alone vouches for.
+      const target = this.asDevice(p.deviceId);
+      if (!target || target.status !== 'active') continue;
       for (const generation of p.missing) {
         const key = this.orgKey(generation);
         if (!key) continue;
@@ -317,7 +350,7 @@ export class AgoraClient {
     await this.refreshDirectory();
     const key = newOrgKey();
     const envelopes = [];
-    for (const d of this.sealableDevices()) envelopes.push({ deviceId: d.id, sealed: await this.sealOrg(generation, key, d) });
+    for (const d of await this.sealableDevices()) envelopes.push({ deviceId: d.id, sealed: await this.sealOrg(generation, key, d) });
     // The key-transparency log records who the generation was sealed to, as this device signs it.
     const deviceSetHash = idListHash(envelopes.map((e) => e.deviceId));
     const signature = toB64u(await sign(fromB64u(this.state.keys.signSeed), orgKeyGenerationMessage(generation, deviceSetHash)));
@@ -335,6 +368,7 @@ export class AgoraClient {
     for (;;) {
       const { items } = await this.http.mailbox(this.state.mailboxCursor);
       if (items.length === 0) return;
+      await this.trust.ensureDevices(items.map((i) => i.from));
       for (const item of items) {
         this.state.mailboxCursor = item.seq;
         if (item.kind === 'welcome' && item.groupId) await this.acceptWelcome(item);
@@ -346,7 +380,10 @@ export class AgoraClient {
   private async acceptWelcome(item: api.MailboxItem): Promise<void> {
     const groupId = item.groupId!;
     try {
-      const joined = await joinFromWelcome(item.payload, this.state.keyPackages, this.mlsLookup);
+      // The relay's member list is only a hint of whom to verify first; MLS then checks every leaf.
+      const hint = await this.http.group(groupId).catch(() => undefined);
+      if (hint) await this.trust.ensureDevices(hint.memberDevices);
+      const joined = await this.withVerifiedLookup((lookup) => joinFromWelcome(item.payload, this.state.keyPackages, lookup));
       if (joined.groupId !== groupId) throw new Error('welcome for another group');
       const used = this.state.keyPackages.find((k) => k.ref === joined.usedRef);
       if (used && !used.lastResort) this.state.keyPackages = this.state.keyPackages.filter((k) => k.ref !== joined.usedRef);
@@ -365,8 +402,30 @@ export class AgoraClient {
     }
   }
 
+  /** Runs an MLS operation with the verified-key lookup; if it met devices not verified yet, verifies
+   * their owners in the key-transparency log and tries once more. */
+  private async withVerifiedLookup<T>(fn: (lookup: DeviceLookup) => Promise<T>): Promise<T> {
+    const tried = new Set<string>();
+    for (;;) {
+      const missed = new Set<string>();
+      const lookup: DeviceLookup = (id) => {
+        const d = this.mlsLookup(id);
+        if (!d && !tried.has(id)) missed.add(id);
+        return d;
+      };
+      try {
+        return await fn(lookup);
+      } catch (e) {
+        // MLS stops at the first unknown leaf: verify what it met and go again, until nothing new.
+        if (missed.size === 0) throw e;
+        for (const id of missed) tried.add(id);
+        await this.trust.ensureDevices(missed);
+      }
+    }
+  }
+
   private async acceptHistory(item: api.MailboxItem): Promise<void> {
-    const sender = this.device(item.from);
+    const sender = this.trust.device(item.from);
     if (!sender || sender.userId !== this.state.userId) {
       this.warnings.push('ignored a history bundle that did not come from one of your own devices');
       return;
@@ -466,11 +525,17 @@ export class AgoraClient {
     if (!local || (local.kind === 'secret' && (!local.mls || local.removed))) return [];
     const out: StoredMessage[] = [];
     for (;;) {
-      const { entries } = await this.http.log(groupId, Math.max(local.cursor, local.readableFrom > 0 ? local.readableFrom - 1 : 0));
+      const current = this.state.groups[groupId];
+      const { entries } = await this.http.log(groupId, Math.max(current.cursor, current.readableFrom > 0 ? current.readableFrom - 1 : 0));
       if (entries.length === 0) break;
-      const before = this.state.groups[groupId].cursor;
-      const result = await ingestEntries(this.state.groups[groupId], entries, {
-        device: (id) => this.device(id),
+      const before = current.cursor;
+      // Every key used below is one the key-transparency log proves: senders, added devices and
+      // the group's current members.
+      const involved = new Set(entries.flatMap((e) => [e.sender, ...(e.added ?? [])]));
+      if (current.mls) for (const m of this.members(current.mls)) involved.add(m.deviceId);
+      await this.trust.ensureDevices(involved);
+      const result = await ingestEntries(current, entries, {
+        device: (id) => this.asDevice(id),
         mlsLookup: this.mlsLookup,
         publicKey: (gen) => {
           const k = this.orgKey(gen);
@@ -479,6 +544,8 @@ export class AgoraClient {
       });
       this.state.groups[groupId] = result.group;
       out.push(...result.messages);
+      const distinct = new Map(result.checkpoints.map((c) => [c.note, c.senderDevice]));
+      for (const [note, sender] of distinct) await this.trust.compareGossip(note, this.nameOf(this.device(sender)?.userId ?? sender));
       if (result.group.cursor === before) break;
       if (result.group.removed) break;
     }
@@ -505,9 +572,12 @@ export class AgoraClient {
       const members = this.members(local.mls);
       const inTree = new Set(members.map((m) => m.deviceId));
       const people = new Set(members.map((m) => m.userId));
+      await this.trust.ensureUsers(people);
+      // Removed only on the log's word (revoked device, deactivated person): a person the log
+      // cannot verify right now is left alone rather than dropped.
       const remove = members
         .filter((m) => m.deviceId !== this.state.deviceId)
-        .filter((m) => this.device(m.deviceId)?.status !== 'active' || this.user(m.userId)?.status !== 'active')
+        .filter((m) => this.trust.device(m.deviceId)?.active === false)
         .map((m) => m.deviceId);
       const grace = this.deps.addGraceMs ?? 120_000;
       const add = [...people]
@@ -587,6 +657,8 @@ export class AgoraClient {
   private async syncUnlocked(only?: string): Promise<SyncReport> {
     this.warnings = [];
     await this.refreshDirectory();
+    await this.trust.refresh();
+    await this.trust.monitorSelf();
     await this.syncOrgKeys();
     await this.syncMailbox();
     const groups = await this.fetchGroups();
@@ -607,6 +679,9 @@ export class AgoraClient {
     }
     for (const d of this.activeDevicesOf(this.state.userId)) {
       if (d.id === this.state.deviceId || this.state.historySentTo.includes(d.id)) continue;
+      // History goes only to devices this person approved themselves (device link), not to one
+      // an administrator's invite put on their account.
+      if (this.state.kt.users[this.state.userId]?.devices.find((x) => x.deviceId === d.id)?.approverUserId !== this.state.userId) continue;
       try {
         await this.sendHistoryTo(d);
       } catch (e) {
@@ -614,7 +689,7 @@ export class AgoraClient {
       }
     }
     await this.topUpKeyPackages();
-    return { newMessages, warnings: [...this.warnings, ...this.groupWarnings(only)] };
+    return { newMessages, warnings: [...this.trust.raised.map((a) => `ALARM: ${a.message}`), ...this.warnings, ...this.groupWarnings(only)] };
   }
 
   private groupWarnings(only?: string): string[] {
@@ -702,6 +777,12 @@ export class AgoraClient {
         await this.http.addPublicMembers(g.id, users.map((u) => u.id));
         return;
       }
+      // Fail closed: nobody is added to a secret group with keys the log does not prove.
+      const unverified = await this.trust.ensureUsers(users.map((u) => u.id));
+      if (unverified.length > 0) {
+        const names = unverified.map((id) => this.nameOf(id)).join(', ');
+        throw new AgoraError('forbidden', `not adding ${names}: their keys could not be verified in the key-transparency log${this.trust.raised.length ? ` (${this.trust.raised.at(-1)!.message})` : ''}`);
+      }
       await this.changeSecretMembers(g, (members) => ({
         add: users.flatMap((u) => this.activeDevicesOf(u.id)).filter((d) => !members.has(d.id)),
         remove: [],
@@ -763,6 +844,7 @@ export class AgoraClient {
     return this.tx(async () => {
       await this.refreshDirectory();
       const g = await this.findGroup(groupRef);
+      await this.trust.refresh(); // fails closed when the log cannot be verified
       if (g.kind === 'public') await this.syncOrgKeys();
       else await this.syncMailbox();
       for (let attempt = 0; attempt < 5; attempt++) {
@@ -792,6 +874,7 @@ export class AgoraClient {
           sentAt: this.now(),
           type: 'text' as const,
           body: { text },
+          kt: this.trust.checkpointNote,
         };
         const ciphertext = await sealRecord({ record, key, signSeed: fromB64u(this.state.keys.signSeed) });
         // The counter is spent before the send, and saved: if the answer is lost, the next record
@@ -898,6 +981,50 @@ export class AgoraClient {
       const res = await this.http.deactivate(user.id);
       await this.syncUnlocked();
       return { revokedDevices: res.revokedDevices };
+    });
+  }
+
+  // ---------- key transparency ----------
+
+  /** Verifies a person's keys in the key-transparency log and says which devices are trusted. */
+  async verifyUser(userRef: string): Promise<{ userId: string; name: string; status: string; devices: { deviceId: string; fingerprint: string; active: boolean; approvedBy: string; addedAt: number }[]; checkpointSize: number; witnesses: number }> {
+    return this.tx(async () => {
+      await this.refreshDirectory();
+      const user = this.resolveUser(userRef);
+      const failed = await this.trust.ensureUsers([user.id]);
+      if (failed.length > 0) {
+        const why = this.trust.raised.at(-1)?.message ?? 'the log has no entries for this person';
+        throw new AgoraError('forbidden', `${user.name}'s keys could not be verified: ${why}`);
+      }
+      const v = this.state.kt.users[user.id];
+      const { fingerprint } = await import('./kt/audit.js');
+      const devices = [];
+      for (const d of v.devices) {
+        devices.push({
+          deviceId: d.deviceId,
+          fingerprint: await fingerprint(fromB64u(d.signPub)),
+          active: v.status === 'active' && d.revokedIndex === null,
+          approvedBy: d.approverUserId ? this.nameOf(d.approverUserId) : 'bootstrap',
+          addedAt: d.addedAt,
+        });
+      }
+      return { userId: user.id, name: v.name, status: v.status, devices, checkpointSize: this.state.kt.checkpoint!.size, witnesses: this.trust.policy.quorum };
+    });
+  }
+
+  async alarms(opts: { clear?: boolean } = {}): Promise<Alarm[]> {
+    return this.tx(async () => {
+      const list = [...this.state.kt.alarms];
+      if (opts.clear) this.state.kt.alarms = [];
+      return list;
+    });
+  }
+
+  /** Replaces the key-transparency policy (the security officer's file). */
+  async setPolicy(policy: Policy): Promise<void> {
+    await this.tx(async () => {
+      this.state.kt.policy = policy;
+      this.state.kt.policySource = 'file';
     });
   }
 

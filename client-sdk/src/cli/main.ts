@@ -6,7 +6,7 @@ import { AgoraClient } from '../client.js';
 import { AgoraError } from '../core/errors.js';
 import { defaultProfileDir, nodeDeps } from '../node/index.js';
 import type { Role } from '../protocol/api.js';
-import { registerKtCommands } from './kt-commands.js';
+import { loadPolicy, registerKtCommands } from './kt-commands.js';
 
 interface GlobalOpts {
   profile?: string;
@@ -59,8 +59,10 @@ program
   .requiredOption('--server <url>', 'the relay, e.g. http://127.0.0.1:8080')
   .requiredOption('--invite <code>', 'the one-time invite code')
   .option('--name <name>', 'your display name (used with the first admin invite)')
-  .action(async (o: { server: string; invite: string; name?: string }) => {
-    const c = await AgoraClient.register(deps(), { server: o.server, invite: o.invite, name: o.name });
+  .option('--policy <file>', "the organisation's key-transparency policy (from the security officer)")
+  .action(async (o: { server: string; invite: string; name?: string; policy?: string }) => {
+    const policy = o.policy ? await loadPolicy(o.policy) : undefined;
+    const c = await AgoraClient.register(deps(), { server: o.server, invite: o.invite, name: o.name, policy });
     const me = c.me;
     out(me.userId, { userId: me.userId, deviceId: me.deviceId, name: me.name, role: me.role });
   });
@@ -217,6 +219,34 @@ device
   .action(async () => {
     const inv = await (await client()).linkDevice();
     out(inv.code, inv);
+  });
+
+program
+  .command('verify <user>')
+  .description("check a person's keys in the key-transparency log")
+  .action(async (user: string) => {
+    const v = await (await client()).verifyUser(user);
+    const lines = [`${v.name} (${v.userId}): ${v.status}, verified at log size ${v.checkpointSize}`];
+    for (const d of v.devices) {
+      lines.push(`  ${d.deviceId}  key ${d.fingerprint}  ${d.active ? 'active' : 'revoked'}  approved by ${d.approvedBy}  added ${new Date(d.addedAt).toISOString()}`);
+    }
+    out(lines.join('\n'), v);
+  });
+program
+  .command('alarms')
+  .description('what key-transparency checks found (forks, unknown devices, substituted keys)')
+  .option('--clear', 'forget them after printing')
+  .action(async (o: { clear?: boolean }) => {
+    const list = await (await client()).alarms({ clear: o.clear });
+    out(list.length === 0 ? 'no alarms' : list.map((a) => `${new Date(a.at).toISOString()}  [${a.kind}] ${a.message}`).join('\n'), list);
+  });
+const policyCmd = program.command('policy').description("the organisation's key-transparency policy");
+policyCmd
+  .command('set <file>')
+  .description('load the policy file from the security officer')
+  .action(async (file: string) => {
+    await (await client()).setPolicy(await loadPolicy(file));
+    out('', { ok: true });
   });
 
 program

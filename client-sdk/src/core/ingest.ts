@@ -19,12 +19,15 @@ export interface IngestResult {
   messages: StoredMessage[];
   /** Epochs whose keys appeared: the caller may share them with its own other devices. */
   newEpochs: number[];
+  /** Key-transparency checkpoints the senders carried, for the caller to compare with its own. */
+  checkpoints: { note: string; senderDevice: string }[];
 }
 
 export async function ingestEntries(start: GroupLocal, entries: LogEntry[], ctx: IngestContext): Promise<IngestResult> {
   const group: GroupLocal = structuredClone(start);
   const messages: StoredMessage[] = [];
   const newEpochs: number[] = [];
+  const checkpoints: IngestResult['checkpoints'] = [];
   const seen = new Set(group.messages.map((m) => m.id));
   for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
     if (entry.seq <= group.cursor) continue; // at-least-once delivery: already applied
@@ -105,9 +108,10 @@ export async function ingestEntries(start: GroupLocal, entries: LogEntry[], ctx:
       };
       group.messages.push(message);
       messages.push(message);
+      if (record.kt) checkpoints.push({ note: record.kt, senderDevice: entry.sender });
     } catch (e) {
       reject(e instanceof RecordRejected ? `record refused: ${e.reason}` : 'record could not be opened');
     }
   }
-  return { group, messages, newEpochs };
+  return { group, messages, newEpochs, checkpoints };
 }

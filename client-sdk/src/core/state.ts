@@ -47,6 +47,54 @@ export const GroupLocal = z.object({
 });
 export type GroupLocal = z.infer<typeof GroupLocal>;
 
+export const Alarm = z.object({
+  id: z.string(),
+  at: z.number(),
+  /** fork | rollback | forged_checkpoint | key_substitution | unknown_device | device_added_by_admin | unverifiable | bad_gossip */
+  kind: z.string(),
+  message: z.string(),
+  /** Signed notes and other data kept as evidence (no content, no keys). */
+  evidence: z.array(z.string()),
+});
+export type Alarm = z.infer<typeof Alarm>;
+
+export const VerifiedDevice = z.object({
+  deviceId: z.string(),
+  signPub: B64u,
+  encPub: B64u,
+  via: z.string(),
+  approverDeviceId: z.string(),
+  approverUserId: z.string(),
+  addedIndex: z.number().int(),
+  addedAt: z.number(),
+  revokedIndex: z.number().int().nullable(),
+});
+export type VerifiedDevice = z.infer<typeof VerifiedDevice>;
+
+export const VerifiedUser = z.object({
+  /** Checkpoint size this was verified at. */
+  size: z.number().int(),
+  name: z.string(),
+  role: Role,
+  status: z.enum(['active', 'deactivated']),
+  devices: z.array(VerifiedDevice),
+});
+export type VerifiedUser = z.infer<typeof VerifiedUser>;
+
+export const KtLocal = z.object({
+  /** The organisation's policy (validated with PolicySchema when used). */
+  policy: z.unknown(),
+  policySource: z.enum(['file', 'relay']),
+  checkpoint: z.object({ note: z.string(), size: z.number().int(), root: B64u }).nullable(),
+  users: z.record(z.string(), VerifiedUser),
+  /** Own devices this person's devices approved or knew when this one enrolled. */
+  knownOwnDevices: z.array(z.string()),
+  /** Invite keys of further-device invites this device made. */
+  ownInvites: z.array(z.string()),
+  alarms: z.array(Alarm),
+});
+export type KtLocal = z.infer<typeof KtLocal>;
+
 export const ProfileState = z.object({
   v: z.literal(PROFILE_VERSION),
   server: z.string(),
@@ -68,6 +116,7 @@ export const ProfileState = z.object({
   sentCounters: z.record(z.string(), z.number().int()),
   /** Own devices that already received our history bundle. */
   historySentTo: z.array(z.string()),
+  kt: KtLocal,
   /** Cached bearer token. */
   token: z.object({ value: z.string(), expiresAt: z.number() }).nullable(),
 });

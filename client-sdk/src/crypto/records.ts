@@ -62,6 +62,9 @@ export const ContentRecordSchema = z.strictObject({
   sentAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   type: z.literal('text'),
   body: z.strictObject({ text: z.string().max(MAX_TEXT_CHARS) }),
+  /** The sender's latest verified key-transparency checkpoint (a signed note), so members compare
+   * their views of the log inside the encryption, where the relay cannot strip or change it. */
+  kt: z.string().max(8_192).optional(),
 });
 export type ContentRecord = z.infer<typeof ContentRecordSchema>;
 
@@ -100,6 +103,7 @@ export function canonicalRecordBytes(record: ContentRecord): Uint8Array {
       sentAt: record.sentAt,
       type: record.type,
       body: { text: record.body.text },
+      ...(record.kt === undefined ? {} : { kt: record.kt }),
     }),
   );
 }

@@ -10,8 +10,10 @@ export class KtHttp {
   policy() {
     return this.http.call('GET', '/v1/kt/policy', api.KtPolicyResponse, undefined, false);
   }
-  checkpoint() {
-    return this.http.call('GET', '/v1/kt/checkpoint', api.KtCheckpointResponse, undefined, false);
+  /** The latest checkpoint, or with `cosigners` the largest one that many witnesses cosigned. */
+  checkpoint(cosigners?: number) {
+    const q = cosigners ? `?cosigners=${cosigners}` : '';
+    return this.http.call('GET', `/v1/kt/checkpoint${q}`, api.KtCheckpointResponse, undefined, false);
   }
   entries(start: number, end: number) {
     return this.http.call('GET', `/v1/kt/entries?start=${start}&end=${end}`, api.KtEntriesResponse, undefined, false);
