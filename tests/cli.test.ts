@@ -143,6 +143,26 @@ describe('agora CLI', () => {
     }
   });
 
+  test('key transparency from the command line: verify, witness, audit', async () => {
+    const v = await ok(['verify', 'Ben Weber'], 'anna');
+    expect(v).toMatch(/^Ben Weber \(u_.*\): active/);
+    expect(v.split('\n').filter((l) => l.includes('key ')).length).toBe(2);
+    const keyFile = path.join(profiles.admin, 'witness.json');
+    const w = await runCli(['witness', '--server', server, '--key', keyFile, '--name', 'officer', '--once']);
+    expect(w.code).toBe(0);
+    expect(w.stdout).toMatch(/^— officer [A-Za-z0-9+/=]+\n$/);
+    expect(w.stderr).toContain('officer+');
+    const audit = await runCli(['--json', 'audit', '--server', server, '--since', path.join(profiles.admin, 'audit.json')]);
+    const report = JSON.parse(audit.stdout);
+    expect(report.people.map((p: { name: string }) => p.name)).toContain('Anna Schmidt');
+    expect(report.groups.length).toBeGreaterThan(0);
+    // Devices added outside working hours or beyond the policy are violations: exit code 3.
+    expect(audit.code).toBe(report.violations.length > 0 ? 3 : 0);
+    const again = JSON.parse((await runCli(['--json', 'audit', '--server', server, '--since', path.join(profiles.admin, 'audit.json')])).stdout);
+    expect(again.deviceChanges).toEqual([]);
+    expect((await ok(['alarms'], 'anna'))).toBe('no alarms');
+  });
+
   test('every failure exits non-zero with one clear line on stderr', async () => {
     for (const [args, who] of [
       [['read', 'no such group'], 'anna'],

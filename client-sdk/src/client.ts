@@ -88,7 +88,7 @@ export class AgoraClient {
   private constructor(private readonly deps: ClientDeps, server: string) {
     this.now = deps.now ?? Date.now;
     this.http = new RelayHttp(server, deps.fetch, (fresh) => this.ensureToken(fresh));
-    this.trust = new KtTrust(() => this.state, new KtHttp(new RelayHttp(server, deps.fetch)), this.now);
+    this.trust = new KtTrust(() => this.state, new KtHttp(this.http, true), this.now);
   }
 
   // ---------- lifecycle ----------

@@ -57,7 +57,7 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
         const ex: Exchange = { method: req.method ?? 'GET', path: req.url ?? '/', status: upstreamRes.status, body, request };
         seen.push(ex);
         const replaced = rule ? await rule(ex) : undefined;
-        const status = replaced?.status ?? upstreamRes.status;
+        const status = replaced ? (replaced.status ?? 200) : upstreamRes.status;
         const out = replaced ? JSON.stringify(replaced.body) : text;
         res.writeHead(status, { 'content-type': upstreamRes.headers.get('content-type') ?? 'application/json' });
         res.end(out);

@@ -5,30 +5,32 @@ import type { RelayHttp } from './http.js';
 import { fromB64u } from '../protocol/encoding.js';
 
 export class KtHttp {
-  constructor(private readonly http: RelayHttp) {}
+  /** With `authenticated`, a device's token goes along so the relay counts its requests against the
+   * device's own rate limit rather than its network address's. */
+  constructor(private readonly http: RelayHttp, private readonly authenticated = false) {}
 
   policy() {
-    return this.http.call('GET', '/v1/kt/policy', api.KtPolicyResponse, undefined, false);
+    return this.http.call('GET', '/v1/kt/policy', api.KtPolicyResponse, undefined, this.authenticated);
   }
   /** The latest checkpoint, or with `cosigners` the largest one that many witnesses cosigned. */
   checkpoint(cosigners?: number) {
     const q = cosigners ? `?cosigners=${cosigners}` : '';
-    return this.http.call('GET', `/v1/kt/checkpoint${q}`, api.KtCheckpointResponse, undefined, false);
+    return this.http.call('GET', `/v1/kt/checkpoint${q}`, api.KtCheckpointResponse, undefined, this.authenticated);
   }
   entries(start: number, end: number) {
-    return this.http.call('GET', `/v1/kt/entries?start=${start}&end=${end}`, api.KtEntriesResponse, undefined, false);
+    return this.http.call('GET', `/v1/kt/entries?start=${start}&end=${end}`, api.KtEntriesResponse, undefined, this.authenticated);
   }
   inclusion(index: number, size: number) {
-    return this.http.call('GET', `/v1/kt/proof/inclusion?index=${index}&size=${size}`, api.KtProofResponse, undefined, false);
+    return this.http.call('GET', `/v1/kt/proof/inclusion?index=${index}&size=${size}`, api.KtProofResponse, undefined, this.authenticated);
   }
   consistency(from: number, to: number) {
-    return this.http.call('GET', `/v1/kt/proof/consistency?from=${from}&to=${to}`, api.KtProofResponse, undefined, false);
+    return this.http.call('GET', `/v1/kt/proof/consistency?from=${from}&to=${to}`, api.KtProofResponse, undefined, this.authenticated);
   }
   user(userId: string, size: number) {
-    return this.http.call('GET', `/v1/kt/users/${encodeURIComponent(userId)}?size=${size}`, api.KtUserResponse, undefined, false);
+    return this.http.call('GET', `/v1/kt/users/${encodeURIComponent(userId)}?size=${size}`, api.KtUserResponse, undefined, this.authenticated);
   }
   cosign(body: api.KtCosignatureRequest) {
-    return this.http.call('POST', '/v1/kt/cosignatures', api.KtCosignatureResponse, body, false);
+    return this.http.call('POST', '/v1/kt/cosignatures', api.KtCosignatureResponse, body, this.authenticated);
   }
 
   /** Every entry of the log below `size`, in order. */

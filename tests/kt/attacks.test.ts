@@ -1,0 +1,401 @@
+/** Every attack of the key-transparency threat model, run against a real relay behind a proxy that
+ * misbehaves on command (tests/kt/evil-relay.ts). Each shows the attack detected, an alarm kept, and
+ * no message encrypted to a wrong key. */
+import { rm } from 'node:fs/promises';
+import { AgoraClient, type AgoraError } from '@agora/client-sdk';
+import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import { fromB64u, toB64u, type DirectoryResponse, type KtUserResponse } from '@agora/client-sdk/protocol';
+import { PolicySchema, type Policy, decodeEntry } from '@agora/client-sdk/kt';
+import { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
+import { RelayHttp } from '../../client-sdk/src/transport/http.js';
+import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessState } from '../../client-sdk/src/kt/witness.js';
+import { createKeyPackages } from '../../client-sdk/src/mls/group.js';
+import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
+import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
+import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
+import { startEvilRelay, type EvilRelay } from './evil-relay.js';
+import { ForkedLog, checkpointOf, logKeySeed, signCheckpoint } from './forge.js';
+import { generateDeviceKeys } from '../../client-sdk/src/crypto/device-keys.js';
+
+let world: World;
+let admin: AgoraClient;
+let proxy: EvilRelay;
+const dirs: string[] = [];
+const kt = () => new KtHttp(new RelayHttp(world.url, nodeFetch));
+
+interface Person { client: AgoraClient; dir: string }
+
+async function join(name: string, opts: { via?: string; policy?: Policy; now?: () => number } = {}): Promise<Person> {
+  const dir = await tempDir('kt-attack');
+  dirs.push(dir);
+  const { code } = await admin.createInvite({ name, newPerson: true });
+  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0, now: opts.now }), {
+    server: opts.via ?? proxy.url,
+    invite: code,
+    policy: opts.policy,
+  });
+  return { client, dir };
+}
+
+async function stateOf(p: Person) {
+  return new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE).load();
+}
+
+async function alarmKinds(c: AgoraClient): Promise<string[]> {
+  return (await c.alarms()).map((a) => a.kind);
+}
+
+/** The upstream answer for a path (the relay's true answer). */
+async function upstream<T>(path: string): Promise<T> {
+  return (await (await fetch(world.url + path)).json()) as T;
+}
+
+beforeAll(async () => {
+  world = await startWorld();
+  admin = (await world.register(world.adminInvite, 'Admin')).client;
+  proxy = await startEvilRelay(world.url);
+});
+afterEach(() => proxy.set(undefined));
+afterAll(async () => {
+  await proxy.close();
+  await world.close();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+test('key substitution: a relay-served key that the log does not prove is never used', async () => {
+  const alice = await join('Alice S');
+  const bob = await join('Bob S');
+  const mallory = await join('Mallory S');
+  const g = await alice.client.createGroup({ name: 'subst', kind: 'secret' });
+  const bobState = await stateOf(bob);
+  const mal = await stateOf(mallory);
+  // Mallory's key, dressed up as Bob's device, in the directory and in the KeyPackage directory.
+  const forged = await createKeyPackages({ userId: bobState.userId, deviceId: bobState.deviceId, signPub: fromB64u(mal.keys.signPub), signSeed: fromB64u(mal.keys.signSeed) }, 1);
+  proxy.set((ex) => {
+    if (ex.path.startsWith('/v1/directory')) {
+      const body = structuredClone(ex.body) as DirectoryResponse;
+      for (const d of body.devices) if (d.id === bobState.deviceId) Object.assign(d, { signPub: mal.keys.signPub, encPub: mal.keys.encPub });
+      return { body };
+    }
+    if (ex.path.startsWith('/v1/keypackages/claim')) {
+      return { body: { keyPackages: [{ deviceId: bobState.deviceId, keyPackage: forged[0].publicPackage, lastResort: false }], missing: [] } };
+    }
+    return undefined;
+  });
+  await alice.client.addMembers(g.id, ['Bob S']);
+  proxy.set(undefined);
+  expect(await alarmKinds(alice.client)).toContain('key_substitution');
+  expect(proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
+  expect((await alice.client.groupMembers(g.id)).map((m) => m.name)).toEqual(['Alice S']);
+
+  // With the true keys, Bob is added as usual.
+  await alice.client.addMembers(g.id, ['Bob S']);
+  await alice.client.send(g.id, 'only for Bob');
+  expect((await bob.client.read(g.id)).messages.map((m) => m.text)).toEqual(['only for Bob']);
+});
+
+test("key substitution with no proof, or with another leaf's proof, fails closed", async () => {
+  const carol = await join('Carol S');
+  const dave = await join('Dave S');
+  const erin = await join('Erin S');
+  const daveId = (await stateOf(dave)).userId;
+  const erinId = (await stateOf(erin)).userId;
+  const g = await carol.client.createGroup({ name: 'proofs', kind: 'secret' });
+  // No proof at all for Dave.
+  proxy.set((ex) => (ex.path.startsWith(`/v1/kt/users/${daveId}`) ? { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } } : undefined));
+  await expect(carol.client.addMembers(g.id, ['Dave S'])).rejects.toMatchObject({ code: 'forbidden' });
+  // Erin's entries and proofs served as Dave's.
+  proxy.set(async (ex) => {
+    if (!ex.path.startsWith(`/v1/kt/users/${daveId}`)) return undefined;
+    return { body: await upstream<KtUserResponse>(ex.path.replace(daveId, erinId)) };
+  });
+  const err = (await carol.client.addMembers(g.id, ['Dave S']).catch((e: unknown) => e)) as AgoraError;
+  expect(err.code).toBe('forbidden');
+  expect(err.message).toMatch(/could not be verified/);
+  expect(await alarmKinds(carol.client)).toContain('bad_chain');
+  expect((await carol.client.groupMembers(g.id)).map((m) => m.name)).toEqual(['Carol S']);
+});
+
+test('an unauthorised device for a person: caught by their own monitoring and by the audit', async () => {
+  const frank = await join('Frank S');
+  const frankId = (await stateOf(frank)).userId;
+  // (a) A device the relay merely lists, with no log entry: refused, and Frank is alarmed.
+  const ghost = await generateDeviceKeys();
+  proxy.set((ex) => {
+    if (!ex.path.startsWith('/v1/directory')) return undefined;
+    const body = structuredClone(ex.body) as DirectoryResponse;
+    body.devices.push({ id: 'd_GhostGhostGhostGhostGh', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now(), enrolledBy: 'device-invite' });
+    return { body };
+  });
+  await frank.client.sync();
+  proxy.set(undefined);
+  expect(await alarmKinds(frank.client)).toContain('unknown_device');
+  // (b) An administrator (an insider) puts a device on Frank's account with their own invite.
+  const { code } = await admin.createInvite({ name: 'Frank S' });
+  const intruderDir = await tempDir('kt-intruder');
+  dirs.push(intruderDir);
+  await AgoraClient.register(nodeDeps({ profileDir: intruderDir, passphrase: PASSPHRASE }), { server: world.url, invite: code });
+  await frank.client.sync();
+  const alarms = await frank.client.alarms();
+  expect(alarms.find((a) => a.kind === 'device_added_by_admin')?.message).toMatch(/approved by Admin/);
+  // The audit lists it, with who approved it.
+  const { audit } = await import('../../client-sdk/src/kt/audit.js');
+  const cp = await kt().checkpoint();
+  const entries = await kt().allEntries(checkpointOf(cp.checkpoint).size);
+  const policy = PolicySchema.parse({ log: { origin: (await kt().policy()).origin, vkey: (await kt().policy()).vkey }, witnesses: [], quorum: 0, maxCheckpointAgeSeconds: 3600 });
+  const report = await audit({ policy, checkpointNote: cp.checkpoint, entries, now: Date.now() });
+  const added = report.deviceChanges.filter((c) => c.userId === frankId && c.change === 'added');
+  expect(added).toHaveLength(2);
+  expect(added[1].approvedBy?.name).toBe('Admin');
+});
+
+test('rollback to a smaller log and rewritten history are refused, with evidence', async () => {
+  const gina = await join('Gina S');
+  const old = (await kt().checkpoint()).checkpoint;
+  await join('Hugo S'); // the log grows
+  await gina.client.sync();
+  // Rollback: the relay shows Gina an older checkpoint.
+  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: old, size: checkpointOf(old).size, cosigners: [] } } : undefined));
+  await expect(gina.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
+  const rollback = (await gina.client.alarms()).find((a) => a.kind === 'rollback');
+  expect(rollback?.evidence).toHaveLength(2);
+  // Rewritten history: the same size, another root, signed with the log's own key.
+  const seed = logKeySeed(world.dataDir);
+  const real = await kt().checkpoint();
+  const cp = checkpointOf(real.checkpoint);
+  const entries = await kt().allEntries(cp.size);
+  const rewritten = new ForkedLog(entries.slice(0, -1), [entries[0]]);
+  const forgedNote = signCheckpoint(cp.origin, rewritten.size, rewritten.root(), seed);
+  proxy.set(undefined);
+  await gina.client.alarms({ clear: true });
+  await gina.client.sync().catch(() => undefined); // honest again (its stored checkpoint is still the newest)
+  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: forgedNote, size: rewritten.size, cosigners: [] } } : undefined));
+  await expect(gina.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
+  const fork = (await gina.client.alarms()).find((a) => a.kind === 'fork');
+  expect(fork?.evidence).toHaveLength(2);
+  expect(fork?.evidence[1]).toBe(forgedNote);
+});
+
+test('a hidden revocation (stale key served) is caught by the snapshot', async () => {
+  const ivan = await join('Ivan S');
+  const judy = await join('Judy S');
+  const ivanId = (await stateOf(ivan)).userId;
+  await admin.deactivate('Ivan S');
+  // The relay hides Ivan's revocation and deactivation: his old keys would look current.
+  proxy.set(async (ex) => {
+    if (!ex.path.startsWith(`/v1/kt/users/${ivanId}`)) return undefined;
+    const body = structuredClone(ex.body) as KtUserResponse;
+    body.entries = body.entries.filter((e) => {
+      const t = decodeEntry(fromB64u(e.entry)).type;
+      return t !== 'device-revoked' && t !== 'user-deactivated';
+    });
+    return { body };
+  });
+  await expect(judy.client.verifyUser('Ivan S')).rejects.toMatchObject({ code: 'forbidden' });
+  expect((await judy.client.alarms()).some((a) => /hidden|snapshot/.test(a.message))).toBe(true);
+  // ...or serves an older snapshot that still lists his keys.
+  proxy.set(async (ex) => {
+    if (!ex.path.startsWith(`/v1/kt/users/${ivanId}`)) return undefined;
+    const body = structuredClone(ex.body) as KtUserResponse;
+    const size = body.size;
+    const older = await upstream<KtUserResponse>(`/v1/kt/users/${ivanId}?size=${size - 3}`);
+    body.entries = body.entries.filter((e) => e.index < older.snapshot.index);
+    body.snapshot = { ...older.snapshot, proof: (await upstream<{ proof: string[] }>(`/v1/kt/proof/inclusion?index=${older.snapshot.index}&size=${size}`)).proof };
+    return { body };
+  });
+  await expect(judy.client.verifyUser('Ivan S')).rejects.toMatchObject({ code: 'forbidden' });
+  proxy.set(undefined);
+  const v = await judy.client.verifyUser('Ivan S');
+  expect(v.status).toBe('deactivated');
+  expect(v.devices.every((d) => !d.active)).toBe(true);
+});
+
+test('forged and wrong-origin checkpoints are refused; a revoked key replayed is not used', async () => {
+  const kim = await join('Kim S');
+  const real = checkpointOf((await kt().checkpoint()).checkpoint);
+  const stranger = (await generateDeviceKeys()).signSeed;
+  const forged = signCheckpoint(real.origin, real.size + 5, real.root, stranger);
+  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: forged, size: real.size + 5, cosigners: [] } } : undefined));
+  await expect(kim.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
+  expect((await kim.client.alarms({ clear: true })).map((a) => a.kind)).toEqual(['forged_checkpoint']);
+  const wrongOrigin = signCheckpoint('agora/o_AAAAAAAAAAAAAAAAAAAAAA', real.size, real.root, logKeySeed(world.dataDir));
+  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: wrongOrigin, size: real.size, cosigners: [] } } : undefined));
+  await expect(kim.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
+  expect((await kim.client.alarms()).map((a) => a.kind)).toEqual(['forged_checkpoint']);
+
+  // A revoked key replayed: the relay lists a deactivated person's device as active and pending.
+  proxy.set(undefined);
+  const leo = await join('Leo S');
+  const leoState = await stateOf(leo);
+  await admin.deactivate('Leo S');
+  proxy.set((ex) => {
+    if (ex.path.startsWith('/v1/directory')) {
+      const body = structuredClone(ex.body) as DirectoryResponse;
+      for (const u of body.users) if (u.id === leoState.userId) u.status = 'active';
+      for (const d of body.devices) if (d.id === leoState.deviceId) d.status = 'active';
+      return { body };
+    }
+    if (ex.path.startsWith('/v1/orgkeys/pending')) return { body: { pending: [{ deviceId: leoState.deviceId, missing: [1, 2] }] } };
+    return undefined;
+  });
+  proxy.seen.length = 0;
+  await kim.client.sync().catch(() => undefined);
+  await admin.sync();
+  expect(proxy.seen.filter((e) => e.path.startsWith('/v1/orgkeys/pending')).length).toBeGreaterThan(0);
+  const uploads = proxy.seen.filter((e) => e.method === 'POST' && e.path.startsWith('/v1/orgkeys/envelopes'));
+  for (const u of uploads) expect(JSON.stringify(u.request)).not.toContain(leoState.deviceId);
+});
+
+test('the log being unavailable fails closed, visibly, and nothing is sent', async () => {
+  const mia = await join('Mia S');
+  const g = await mia.client.createGroup({ name: 'offline-log', kind: 'secret' });
+  proxy.set((ex) => (ex.path.startsWith('/v1/kt/') ? { status: 503, body: { error: { code: 'internal', message: 'down' } } } : undefined));
+  proxy.seen.length = 0;
+  const err = (await mia.client.send(g.id, 'should not leave').catch((e: unknown) => e)) as AgoraError;
+  expect(err.message).toMatch(/key-transparency log is unavailable/);
+  expect(proxy.seen.some((e) => e.method === 'POST' && e.path.includes('/records'))).toBe(false);
+});
+
+describe('witnesses', () => {
+  let w1: WitnessKey;
+  let w2: WitnessKey;
+  const states = new Map<string, WitnessState | null>();
+
+  async function cosignNow(key: WitnessKey): Promise<void> {
+    const previous = states.get(key.name) ?? null;
+    const { checkpoint } = await kt().checkpoint();
+    const next = checkpointOf(checkpoint);
+    const proof = previous && previous.size > 0 && next.size > previous.size ? (await kt().consistency(previous.size, next.size)).proof.map(fromB64u) : [];
+    const step = witnessStep({ key, previous, logVkey: (await kt().policy()).vkey, noteText: checkpoint, consistencyProof: proof, nowMs: Date.now() });
+    await kt().cosign({ checkpoint, cosignature: step.cosignature, vkey: witnessVkey(key) });
+    states.set(key.name, step.state);
+  }
+
+  async function policy(quorum: number, maxAge = 3600): Promise<Policy> {
+    const p = await kt().policy();
+    return PolicySchema.parse({
+      log: { origin: p.origin, vkey: p.vkey },
+      witnesses: [{ name: w1.name, vkey: witnessVkey(w1) }, { name: w2.name, vkey: witnessVkey(w2) }],
+      quorum,
+      maxCheckpointAgeSeconds: maxAge,
+    });
+  }
+
+  beforeAll(() => {
+    w1 = newWitnessKey('officer-laptop');
+    w2 = newWitnessKey('it-archive');
+  });
+
+  test('quorum not met, and one witness counted twice, fail closed', async () => {
+    await cosignNow(w1);
+    const otto = (await join('Otto S', { policy: await policy(1) })).client;
+    await cosignNow(w1);
+    await otto.sync(); // one witness suffices under this policy
+    await otto.setPolicy(await policy(2));
+    await expect(otto.sync()).rejects.toBeTruthy(); // only one witness has cosigned anything
+    // The relay repeats w1's line, and once more under w2's name: still one witness.
+    proxy.set(async (ex) => {
+      if (!ex.path.startsWith('/v1/kt/checkpoint')) return undefined;
+      const body = await upstream<{ checkpoint: string; size: number; cosigners: string[] }>('/v1/kt/checkpoint?cosigners=1');
+      const line = body.checkpoint.split('\n').find((l) => l.startsWith(`— ${w1.name} `))!;
+      body.checkpoint = body.checkpoint + line + '\n' + line.replace(w1.name, w2.name) + '\n';
+      return { body };
+    });
+    await expect(otto.sync()).rejects.toMatchObject({ code: 'forbidden' });
+    proxy.set(undefined);
+    await cosignNow(w1);
+    await cosignNow(w2);
+    await otto.sync(); // two distinct witnesses: accepted
+  });
+
+  test('a replayed old checkpoint is refused for freshness', async () => {
+    let clock = Date.now();
+    await cosignNow(w1);
+    const paul = await join('Paul S', { policy: await policy(1, 60), now: () => clock });
+    await cosignNow(w1);
+    await paul.client.sync();
+    clock += 3_600_000; // an hour later the relay still shows the same, long-witnessed checkpoint
+    await expect(paul.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  test('split view: caught by the witness and by the checkpoints members carry in their messages', async () => {
+    const honest = await join('Quinn S');
+    const victimProxy = await startEvilRelay(world.url);
+    try {
+      const victim = await join('Rita S', { via: victimProxy.url });
+      const g = await honest.client.createGroup({ name: 'split', kind: 'secret' });
+      await honest.client.addMembers(g.id, ['Rita S']);
+      await victim.client.sync();
+      // The relay forks the log for Rita: the real entries plus one more that nobody else sees.
+      const seed = logKeySeed(world.dataDir);
+      const realNote = (await kt().checkpoint()).checkpoint;
+      const real = checkpointOf(realNote);
+      const entries = await kt().allEntries(real.size);
+      const fork = new ForkedLog(entries, [entries[entries.length - 1]]);
+      const forkNote = signCheckpoint(real.origin, fork.size, fork.root(), seed);
+      victimProxy.set(async (ex) => {
+        if (ex.path.startsWith('/v1/kt/checkpoint')) return { body: { checkpoint: forkNote, size: fork.size, cosigners: [] } };
+        if (ex.path.startsWith('/v1/kt/proof/consistency')) {
+          const q = new URL(ex.path, 'http://x').searchParams;
+          if (Number(q.get('to')) !== fork.size) return { status: 400, body: { error: { code: 'invalid_field', message: 'size', field: 'to' } } };
+          return { body: { proof: fork.consistency(Number(q.get('from'))) } };
+        }
+        const m = /^\/v1\/kt\/users\/([^?]+)/.exec(ex.path);
+        if (m) {
+          const body = await upstream<KtUserResponse>(`/v1/kt/users/${m[1]}?size=${real.size}`);
+          if (!body.entries) return { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } };
+          return {
+            body: {
+              ...body,
+              size: fork.size,
+              entries: body.entries.map((e) => ({ ...e, proof: fork.inclusion(e.index) })),
+              snapshot: { ...body.snapshot, index: fork.size - 1, proof: fork.inclusion(fork.size - 1) },
+            },
+          };
+        }
+        return undefined;
+      });
+      await victim.client.send(g.id, 'from the forked view');
+      await join('Sam S'); // the real log grows past the fork
+      await honest.client.send(g.id, 'from the real view');
+      // Rita reads Quinn's message: his checkpoint cannot be reconciled with hers.
+      await victim.client.read(g.id);
+      expect(await alarmKinds(victim.client)).toContain('fork');
+      // Quinn reads Rita's message: her checkpoint is not a prefix of the real log.
+      await honest.client.read(g.id);
+      const alarm = (await honest.client.alarms()).find((a) => a.kind === 'fork');
+      expect(alarm?.evidence).toContain(forkNote);
+      // And a witness that follows the real log refuses to cosign the fork.
+      const w = newWitnessKey('split-witness');
+      const first = witnessStep({ key: w, previous: null, logVkey: (await kt().policy()).vkey, noteText: (await kt().checkpoint()).checkpoint, consistencyProof: [], nowMs: Date.now() });
+      expect(() => witnessStep({ key: w, previous: first.state, logVkey: first.state.logVkey, noteText: forkNote, consistencyProof: [], nowMs: Date.now() })).toThrow(/older|forked/);
+    } finally {
+      await victimProxy.close();
+    }
+  });
+});
+
+test('one key bound to two people is refused by clients and reported by the audit', async () => {
+  const { registration, deviceKeys, call } = await import('../../server/src/testing.js');
+  const keys = deviceKeys();
+  // Two people enrol the same device keys (a shared or cloned device, or a relay that tried).
+  for (const name of ['Twin One', 'Twin Two']) {
+    const { code } = await admin.createInvite({ name, newPerson: true });
+    const res = await call(world.url, 'POST', '/v1/register', await registration(world.url, code, keys));
+    expect(res.status).toBe(201);
+  }
+  const tess = await join('Tess S');
+  await tess.client.verifyUser('Twin One').catch(() => undefined);
+  await expect(tess.client.verifyUser('Twin Two')).rejects.toMatchObject({ code: 'forbidden' });
+  expect((await tess.client.alarms()).some((x) => /also bound to/.test(x.message))).toBe(true);
+  const { audit } = await import('../../client-sdk/src/kt/audit.js');
+  const cp = await kt().checkpoint();
+  const p = await kt().policy();
+  const report = await audit({
+    policy: PolicySchema.parse({ log: { origin: p.origin, vkey: p.vkey }, witnesses: [], quorum: 0, maxCheckpointAgeSeconds: 3600 }),
+    checkpointNote: cp.checkpoint,
+    entries: await kt().allEntries(checkpointOf(cp.checkpoint).size),
+    now: Date.now(),
+  });
+  expect(report.violations.map((v) => v.code)).toContain('key_bound_to_two_people');
+});
