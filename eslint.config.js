@@ -24,7 +24,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }] },
   },
   {
-    files: ['client-sdk/src/protocol/**/*.ts', 'client-sdk/src/core/**/*.ts', 'client-sdk/src/crypto/**/*.ts', 'client-sdk/src/mls/**/*.ts'],
+    files: ['client-sdk/src/protocol/**/*.ts', 'client-sdk/src/core/**/*.ts', 'client-sdk/src/crypto/**/*.ts', 'client-sdk/src/mls/**/*.ts', 'client-sdk/src/kt/**/*.ts'],
     ignores: ['client-sdk/src/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [

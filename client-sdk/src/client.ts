@@ -535,6 +535,7 @@ export class AgoraClient {
       if (current.mls) for (const m of this.members(current.mls)) involved.add(m.deviceId);
       await this.trust.ensureDevices(involved);
       const result = await ingestEntries(current, entries, {
+        selfDeviceId: this.state.deviceId,
         device: (id) => this.asDevice(id),
         mlsLookup: this.mlsLookup,
         publicKey: (gen) => {
@@ -620,14 +621,27 @@ export class AgoraClient {
     if (packages.length === 0 && removeDevices.length === 0) return groupInfo(fromB64u(local.mls)).epoch;
     const staged = await stageCommit(fromB64u(local.mls), { add: packages, remove: removeDevices }, this.mlsLookup);
     const members = groupInfo(staged.staged).members.map((m) => m.deviceId);
-    const res = await this.http.commit(groupId, {
-      epoch: staged.epoch,
-      commit: staged.commit,
-      welcome: staged.welcome,
-      added: staged.added,
-      removed: staged.removed,
-      membership: await this.signMembership(groupId, staged.epoch + 1, members),
-    });
+    // Kept (and saved) until the relay answers: if the answer is lost, the commit is recognised in
+    // the log later and this staged state merged then (a device cannot process its own commit).
+    local.pendingCommit = { epoch: staged.epoch, commit: staged.commit, staged: toB64u(staged.staged) };
+    await this.deps.profile.save(this.state);
+    let res;
+    try {
+      res = await this.http.commit(groupId, {
+        epoch: staged.epoch,
+        commit: staged.commit,
+        welcome: staged.welcome,
+        added: staged.added,
+        removed: staged.removed,
+        membership: await this.signMembership(groupId, staged.epoch + 1, members),
+      });
+    } catch (e) {
+      // A 4xx is a refusal: the commit is not in the log. Otherwise nobody knows yet.
+      const status = e instanceof AgoraError ? e.details.status : undefined;
+      if (status !== undefined && status >= 400 && status < 500) local.pendingCommit = null;
+      throw e;
+    }
+    local.pendingCommit = null;
     local.mls = toB64u(staged.staged);
     local.epochKeys[String(res.epoch)] = toB64u(await exportContentKey(staged.staged));
     return res.epoch;

@@ -8,6 +8,8 @@ import { processCommit, exportContentKey, groupInfo, MlsCheckError, type DeviceL
 import type { GroupLocal, StoredMessage } from './state.js';
 
 export interface IngestContext {
+  /** This device: its own commits are merged from staged state, never processed. */
+  selfDeviceId: string;
   device(deviceId: string): Device | undefined;
   mlsLookup: DeviceLookup;
   /** Public groups: the content key for an organisation-key generation, if this device holds it. */
@@ -37,6 +39,18 @@ export async function ingestEntries(start: GroupLocal, entries: LogEntry[], ctx:
       const state = fromB64u(group.mls);
       const current = groupInfo(state).epoch;
       if (entry.epoch < current) continue; // our own commit, merged when the relay accepted it
+      const pending = group.pendingCommit;
+      if (pending && entry.epoch === current && entry.sender === ctx.selfDeviceId && entry.payload === pending.commit) {
+        // Our own commit, accepted although its answer was lost: merge the state staged for it.
+        const staged = fromB64u(pending.staged);
+        group.mls = pending.staged;
+        group.pendingCommit = null;
+        const epoch = groupInfo(staged).epoch;
+        group.epochKeys[String(epoch)] = toB64u(await exportContentKey(staged));
+        newEpochs.push(epoch);
+        continue;
+      }
+      if (pending && entry.epoch >= pending.epoch) group.pendingCommit = null; // another commit won
       if (entry.epoch > current) {
         group.rejected.push({ seq: entry.seq, reason: `commit for epoch ${entry.epoch}, but this device is at ${current}`, sender: entry.sender });
         continue;

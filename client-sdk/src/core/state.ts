@@ -44,6 +44,8 @@ export const GroupLocal = z.object({
   rejected: z.array(Rejection),
   /** This device was removed from the secret group. */
   removed: z.boolean(),
+  /** A commit sent whose answer has not come back: merged if it shows up in the log. */
+  pendingCommit: z.object({ epoch: z.number().int(), commit: z.string(), staged: B64u }).nullable().default(null),
 });
 export type GroupLocal = z.infer<typeof GroupLocal>;
 
@@ -134,5 +136,6 @@ export function emptyGroup(input: { id: string; name: string; kind: 'secret' | '
     gaps: [],
     rejected: [],
     removed: false,
+    pendingCommit: null,
   };
 }
