@@ -797,6 +797,7 @@ export class AgoraClient {
         const names = unverified.map((id) => this.nameOf(id)).join(', ');
         throw new AgoraError('forbidden', `not adding ${names}: their keys could not be verified in the key-transparency log${this.trust.raised.length ? ` (${this.trust.raised.at(-1)!.message})` : ''}`);
       }
+      await this.syncOrgKeys(); // a colleague's duty: hand the organisation key to waiting devices
       await this.changeSecretMembers(g, (members) => ({
         add: users.flatMap((u) => this.activeDevicesOf(u.id)).filter((d) => !members.has(d.id)),
         remove: [],
@@ -859,8 +860,10 @@ export class AgoraClient {
       await this.refreshDirectory();
       const g = await this.findGroup(groupRef);
       await this.trust.refresh(); // fails closed when the log cannot be verified
-      if (g.kind === 'public') await this.syncOrgKeys();
-      else await this.syncMailbox();
+      // Every send also does a colleague's duty: hand the organisation key to new devices waiting
+      // for it, so newcomers can read public groups as soon as anyone is active.
+      await this.syncOrgKeys();
+      if (g.kind === 'secret') await this.syncMailbox();
       for (let attempt = 0; attempt < 5; attempt++) {
         await this.syncGroupLog(g.id);
         const local = this.localGroup(g);
