@@ -141,7 +141,7 @@ export class AgoraClient {
         mailboxCursor: 0,
         sentCounters: {},
         historySentTo: [],
-        kt: { policy, policySource: input.policy ? 'file' : 'relay', checkpoint: null, users: {}, knownOwnDevices: [reg.deviceId], ownInvites: [], alarms: [] },
+        kt: { policy, policySource: input.policy ? 'file' : 'relay', checkpoint: null, users: {}, knownOwnDevices: [reg.deviceId], alarms: [] },
         token: null,
       };
       await deps.profile.save(client.state);
@@ -1004,7 +1004,7 @@ export class AgoraClient {
   // ---------- key transparency ----------
 
   /** Verifies a person's keys in the key-transparency log and says which devices are trusted. */
-  async verifyUser(userRef: string): Promise<{ userId: string; name: string; status: string; devices: { deviceId: string; fingerprint: string; active: boolean; approvedBy: string; addedAt: number }[]; checkpointSize: number; witnesses: number }> {
+  async verifyUser(userRef: string): Promise<{ userId: string; name: string; status: string; devices: { deviceId: string; fingerprint: string; active: boolean; approvedBy: string; addedAt: number }[]; checkpointSize: number; quorum: number }> {
     return this.tx(async () => {
       await this.refreshDirectory();
       const user = this.resolveUser(userRef);
@@ -1025,7 +1025,7 @@ export class AgoraClient {
           addedAt: d.addedAt,
         });
       }
-      return { userId: user.id, name: v.name, status: v.status, devices, checkpointSize: this.state.kt.checkpoint!.size, witnesses: this.trust.policy.quorum };
+      return { userId: user.id, name: v.name, status: v.status, devices, checkpointSize: this.state.kt.checkpoint!.size, quorum: this.trust.policy.quorum };
     });
   }
 

@@ -21,8 +21,6 @@ export interface TrustedDevice {
   active: boolean;
 }
 
-const CRITICAL = new Set(['fork', 'rollback', 'forged_checkpoint', 'key_substitution', 'unknown_device', 'bad_chain']);
-
 export class KtTrust {
   /** Alarms raised during the current operation (the caller reports them). */
   raised: Alarm[] = [];
@@ -201,8 +199,12 @@ export class KtTrust {
   /** The relay's directory must show exactly the keys the log shows. */
   private compareWithDirectory(userId: string, v: VerifiedUser): void {
     const s = this.state();
+    // A device enrolled after the checkpoint we verified (witnesses lag behind the log) is simply
+    // not trusted yet; one the log still lacks after that window is an alarm.
+    const window = Math.max(60, this.policy.quorum > 0 ? this.policy.maxCheckpointAgeSeconds : 0) * 1000;
     for (const d of s.directory.devices.filter((x) => x.userId === userId)) {
       const logged = v.devices.find((x) => x.deviceId === d.id);
+      if (!logged && this.now() - d.createdAt < window) continue;
       if (!logged) {
         const mine = userId === s.userId;
         this.alarm(mine ? 'unknown_device' : 'key_substitution', mine
@@ -291,19 +293,25 @@ export class KtTrust {
     }
     const [small, big] = theirs.size < ours.size ? [theirs, parseCheckpoint(openNote(ours.note, [verifierFromVkey(policy.log.vkey)]).note.text)] : [parseCheckpoint(openNote(ours.note, [verifierFromVkey(policy.log.vkey)]).note.text), theirs];
     if (small.size === 0) return;
+    let proof: Uint8Array[];
     try {
-      const proof = (await this.kt.consistency(small.size, big.size)).proof.map(fromB64u);
-      verifyAppendOnly({ size: small.size, root: small.root }, big, proof);
+      proof = (await this.kt.consistency(small.size, big.size)).proof.map(fromB64u);
     } catch (e) {
-      if (e instanceof KtError || e instanceof AgoraError) {
-        this.alarm('fork', `${from} saw a key-transparency log that is not consistent with this device's: the relay is showing people different keys`, [ours.note, note]);
+      const status = e instanceof AgoraError ? e.details.status : undefined;
+      if (status === undefined || status >= 500) {
+        this.alarm('unverifiable', `could not compare ${from}'s view of the key-transparency log with this device's (the relay did not answer)`, [ours.note, note]);
         return;
       }
-      throw e;
+      // The relay refuses to prove that two checkpoints it signed are consistent: equivocation.
+      this.alarm('fork', `${from} saw a key-transparency log the relay cannot reconcile with this device's: the relay is showing people different keys`, [ours.note, note]);
+      return;
+    }
+    try {
+      verifyAppendOnly({ size: small.size, root: small.root }, big, proof);
+    } catch (e) {
+      if (!(e instanceof KtError)) throw e;
+      this.alarm('fork', `${from} saw a key-transparency log that is not consistent with this device's: the relay is showing people different keys`, [ours.note, note]);
     }
   }
 
-  hasCriticalAlarm(): boolean {
-    return this.raised.some((a) => CRITICAL.has(a.kind));
-  }
 }

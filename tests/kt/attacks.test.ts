@@ -124,7 +124,7 @@ test('an unauthorised device for a person: caught by their own monitoring and by
   proxy.set((ex) => {
     if (!ex.path.startsWith('/v1/directory')) return undefined;
     const body = structuredClone(ex.body) as DirectoryResponse;
-    body.devices.push({ id: 'd_GhostGhostGhostGhostGh', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now(), enrolledBy: 'device-invite' });
+    body.devices.push({ id: 'd_GhostGhostGhostGhostGh', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now() - 3_600_000, enrolledBy: 'device-invite' });
     return { body };
   });
   await frank.client.sync();

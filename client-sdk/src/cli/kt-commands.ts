@@ -2,6 +2,7 @@
  * account — on the security officer's own machine. */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { AgoraError } from '../core/errors.js';
 import { nodeFetch } from '../node/index.js';
@@ -94,6 +95,7 @@ export function registerKtCommands(program: Command, opts: { json: () => boolean
     .action(async (o: { server: string; key: string; name: string; logKey?: string; policy?: string; once?: boolean; interval: string }) => {
       let key = await readJson(o.key, WitnessKeySchema, 'witness key');
       if (!key) {
+        await fs.mkdir(path.dirname(path.resolve(o.key)), { recursive: true, mode: 0o700 });
         key = newWitnessKey(o.name);
         await writeJson(o.key, key);
         opts.warn(`created witness key ${o.key}; add this line to the organisation's policy: ${witnessVkey(key)}`);
@@ -103,8 +105,9 @@ export function registerKtCommands(program: Command, opts: { json: () => boolean
       const logVkey = o.logKey ?? (o.policy ? (await loadPolicy(o.policy)).log.vkey : undefined);
       const interval = Math.max(1, Number(o.interval)) * 1000;
       for (;;) {
-        await round(kt, key, stateFile, logVkey, opts);
-        if (o.once) return;
+        if (o.once) return round(kt, key, stateFile, logVkey, opts);
+        // A running witness outlives a relay restart or a bad answer: it reports and tries again.
+        await round(kt, key, stateFile, logVkey, opts).catch((e: unknown) => opts.warn((e as Error).message));
         await new Promise((r) => setTimeout(r, interval));
       }
     });
@@ -120,7 +123,8 @@ export function registerKtCommands(program: Command, opts: { json: () => boolean
       const policy = o.policy ? await loadPolicy(o.policy) : await policyOnFirstUse(kt, opts.warn);
       const SinceSchema = z.object({ size: z.number().int().min(0), root: z.string(), at: z.number() });
       const since: AuditSince | undefined = o.since ? await readJson(o.since, SinceSchema, 'audit state') : undefined;
-      const { checkpoint } = await kt.checkpoint();
+      // With witnesses in the policy, audit the newest checkpoint they cosigned.
+      const { checkpoint } = await kt.checkpoint(policy.quorum > 0 ? policy.quorum : undefined);
       const size = parseCheckpoint(parseNote(checkpoint).text).size;
       const entries = await kt.allEntries(size);
       const report = await audit({ policy, checkpointNote: checkpoint, entries, since: since ?? null, now: Date.now() }).catch(explain);

@@ -63,6 +63,7 @@ program
   .action(async (o: { server: string; invite: string; name?: string; policy?: string }) => {
     const policy = o.policy ? await loadPolicy(o.policy) : undefined;
     const c = await AgoraClient.register(deps(), { server: o.server, invite: o.invite, name: o.name, policy });
+    if (!policy) warn(['no --policy file: trusting the key-transparency log key the relay named at registration (ask your security officer for the policy file and run "agora policy set FILE")']);
     const me = c.me;
     out(me.userId, { userId: me.userId, deviceId: me.deviceId, name: me.name, role: me.role });
   });

@@ -52,7 +52,7 @@ export type GroupLocal = z.infer<typeof GroupLocal>;
 export const Alarm = z.object({
   id: z.string(),
   at: z.number(),
-  /** fork | rollback | forged_checkpoint | key_substitution | unknown_device | device_added_by_admin | unverifiable | bad_gossip */
+  /** fork | rollback | forged_checkpoint | key_substitution | bad_chain | unknown_device | device_added_by_admin | unverifiable | bad_gossip */
   kind: z.string(),
   message: z.string(),
   /** Signed notes and other data kept as evidence (no content, no keys). */
@@ -91,8 +91,6 @@ export const KtLocal = z.object({
   users: z.record(z.string(), VerifiedUser),
   /** Own devices this person's devices approved or knew when this one enrolled. */
   knownOwnDevices: z.array(z.string()),
-  /** Invite keys of further-device invites this device made. */
-  ownInvites: z.array(z.string()),
   alarms: z.array(Alarm),
 });
 export type KtLocal = z.infer<typeof KtLocal>;

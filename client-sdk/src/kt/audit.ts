@@ -206,7 +206,7 @@ export async function audit(input: {
         }
         const dev = after.devices.find((d) => d.deviceId === entry.deviceId)!;
         if (entry.via === 'bootstrap') notes.push(`${after.name} was enrolled with the bootstrap invite: confirm the key fingerprint ${await fingerprint(entry.signPub)} with them in person`);
-        if (policy.workingHours && !withinWorkingHours(entry.time, policy.workingHours)) {
+        if (index >= sinceSize && policy.workingHours && !withinWorkingHours(entry.time, policy.workingHours)) {
           violations.push({ code: 'outside_working_hours', message: `a device of ${after.name} was added outside working hours (${new Date(entry.time).toISOString()})`, index, userId: entry.userId });
         }
         if (index >= sinceSize) {
