@@ -2,26 +2,14 @@
  * Decoding is canonical-only: a string that is not exactly what encodeBase64 would produce for the
  * decoded bytes (missing padding, non-zero unused bits, whitespace, base64url characters) is
  * rejected, so every note has one spelling and parse → format round-trips byte for byte. */
+import { encodeBase64Alphabet } from '../protocol/encoding.js';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
 export function encodeBase64(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + ALPHABET[n & 63];
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i] << 16;
-    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + '==';
-  } else if (rest === 2) {
-    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + '=';
-  }
-  return out;
+  return encodeBase64Alphabet(bytes, ALPHABET, true);
 }
 
 /** Returns undefined instead of throwing: every caller turns a bad encoding into its own error. */

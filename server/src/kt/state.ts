@@ -4,7 +4,7 @@
  * a change on top of the state without touching it, so a change the store refuses leaves no trace. */
 import {
   compareIds, decodeEntry, deviceSetHash, encodeEntry, encodeSnapshotLeaf, entryHash, leafHash, sortedIds,
-  ZERO_HASH, ZERO_SIG, type EnrolVia, type Entry, type KtRole, type UserEntry,
+  ZERO_HASH, ZERO_SIG, type DeviceAddedEntry, type Entry, type KtRole, type UserEntry,
   MerkleLevels,
 } from '@agora/client-sdk/kt';
 import { bytesEqual } from '@agora/client-sdk/protocol';
@@ -197,18 +197,8 @@ export class KtState {
 
 // ---- drafting the entries of one change ----
 
-export interface DeviceAddedInput {
-  userId: string;
-  deviceId: string;
-  signPub: Uint8Array;
-  encPub: Uint8Array;
-  via: EnrolVia;
-  invitePub: Uint8Array;
-  approverDeviceId: string;
-  approval: Uint8Array;
-  inviteSig: Uint8Array;
-  deviceSig: Uint8Array;
-}
+/** A DEVICE_ADDED entry as the relay verified it, before the log gives it its place. */
+export type DeviceAddedInput = Omit<DeviceAddedEntry, 'type' | 'time' | 'userSeq' | 'prevHash'>;
 
 /** Builds the entries of one change against a fixed state, then `seal()` adds the SNAPSHOT that
  * follows every change. Reads through `user()` see the draft's own changes. */
