@@ -52,6 +52,8 @@ export interface UserChain {
   userId: string;
   name: string;
   role: KtRole;
+  /** The device USER_CREATED names as approving the person ('' for the bootstrap admin). */
+  approvedByDevice: string;
   status: 'active' | 'deactivated';
   userSeq: number;
   /** entryHash of the latest entry: what the next entry's prevHash and a snapshot leaf must name. */
@@ -100,6 +102,7 @@ export async function applyUserEntry(
       userId: entry.userId,
       name: entry.name,
       role: entry.role,
+      approvedByDevice: entry.approvedByDevice,
       status: 'active',
       userSeq: entry.userSeq,
       head: entryHash(bytes),
@@ -154,10 +157,14 @@ async function checkEnrolment(
   if (!(await verify(entry.invitePub, enrolment, entry.inviteSig))) fail('bad_signature', 'a device was enrolled without its invite');
   const first = chain.devices.length === 0;
   if (entry.via === 'bootstrap') {
-    // Only the organisation's first person, created without an approver, enrols this way.
-    if (!first || chain.createdIndex !== 0) fail('unauthorised', 'a bootstrap enrolment other than the first admin');
+    // Only the organisation's first person, an admin created without an approver, enrols this way.
+    if (!first || chain.createdIndex !== 0 || chain.role !== 'admin' || chain.approvedByDevice !== '') {
+      fail('unauthorised', 'a bootstrap enrolment other than the first admin');
+    }
     return '';
   }
+  // The person's creation names the same approver as the invite their first device used.
+  if (first && entry.approverDeviceId !== chain.approvedByDevice) fail('unauthorised', "a person's creation and first device name different approvers");
   if (entry.via === 'user-invite' && !first) fail('unauthorised', "a new person's invite used for a further device");
   if (entry.via === 'device-invite' && first) fail('unauthorised', "a further-device invite used for a person's first device");
   const message =
