@@ -210,7 +210,8 @@ export class MerkleLevels {
    * power of two not above n); complete aligned subtrees come straight from the levels. */
   private range(start: number, n: number): Uint8Array {
     if (isPow2(n) && start % n === 0) {
-      return this.levels[Math.round(Math.log2(n))].get(start / n);
+      // A copy: a view into the level buffer would change under a caller when the tree grows.
+      return this.levels[Math.round(Math.log2(n))].get(start / n).slice();
     }
     const k = splitPoint(n);
     return nodeHash(this.range(start, k), this.range(start + k, n - k));
