@@ -1,23 +1,51 @@
 /** In-process push: which WebSocket belongs to which device. Messages are serialised once and
  * written to every open socket of the addressed devices; a push is a hint to fetch, never the only
- * copy, so a device that misses one catches up from the log or mailbox. */
+ * copy, so a device that misses one catches up from the log or mailbox.
+ *
+ * Writes are gathered per socket and go out once per event-loop turn (`setImmediate`), each
+ * socket's messages under one cork: the relay group-commits the records that arrived together, so
+ * their pushes leave together, one system call per socket instead of one per message. Every
+ * message is still its own WebSocket frame, in the order it was published. */
 import type { PushMessage } from '@agora/client-sdk/protocol';
 
 /** The part of a `ws` socket the hub uses, so the hub can be exercised without a network. */
 export interface PushSocket {
   readonly readyState: number;
-  send(data: string): void;
+  send(data: Buffer, options: { binary: boolean; compress: boolean }): void;
   close(code?: number, reason?: string): void;
 }
 
+/** The byte stream under a push socket (the upgraded TCP socket): corked while one turn's pushes
+ * are written to it, so they leave in a single write. */
+export interface CorkableStream {
+  cork(): void;
+  uncork(): void;
+}
+
 const OPEN = 1;
+/** One UTF-8 encoding per message, shared by every socket: a string would be encoded again for
+ * each of them (ws hands strings to the socket as they are). `binary: false` keeps it a text
+ * frame, as clients expect. The push endpoint negotiates no permessage-deflate; `compress: false`
+ * keeps it that way per message should that ever change, since deflate runs per socket and would
+ * undo the point of encoding once. */
+const FRAME = { binary: false, compress: false } as const;
+
+function encode(message: PushMessage): Buffer {
+  return Buffer.from(JSON.stringify(message), 'utf8');
+}
 
 export class PushHub {
   private readonly byDevice = new Map<string, Set<PushSocket>>();
   private readonly userOf = new Map<string, string>();
   private readonly byUser = new Map<string, Set<string>>();
+  private readonly streams = new WeakMap<PushSocket, CorkableStream>();
+  /** Messages waiting for this turn's write, per socket, in publication order. */
+  private outbox = new Map<PushSocket, Buffer[]>();
+  private flushTimer: NodeJS.Immediate | undefined;
 
-  add(deviceId: string, userId: string, socket: PushSocket): void {
+  /** `stream`, when given, is the socket's underlying byte stream (see CorkableStream). */
+  add(deviceId: string, userId: string, socket: PushSocket, stream?: CorkableStream): void {
+    if (stream) this.streams.set(socket, stream);
     let sockets = this.byDevice.get(deviceId);
     if (!sockets) {
       sockets = new Set();
@@ -48,15 +76,15 @@ export class PushHub {
   }
 
   publish(deviceIds: Iterable<string>, message: PushMessage): void {
-    let data: string | undefined;
+    let data: Buffer | undefined;
     const seen = new Set<string>();
     for (const id of deviceIds) {
       if (seen.has(id)) continue;
       seen.add(id);
       const sockets = this.byDevice.get(id);
       if (!sockets) continue;
-      data ??= JSON.stringify(message);
-      for (const socket of sockets) send(socket, data);
+      data ??= encode(message);
+      for (const socket of sockets) this.enqueue(socket, data);
     }
   }
 
@@ -69,8 +97,33 @@ export class PushHub {
 
   broadcast(message: PushMessage): void {
     if (this.byDevice.size === 0) return;
-    const data = JSON.stringify(message);
-    for (const sockets of this.byDevice.values()) for (const socket of sockets) send(socket, data);
+    const data = encode(message);
+    for (const sockets of this.byDevice.values()) for (const socket of sockets) this.enqueue(socket, data);
+  }
+
+  private enqueue(socket: PushSocket, data: Buffer): void {
+    const queued = this.outbox.get(socket);
+    if (queued) queued.push(data);
+    else this.outbox.set(socket, [data]);
+    this.flushTimer ??= setImmediate(() => this.flush());
+  }
+
+  /** Writes everything published since the last flush. */
+  private flush(): void {
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [socket, messages] of outbox) {
+      if (socket.readyState !== OPEN) continue;
+      const stream = this.streams.get(socket);
+      stream?.cork();
+      try {
+        for (const data of messages) send(socket, data);
+      } finally {
+        stream?.uncork();
+      }
+    }
   }
 
   /** Closes every socket of these devices (revocation) with the given close code. */
@@ -94,14 +147,15 @@ export class PushHub {
   }
 
   closeAll(code: number, reason: string): void {
+    this.flush();
     this.closeDevices([...this.byDevice.keys()], code, reason);
   }
 }
 
-function send(socket: PushSocket, data: string): void {
+function send(socket: PushSocket, data: Buffer): void {
   if (socket.readyState !== OPEN) return;
   try {
-    socket.send(data);
+    socket.send(data, FRAME);
   } catch {
     // A socket that fails to take a write is dead; the keepalive sweep removes it.
   }

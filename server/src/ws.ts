@@ -69,7 +69,8 @@ export function attachPush(
     const { device, user } = principal;
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.set(ws, true);
-      hub.add(device.id, user.id, ws);
+      // ws writes its frames to this same stream; the hub corks it to send a turn's pushes at once.
+      hub.add(device.id, user.id, ws, socket);
       ws.on('pong', () => alive.set(ws, true));
       ws.on('close', () => hub.remove(device.id, ws));
       ws.on('error', () => ws.terminate());

@@ -680,6 +680,42 @@ export function storeContract(
         expect((await store.getGroup('g_s'))?.head).toBe(50);
       });
 
+      it('concurrent appends across groups: per-group gapless seqs, each record under the seq its caller got', async () => {
+        const groups = ['g_1', 'g_2', 'g_3'];
+        for (const g of groups) await secretGroup(g);
+        await store.createGroup(groupRow('g_pub', { kind: 'public' }));
+        groups.push('g_pub');
+        const calls = Array.from({ length: 60 }, (_, i) => ({ groupId: groups[(i * 7) % groups.length], payload: `p${i}` }));
+        const unknown = store.appendRecord({ groupId: 'g_nope', epoch: 0, sender: 'd_a1', at: T0, payload: 'lost' });
+        const seqs = await Promise.all(calls.map((c, i) => store.appendRecord({ ...c, epoch: 0, sender: 'd_a1', at: T0 + i })));
+        // a record for a group that does not exist fails alone; the others in flight with it stand
+        await expect(unknown).rejects.toBeTruthy();
+        for (const g of groups) {
+          const mine = calls.map((c, i) => ({ ...c, seq: seqs[i] })).filter((c) => c.groupId === g);
+          expect(mine.map((c) => c.seq).sort((a, b) => a - b)).toEqual(mine.map((_, i) => i + 1));
+          const log = await store.readLog(g, 0, 100);
+          expect(log.map((e) => [e.seq, e.payload])).toEqual(
+            [...mine].sort((a, b) => a.seq - b.seq).map((c) => [c.seq, c.payload]),
+          );
+          expect((await store.getGroup(g))?.head).toBe(mine.length);
+        }
+        expect(await store.readLog('g_nope', 0, 10)).toEqual([]);
+      });
+
+      it('appends racing a commit: records and the commit still share one gapless sequence', async () => {
+        await secretGroup();
+        const records = Array.from({ length: 10 }, (_, i) =>
+          store.appendRecord({ groupId: 'g_s', epoch: 0, sender: 'd_a1', at: T0 + i, payload: `r${i}` }));
+        const commit = store.applyCommit(commitInput());
+        const [seqs, out] = await Promise.all([Promise.all(records), commit]);
+        if (!out.ok) throw new Error('the commit was refused');
+        const log = await store.readLog('g_s', 0, 100);
+        expect(log.map((e) => e.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+        expect(log[out.seq - 1].kind).toBe('commit');
+        seqs.forEach((seq, i) => expect(log[seq - 1]).toMatchObject({ kind: 'record', payload: `r${i}` }));
+        expect(await store.getGroup('g_s')).toMatchObject({ epoch: 1, head: 11 });
+      });
+
       it('readLog pages by afterSeq and limit', async () => {
         await secretGroup();
         for (let i = 1; i <= 5; i++) await store.appendRecord({ groupId: 'g_s', epoch: 0, sender: 'd_a1', at: T0, payload: `p${i}` });

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { storeContract } from './contract.js';
 import { openSqliteStore, SQLITE_FILE } from './sqlite.js';
@@ -93,6 +95,94 @@ describe('SQLite store on disk', () => {
     await writeEverything(writer);
     // the writer is left open, its WAL never checkpointed: a fresh process must still see everything
     await check(await open(dir));
+  });
+
+  describe('group commit of records', () => {
+    const record = (payload: string, groupId = 'g_p') => ({ groupId, epoch: 1, sender: 'd_a1', at: 1, payload });
+    async function withGroup(dir: string): Promise<Store> {
+      const store = await open(dir);
+      await store.createGroup({ id: 'g_p', name: 'P', kind: 'public', departmentId: null, epoch: null, createdBy: null, createdAt: 1, head: 0 });
+      return store;
+    }
+
+    it('appends made in one turn commit together, in call order, or not at all', async () => {
+      const dir = await freshDir();
+      dirs.push(dir);
+      const store = await withGroup(dir);
+      expect(await store.appendRecord(record('before'))).toBe(1);
+      // Another connection makes SQLite refuse one particular record: the failure the batch must
+      // not half-commit (in production: a full disk, an I/O error).
+      const other = new Database(join(dir, SQLITE_FILE));
+      other.exec("CREATE TRIGGER poison BEFORE INSERT ON log WHEN NEW.payload = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+      other.close();
+      const batch = ['a', 'b', 'poison', 'c'].map((p) => store.appendRecord(record(p)));
+      const settled = await Promise.allSettled(batch);
+      expect(settled.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+      expect((await store.readLog('g_p', 0, 10)).map((e) => e.payload)).toEqual(['before']);
+      expect((await store.getGroup('g_p'))?.head).toBe(1);
+
+      // The next batch is unaffected and numbering has no gap.
+      expect(await Promise.all(['a', 'b', 'c'].map((p) => store.appendRecord(record(p))))).toEqual([2, 3, 4]);
+      expect((await store.readLog('g_p', 0, 10)).map((e) => e.payload)).toEqual(['before', 'a', 'b', 'c']);
+    });
+
+    it('an acknowledged batch is visible to a new connection while the writer was never closed', async () => {
+      const dir = await freshDir();
+      dirs.push(dir);
+      const store = await withGroup(dir);
+      const seqs = await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendRecord(record(`m${i}`))));
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      const reader = await open(dir);
+      expect((await reader.readLog('g_p', 0, 100)).map((e) => e.payload)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    });
+
+    it('kill -9 during a stream of concurrent appends loses no acknowledged record', async () => {
+      const dir = await freshDir();
+      dirs.push(dir);
+      // The compiled store (npm test builds first), in a process of its own that can be killed.
+      const compiled = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../dist/store/sqlite.js')).href;
+      const script = `
+        const { openSqliteStore } = await import(${JSON.stringify(compiled)});
+        const store = await openSqliteStore(${JSON.stringify(dir)});
+        await store.createGroup({ id: 'g_p', name: 'P', kind: 'public', departmentId: null, epoch: null, createdBy: null, createdAt: 1, head: 0 });
+        for (let n = 0; ; n += 16) {
+          await Promise.all(Array.from({ length: 16 }, (_, i) =>
+            store.appendRecord({ groupId: 'g_p', epoch: 1, sender: 'd_a1', at: 1, payload: 'm' + (n + i) })
+              .then((seq) => process.stdout.write('ack m' + (n + i) + ' ' + seq + '\\n'))));
+        }`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const deadline = Date.now() + 20_000;
+      while ((out.match(/\n/g) ?? []).length < 200) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`appender stopped early: ${err.slice(0, 500)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill('SIGKILL');
+      await exited;
+      const acked = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => l.split(' '));
+      expect(acked.length).toBeGreaterThanOrEqual(200);
+
+      const store = await open(dir);
+      const log = await store.readLog('g_p', 0, 1_000_000);
+      expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+      for (const [, payload, seq] of acked) expect(log[Number(seq) - 1]?.payload).toBe(payload);
+    }, 30_000);
+
+    it('close writes the records already handed over before closing the file', async () => {
+      const dir = await freshDir();
+      dirs.push(dir);
+      const store = await openSqliteStore(dir);
+      await store.createGroup({ id: 'g_p', name: 'P', kind: 'public', departmentId: null, epoch: null, createdBy: null, createdAt: 1, head: 0 });
+      const pending = [store.appendRecord(record('x')), store.appendRecord(record('y'))];
+      await store.close();
+      expect(await Promise.all(pending)).toEqual([1, 2]);
+      await expect(store.appendRecord(record('z'))).rejects.toThrow(/closed/);
+      expect((await (await open(dir)).readLog('g_p', 0, 10)).map((e) => e.payload)).toEqual(['x', 'y']);
+    });
   });
 
   it('creates a private data directory, a WAL-mode database and a schema version', async () => {

@@ -4,7 +4,14 @@
  * after its transaction is on disk and neither `kill -9` nor a power cut loses an acknowledged write.
  * better-sqlite3 is synchronous, so every method runs to completion before the next one starts;
  * write transactions still take the write lock up front (`BEGIN IMMEDIATE`) so that a second process
- * on the same file waits on busy_timeout instead of failing halfway with SQLITE_BUSY. */
+ * on the same file waits on busy_timeout instead of failing halfway with SQLITE_BUSY.
+ *
+ * Group commit for records: the fsync, not the SQL, is what an append costs, and it blocks the
+ * event loop. `appendRecord` therefore queues its record and the queue is written as ONE
+ * transaction on the next `setImmediate`, i.e. after the event loop has read every request that
+ * arrived meanwhile (including those that arrived during the previous batch's fsync). Each caller's
+ * promise settles only after that transaction committed, so an acknowledged record is still on
+ * disk; a failed transaction rejects every caller of the batch and writes none of it. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -358,9 +365,20 @@ function prepareAll(db: Database.Database) {
   };
 }
 
+type RecordInput = Parameters<Store['appendRecord']>[0];
+
+interface QueuedRecord {
+  input: RecordInput;
+  resolve(seq: number): void;
+  reject(err: unknown): void;
+}
+
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly s: ReturnType<typeof prepareAll>;
+  /** Records waiting for the next group commit, in arrival order. */
+  private queued: QueuedRecord[] = [];
+  private flushTimer: NodeJS.Immediate | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.s = prepareAll(db);
@@ -372,6 +390,8 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Records already handed to appendRecord are written (or refused) before the file closes.
+    this.flushRecords();
     if (this.db.open) this.db.close();
   }
 
@@ -607,12 +627,41 @@ class SqliteStore implements Store {
       return { ok: true, seq, epoch };
     });
   }
-  async appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string }): Promise<number> {
-    return this.tx(() => {
-      const bumped = this.s.bumpHead.get(input.groupId);
-      if (!bumped) throw new Error('unknown group');
-      this.s.insertLog.run({ ...input, seq: bumped.head, kind: 'record', added: null, removed: null });
-      return bumped.head;
+  appendRecord(input: RecordInput): Promise<number> {
+    if (!this.db.open) return Promise.reject(new Error('store is closed'));
+    return new Promise<number>((resolve, reject) => {
+      this.queued.push({ input, resolve, reject });
+      this.flushTimer ??= setImmediate(() => this.flushRecords());
+    });
+  }
+
+  /** Writes every queued record in one IMMEDIATE transaction, in arrival order, so seqs stay
+   * gapless and ordered per group. A record for an unknown group is refused on its own (nothing of
+   * it was written); any other error rolls the whole batch back and refuses all of it. */
+  private flushRecords(): void {
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.queued;
+    if (batch.length === 0) return;
+    this.queued = [];
+    let outcomes: (number | Error)[];
+    try {
+      outcomes = this.tx(() =>
+        batch.map(({ input }): number | Error => {
+          const bumped = this.s.bumpHead.get(input.groupId);
+          if (!bumped) return new Error('unknown group');
+          this.s.insertLog.run({ ...input, seq: bumped.head, kind: 'record', added: null, removed: null });
+          return bumped.head;
+        }),
+      );
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    batch.forEach((q, i) => {
+      const out = outcomes[i];
+      if (typeof out === 'number') q.resolve(out);
+      else q.reject(out);
     });
   }
   async readLog(groupId: string, afterSeq: number, limit: number): Promise<LogEntryRow[]> {
