@@ -87,16 +87,19 @@ export function ed25519Vkey(name: string, publicKey: Uint8Array): string {
 
 const HEX8 = /^[0-9a-f]{8}$/;
 
+/** `<name>+<hex key ID>+<base64 material>`, the shape shared by verifier and signer keys. */
+function splitKeyString(text: string, error: string): { name: string; id: string; material: Uint8Array | undefined } {
+  const first = text.indexOf('+');
+  const second = first < 0 ? -1 : text.indexOf('+', first + 1);
+  if (second < 0) throw new NoteError(error);
+  return { name: text.slice(0, first), id: text.slice(first + 1, second), material: decodeBase64(text.slice(second + 1)) };
+}
+
 /** Parses a vkey of type 0x01 (Ed25519 note key) or 0x04 (Ed25519 cosignature/v1 key), checking
  * that its key ID is the one its name, type and key produce. Other types are refused. */
 export function parseVkey(vkey: string): { name: string; keyId: Uint8Array; type: number; publicKey: Uint8Array } {
   if (typeof vkey !== 'string') throw new NoteError('malformed verifier key');
-  const first = vkey.indexOf('+');
-  const second = first < 0 ? -1 : vkey.indexOf('+', first + 1);
-  if (second < 0) throw new NoteError('malformed verifier key');
-  const name = vkey.slice(0, first);
-  const id = vkey.slice(first + 1, second);
-  const material = decodeBase64(vkey.slice(second + 1));
+  const { name, id, material } = splitKeyString(vkey, 'malformed verifier key');
   if (!isValidKeyName(name) || !HEX8.test(id) || !material || material.length === 0) throw new NoteError('malformed verifier key');
   const type = material[0];
   const publicKey = material.slice(1);
@@ -118,13 +121,7 @@ export function ed25519Skey(name: string, seed: Uint8Array): string {
 /** Parses an Ed25519 signer key; the key ID is checked against the public key derived from the seed. */
 export function parseSkey(skey: string): { name: string; keyId: Uint8Array; seed: Uint8Array; publicKey: Uint8Array } {
   if (typeof skey !== 'string' || !skey.startsWith('PRIVATE+KEY+')) throw new NoteError('malformed signer key');
-  const rest = skey.slice('PRIVATE+KEY+'.length);
-  const first = rest.indexOf('+');
-  const second = first < 0 ? -1 : rest.indexOf('+', first + 1);
-  if (second < 0) throw new NoteError('malformed signer key');
-  const name = rest.slice(0, first);
-  const id = rest.slice(first + 1, second);
-  const material = decodeBase64(rest.slice(second + 1));
+  const { name, id, material } = splitKeyString(skey.slice('PRIVATE+KEY+'.length), 'malformed signer key');
   if (!isValidKeyName(name) || !HEX8.test(id) || !material || material.length !== 33 || material[0] !== SIG_TYPE_ED25519) {
     throw new NoteError('malformed signer key');
   }

@@ -10,9 +10,10 @@
  * with the witnesses' cosignatures), entries, inclusion and consistency proofs, and a person's
  * entries with the snapshot that proves their keys are the latest. Content records never pass
  * through here. */
+import { ed25519 } from '@noble/curves/ed25519.js';
 import {
-  decodeEntry, ed25519Skey, ed25519Vkey, formatCheckpoint, formatSignatureLine, leafHash, parseCheckpoint, parseNote,
-  parseSkey, parseVkey, signNote, SIG_TYPE_COSIGNATURE_V1, verifyCosignature, type NoteSignature,
+  decodeEntry, ed25519Vkey, formatCheckpoint, formatSignatureLine, leafHash, parseCheckpoint, parseNote,
+  parseVkey, signNote, SIG_TYPE_COSIGNATURE_V1, verifyCosignature, type NoteSignature,
   MerkleLevels,
 } from '@agora/client-sdk/kt';
 import { LIMITS, bytesEqual, fromB64u, randomBytes, toB64u } from '@agora/client-sdk/protocol';
@@ -90,7 +91,7 @@ export class KtLog {
     const seed = await ensureLogKey(this.deps.store);
     const origin = `agora/${org.id}`;
     await this.catchUp();
-    const { publicKey } = parseSkey(ed25519Skey(origin, seed));
+    const publicKey = ed25519.getPublicKey(seed);
     return { origin, seed, vkey: ed25519Vkey(origin, publicKey) };
   }
 
