@@ -1,4 +1,4 @@
-// Lint is where the SDK's layering is enforced (BRIEF §4.1): the isomorphic core never imports
+// Lint is where the SDK's layering is enforced (the client core is sans-I/O so it runs unchanged in Node and browsers): the isomorphic core never imports
 // Node built-ins or network/storage code; only transport/ talks to the network and only state/
 // (and the Node adapters) to storage.
 import tseslint from 'typescript-eslint';
