@@ -1,6 +1,7 @@
 /** The `agora` CLI contract, end to end: a real relay, the built CLI in separate processes, one
  * profile directory per device. */
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startRelay } from '@agora/server';
 import { ROOT, PASSPHRASE, runCli, tempDir } from './helpers.js';
@@ -116,10 +117,16 @@ describe('agora CLI', () => {
     expect(r.stderr).toContain('further device');
     await ok(['register', '--server', server, '--invite', r.stdout.trim()], 'ben2');
     await ok(['sync'], 'ben');
-    // It joins Ben's groups but, not approved by Ben's own device, gets no history; Ben's first
-    // device is told a device was added to his account by an admin's invite.
-    expect(await ok(['read', 'Baustellen'], 'ben2')).toBe('');
-    expect(await ok(['alarms'], 'ben')).toContain('approved by IT Admin');
+    // Not approved by one of Ben's own devices, it joins none of his secret groups; Ben's first
+    // device is told a device was added to his account by an admin's invite, and how to approve it.
+    const ben2Id = JSON.parse(await ok(['--json', 'whoami'], 'ben2')).deviceId as string;
+    expect((await runCli(['read', 'Baustellen'], { profile: profiles.ben2 })).code).not.toBe(0);
+    const alarms = await ok(['alarms'], 'ben');
+    expect(alarms).toContain('approved by IT Admin');
+    expect(alarms).toContain(`agora device approve ${ben2Id}`);
+    // Ben approves it from his first device: it joins his groups and receives his history.
+    expect(await ok(['device', 'approve', ben2Id], 'ben')).toBe(`approved ${ben2Id}`);
+    expect((await ok(['read', 'Baustellen'], 'ben2')).split('\n')).toContain('Anna Schmidt: Kran kommt Montag');
     await ok(['send', 'Baustellen', 'vom Handy'], 'ben2');
     expect((await ok(['read', 'Baustellen'], 'anna')).split('\n').at(-1)).toBe('Ben Weber: vom Handy');
   });
@@ -148,17 +155,35 @@ describe('agora CLI', () => {
     expect(v).toMatch(/^Ben Weber \(u_.*\): active/);
     expect(v.split('\n').filter((l) => l.includes('key ')).length).toBe(2);
     const keyFile = path.join(profiles.admin, 'witness.json');
-    const w = await runCli(['witness', '--server', server, '--key', keyFile, '--name', 'officer', '--once']);
+    // A new witness key is made and named, but the relay lets it in only once the published policy lists it.
+    const first = await runCli(['witness', '--server', server, '--key', keyFile, '--name', 'officer', '--once']);
+    expect(first.code).not.toBe(0);
+    const witnessLine = /officer\+[0-9a-f]{8}\+\S+/.exec(first.stderr)?.[0];
+    expect(witnessLine).toBeDefined();
+    expect(first.stderr.trim().split('\n').at(-1)).toMatch(/not a witness in the organisation's published key-transparency policy/);
+    const auditKey = path.join(profiles.admin, 'auditor.json');
+    const keygen = await runCli(['audit', 'keygen', auditKey, '--name', 'Security officer']);
+    expect(keygen.code).toBe(0);
+    const auditor = JSON.parse(keygen.stdout);
+    expect(Object.keys(auditor).sort()).toEqual(['encPub', 'name', 'signPub']);
+    expect((await runCli(['audit', 'keygen', auditKey])).code).not.toBe(0); // never overwritten
+    // Without a key the audit cannot read the log at all.
+    expect((await runCli(['audit', '--server', server])).code).not.toBe(0);
+    const { origin, vkey } = (await (await fetch(`${server}/v1/kt/policy`)).json()) as { origin: string; vkey: string };
+    const policyFile = path.join(profiles.admin, 'policy.json');
+    await writeFile(policyFile, JSON.stringify({ log: { origin, vkey }, witnesses: [{ name: 'officer', vkey: witnessLine }], auditors: [auditor], quorum: 0, maxCheckpointAgeSeconds: 86400 }));
+    expect((await runCli(['policy', 'publish', policyFile], { profile: profiles.anna })).code).not.toBe(0); // administrators only
+    expect(await ok(['policy', 'publish', policyFile], 'admin')).toBe('published');
+    const w = await runCli(['witness', '--server', server, '--key', keyFile, '--once']);
     expect(w.code).toBe(0);
     expect(w.stdout).toMatch(/^— officer [A-Za-z0-9+/=]+\n$/);
-    expect(w.stderr).toContain('officer+');
-    const audit = await runCli(['--json', 'audit', '--server', server, '--since', path.join(profiles.admin, 'audit.json')]);
+    const audit = await runCli(['--json', 'audit', '--server', server, '--key', auditKey, '--since', path.join(profiles.admin, 'audit.json')]);
     const report = JSON.parse(audit.stdout);
     expect(report.people.map((p: { name: string }) => p.name)).toContain('Anna Schmidt');
     expect(report.groups.length).toBeGreaterThan(0);
     // Devices added outside working hours or beyond the policy are violations: exit code 3.
     expect(audit.code).toBe(report.violations.length > 0 ? 3 : 0);
-    const again = JSON.parse((await runCli(['--json', 'audit', '--server', server, '--since', path.join(profiles.admin, 'audit.json')])).stdout);
+    const again = JSON.parse((await runCli(['--json', 'audit', '--server', server, '--key', auditKey, '--since', path.join(profiles.admin, 'audit.json')])).stdout);
     expect(again.deviceChanges).toEqual([]);
     expect((await ok(['alarms'], 'anna'))).toBe('no alarms');
   });

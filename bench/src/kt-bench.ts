@@ -12,12 +12,12 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { RelayHttp, newId, randomBytes, toB64u, type KtUserResponse } from '@agora/client-sdk';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { fromB64u, newId, randomBytes, toB64u, type KtUserResponse } from '@agora/client-sdk';
 import {
   MerkleLevels, PolicySchema, compareIds, cosign, cosignatureVkey, deviceEnrolmentMessage, deviceSetHash, ed25519Vkey,
   encodeEntry, encodeSnapshotLeaf, entryHash, formatCheckpoint, formatNote, idListHash, inviteApprovalMessage, leafHash,
-  membershipMessage, memberSetHash, orgKeyGenerationMessage, signNote, verifyCheckpoint, verifyConsistency, verifyInclusion,
+  membershipCommitment, membershipMessage, memberSetHash, orgKeyGenerationMessage, signNote, verifyCheckpoint, verifyConsistency, verifyInclusion,
   ZERO_HASH, ZERO_SIG, type EnrolVia, type Entry, type KtRole, type Policy,
 } from '@agora/client-sdk/kt';
 import { nodeFetch } from '@agora/client-sdk/node';
@@ -27,7 +27,7 @@ import { audit } from '../../client-sdk/dist/kt/audit.js';
 import type { ApproverLookup } from '../../client-sdk/dist/kt/chain.js';
 import { verifyUserProof } from '../../client-sdk/dist/kt/verify-user.js';
 import { newWitnessKey, witnessStep, witnessVkey } from '../../client-sdk/dist/kt/witness.js';
-import { KtHttp } from '../../client-sdk/dist/transport/kt-http.js';
+import { readerKtHttp } from '../../client-sdk/dist/transport/kt-http.js';
 import { createInvites, pool, registerRawDevice, TempDirs, type RawDevice } from './devices.js';
 import { startServer, type ServerHandle } from './server-worker.js';
 import { median, num, quantile, type Section, type Table } from './report.js';
@@ -219,7 +219,7 @@ export async function generateLog(opts: GenerateOptions): Promise<GeneratedLog> 
   const groups: Group[] = [];
   const sortedIds: string[] = [];
   const byType: Record<Entry['type'], number> = {
-    'user-created': 0, 'device-added': 0, 'device-revoked': 0, 'user-deactivated': 0, 'orgkey-generation': 0, 'group-membership': 0, snapshot: 0,
+    'user-created': 0, 'device-added': 0, 'device-revoked': 0, 'user-deactivated': 0, 'orgkey-generation': 0, 'group-membership': 0, snapshot: 0, 'device-approved': 0,
   };
   let bytesTotal = 0;
   let insertMs = 0;
@@ -754,10 +754,11 @@ async function appendThroughput(url: string, adminInvite: string, opts: KtBenchO
   // Secret groups created by the administrator's device (epoch 0: that device alone), then commits
   // on all of them at once, one in flight per group, each adding a device or (every fourth)
   // removing the earliest one added.
-  const groups = await Promise.all(Array.from({ length: opts.commitGroups }, async (_, i) => {
+  const groups = await Promise.all(Array.from({ length: opts.commitGroups }, async () => {
     const id = newId('g');
     const members = [admin.deviceId];
-    await admin.http.createGroup({ id, name: `KT bench ${i + 1}`, kind: 'secret', membership: await signedMembership(admin, id, 0, members) });
+    // a secret group's name never goes to the relay
+    await admin.http.createGroup({ id, kind: 'secret', membership: await signedMembership(admin, id, 0, members) });
     return { id, epoch: 0, members };
   }));
   let adds = 0;
@@ -803,9 +804,10 @@ async function appendThroughput(url: string, adminInvite: string, opts: KtBenchO
   };
 }
 
+/** The log carries only a commitment to the members (the bench runs no MLS, so the salt is random). */
 async function signedMembership(device: RawDevice, groupId: string, epoch: number, members: string[]) {
-  const sorted = [...members].sort(compareIds);
-  return { members: sorted, signature: toB64u(await sign(device.signSeed, membershipMessage(groupId, epoch, memberSetHash(sorted)))) };
+  const commitment = membershipCommitment(randomBytes(32), [...new Set(members)]);
+  return { commitment: toB64u(commitment), sealedForAuditors: [], signature: toB64u(await sign(device.signSeed, membershipMessage(groupId, epoch, commitment))) };
 }
 
 interface AuditResult {
@@ -825,8 +827,23 @@ async function auditThroughRelay(log: GeneratedLog, dirs: TempDirs): Promise<{ r
   const dataDir = await dirs.make('kt-relay');
   const boot = await startRelay({ port: 0, host: '127.0.0.1', dataDir, quiet: true, rateLimit: false, log: () => undefined });
   const adminInvite = boot.adminInvite;
+  const key = newWitnessKey('bench-witness');
+  const auditorSeed = randomBytes(32);
+  let policy: Policy;
   try {
     if (!adminInvite) throw new Error('the relay did not create an organisation');
+    // The log is read only by devices and by the witnesses and auditors of the published policy:
+    // publish one (as `agora policy publish` would) naming the bench's witness and auditor.
+    const origin = `agora/${(await boot.store.getOrg())!.id}`;
+    const logSeed = Buffer.from((await boot.store.getMeta('kt-log-key'))!, 'base64url');
+    policy = PolicySchema.parse({
+      log: { origin, vkey: ed25519Vkey(origin, ed25519.getPublicKey(logSeed)) },
+      witnesses: [{ name: 'security officer', vkey: witnessVkey(key) }],
+      auditors: [{ name: 'security officer', signPub: toB64u(ed25519.getPublicKey(auditorSeed)), encPub: toB64u(x25519.getPublicKey(randomBytes(32))) }],
+      quorum: 1,
+      maxCheckpointAgeSeconds: 3600,
+    });
+    await boot.store.setMeta('kt-policy', JSON.stringify(policy));
     for (let i = 0; i < log.entries.length; i += 5_000) {
       const slice = log.entries.slice(i, i + 5_000).map((entry, k) => ({ entry, userId: log.owners[i + k] }));
       await boot.store.appendKt({ expectedSize: i, entries: slice });
@@ -838,22 +855,16 @@ async function auditThroughRelay(log: GeneratedLog, dirs: TempDirs): Promise<{ r
   const server = await startServer({ kind: 'relay', dataDir });
   const startSeconds = (performance.now() - t) / 1000;
   try {
-    const kt = new KtHttp(new RelayHttp(server.url, nodeFetch));
+    const kt = readerKtHttp(server.url, nodeFetch, 'auditor', auditorSeed);
+    const witness = readerKtHttp(server.url, nodeFetch, 'witness', fromB64u(key.seed));
     const info = await kt.policy();
-    const key = newWitnessKey('bench-witness');
-    const first = (await kt.checkpoint()).checkpoint;
+    const first = (await witness.checkpoint()).checkpoint;
     const step = witnessStep({ key, previous: null, logVkey: info.vkey, noteText: first, consistencyProof: [], nowMs: Date.now() });
-    await kt.cosign({ checkpoint: first, cosignature: step.cosignature, vkey: witnessVkey(key) });
-    const policy = PolicySchema.parse({
-      log: { origin: info.origin, vkey: info.vkey },
-      witnesses: [{ name: 'security officer', vkey: witnessVkey(key) }],
-      quorum: 1,
-      maxCheckpointAgeSeconds: 3600,
-    });
+    await witness.cosign({ checkpoint: first, cosignature: step.cosignature, vkey: witnessVkey(key) });
 
     // What `agora audit` does: the checkpoint, every entry page by page, then audit().
     t = performance.now();
-    const { checkpoint } = await kt.checkpoint(1);
+    const { checkpoint } = await kt.witnessedCheckpoint(policy);
     const entries = await kt.allEntries(log.entries.length);
     const downloadSeconds = (performance.now() - t) / 1000;
     if (entries.length !== log.entries.length || !bytesEq(entries[entries.length - 1], log.entries[log.entries.length - 1])) {

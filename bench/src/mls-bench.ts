@@ -18,7 +18,9 @@
  *    needs ~log n HPKE encryptions (the `remove-hpke-seals` rows show it) rather than ~n.
  * 3. Measured (median of several runs, each from the same starting state): A builds a commit
  *    adding one device (n → n+1), B processes it, the new device joins from the Welcome, A builds a
- *    commit removing one device (n → n-1), B processes it, and B exports the epoch's content key.
+ *    commit removing one device (n → n-1), B processes it, A builds an update commit (with the
+ *    sealed owner set) and B processes it, a member checks the membership commitment of the new
+ *    epoch and its signature, and B exports the epoch's content key.
  *    Every run's result is checked (all parties derive the same content key).
  * Runs of defaultCryptoProvider are capped (one run at 1,000; the notes say how many). */
 import { createCommit, defaultCryptoProvider, encodeMlsMessage, getCiphersuiteFromName, type ClientState, type CryptoProvider } from 'ts-mls';
@@ -34,7 +36,11 @@ import {
   type MlsIdentity,
   type StoredKeyPackage,
 } from '../../client-sdk/dist/mls/group.js';
-import { toB64u } from '../../client-sdk/dist/protocol/encoding.js';
+import { fromB64u, toB64u } from '../../client-sdk/dist/protocol/encoding.js';
+import { membershipCheckFor } from '../../client-sdk/dist/core/membership.js';
+import { openOwners, sealOwners } from '../../client-sdk/dist/core/roles.js';
+import { membershipMessage } from '../../client-sdk/dist/kt/entries.js';
+import { sign, verify } from '../../client-sdk/dist/crypto/device-keys.js';
 
 export interface Row {
   name: string;
@@ -227,11 +233,46 @@ async function measure(n: number, g: Built, label: string, mls: MlsApi): Promise
   row('remove-process', removeProcess.ms);
   check(sameBytes(await mls.exportContentKey(remove.staged), await mls.exportContentKey(removeProcess.last.state)), `n=${n} ${label}: remove, keys differ`);
 
+  // Post-compromise security: A refreshes its leaf (an update commit carrying the sealed owner set,
+  // as every Agora commit does) and B processes it and opens the owner set.
+  const groupId = groupInfo(g.a).groupId;
+  const epochKey = await mls.exportContentKey(g.a);
+  const owners = ['u_AAAAAAAAAAAAAAAAAAAAAA', 'u_BBBBBBBBBBBBBBBBBBBBBB'];
+  const updateCreate = await timed(runs, warmup, async () =>
+    mls.stageCommit(g.a, { update: true, authenticatedData: await sealOwners(owners, epochKey, groupId) }, g.lookup),
+  );
+  row('update-create', updateCreate.ms);
+  const update = updateCreate.last;
+  const updateProcess = await timed(runs, warmup, async () => {
+    const r = await mls.processCommit(g.b, update.commit, { added: [], removed: [] }, g.lookup);
+    await openOwners(r.authenticatedData, epochKey, groupId);
+    return r;
+  });
+  row('update-process', updateProcess.ms);
+  check(sameBytes(await mls.exportContentKey(update.staged), await mls.exportContentKey(updateProcess.last.state)), `n=${n} ${label}: update, keys differ`);
+  check((await openOwners(updateProcess.last.authenticatedData, epochKey, groupId))?.join() === owners.join(), `n=${n} ${label}: owner set lost`);
+
+  if (label === 'agora') {
+    // What every member does per commit to hold the log's membership entry against its own tree:
+    // the commitment from the new state (member list, exporter salt, SHA-256) and the committer's
+    // Ed25519 signature over it. The inclusion proof of the entry is the key-transparency section's.
+    const committer = g.extra.id;
+    const expected = await membershipCheckFor(update.staged, 1, committer.deviceId);
+    const signature = await sign(committer.signSeed, membershipMessage(groupId, 1, fromB64u(expected.commitment)));
+    const membership = await timed(runs * 2, warmup, async () => {
+      const c = await membershipCheckFor(updateProcess.last.state, 1, committer.deviceId);
+      return verify(committer.signPub, membershipMessage(groupId, 1, fromB64u(c.commitment)), signature);
+    });
+    check(membership.last, `n=${n}: the membership signature does not verify`);
+    rows.push({ name: `mls/membership-check/n${n}/agora`, value: Number(membership.ms.toFixed(3)), unit: 'ms', note: `median of ${runs * 2} runs; member list from the tree, exporter salt, SHA-256 commitment, one Ed25519 verification` });
+  }
+
   const exp = await timed(runs * 4, warmup, () => mls.exportContentKey(g.b));
   rows.push({ name: `mls/export-content-key/n${n}/${label}`, value: Number(exp.ms.toFixed(3)), unit: 'ms', note: `median of ${runs * 4} runs; includes decoding the state` });
 
   if (label === 'agora') {
     rows.push(
+      { name: `mls/update-commit-size/n${n}`, value: update.commit.length, unit: 'b64u chars', note: 'path of ~log2 n HPKE encryptions and the sealed owner set' },
       { name: `mls/remove-fanout/n${n}`, value: n - 1, unit: 'messages', note: `one ${remove.commit.length}-char commit, the same bytes to the n-2 remaining members and the removed device` },
       { name: `mls/remove-commit-size/n${n}`, value: remove.commit.length, unit: 'b64u chars' },
       { name: `mls/welcome-size/n${n}`, value: add.welcome!.length, unit: 'b64u chars', note: 'adding one device; carries the ratchet tree' },

@@ -4,23 +4,34 @@
  * relay's HTTP API and push channel (`transport/`). */
 import * as api from './protocol/api.js';
 import { LIMITS, wsTokenProtocol, WS_PROTOCOL } from './protocol/index.js';
+import { nameProblem, sameName } from './protocol/names.js';
 import { fromB64u, fromUtf8, newId, toB64u, utf8 } from './protocol/encoding.js';
 import { authChallengeMessage, generateInviteCode, inviteHash } from './protocol/signing.js';
 import {
-  deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, memberSetHash, membershipMessage,
+  deviceApprovalMessage, deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, membershipMessage,
   orgKeyGenerationMessage, type InviteApproval,
 } from './kt/entries.js';
 import { AgoraError } from './core/errors.js';
 import { emptyGroup, PROFILE_VERSION, type Alarm, type GroupLocal, type ProfileState, type StoredMessage } from './core/state.js';
 import { ingestEntries } from './core/ingest.js';
+import { sealOwners } from './core/roles.js';
+import { membershipCheckFor, membershipOf } from './core/membership.js';
+import { sealForAuditors } from './kt/auditor.js';
+import { checkClaimAnswer, ClaimMismatch } from './core/claims.js';
 import { RelayHttp, type FetchLike } from './transport/http.js';
 import { KtHttp } from './transport/kt-http.js';
 import { KtTrust } from './kt-trust.js';
 import { PolicySchema, type Policy } from './kt/policy.js';
 import type { EncryptedProfile } from './state/profile.js';
 import { generateDeviceKeys, sign } from './crypto/device-keys.js';
-import { sealRecord } from './crypto/records.js';
+import { MAX_DESCRIPTION_CHARS, sealRecord, type MetaBody } from './crypto/records.js';
 import { derivePublicGroupKey, newOrgKey, openFromDevice, openOrgKey, sealOrgKey, sealToDevice } from './crypto/orgkeys.js';
+import { orgKeyCommitment, SealedRejected } from './crypto/orgkeys.js';
+import { decodeEntry, type OrgKeyGenerationEntry } from './kt/entries.js';
+import { verify } from './crypto/device-keys.js';
+import { bytesEqual } from './protocol/encoding.js';
+import type { OrgKeyLog } from './core/state.js';
+import { emptyOrgKeyLog, foldOrgKeyLog, generationInfo, rotationOwed, writable } from './core/orgkey-log.js';
 import {
   checkKeyPackage,
   createGroup as mlsCreateGroup,
@@ -51,11 +62,24 @@ export interface ClientDeps {
   /** Other people's devices are added to a secret group by their owner's devices first; after this
    * grace period any member adds them, so a person whose other devices stay offline still joins. */
   addGraceMs?: number;
+  /** How long after a revocation or deactivation a colleague's device (not an administrator's)
+   * waits for an administrator's device to rotate the organisation key before doing it itself.
+   * A device about to write a public record never waits. */
+  rotationGraceMs?: number;
 }
+
+/** An administrator usually deactivates from a device that rotates at once; this only covers the
+ * case where that device went away before it could. */
+const DEFAULT_ROTATION_GRACE_MS = 15 * 60_000;
+
+/** A group as the client shows it: a secret group's name is filled in from its members' meta record. */
+type NamedGroup = api.GroupView & { name: string };
 
 export interface GroupSummary {
   id: string;
   name: string;
+  /** Secret groups: the description in the group's latest meta record, if any. */
+  description?: string;
   kind: 'secret' | 'public';
   departmentId: string | null;
   isMember: boolean;
@@ -77,6 +101,11 @@ export interface SyncReport {
 }
 
 const HISTORY_FORMAT = 'agora-history-v1';
+/** Every member device refreshes its leaf with an update commit after at most this long (at
+ * least four fifths of it)... */
+export const UPDATE_AFTER_MS = 7 * 24 * 3600 * 1000;
+/** ...or after sending this many records in the group, whichever comes first (docs/protocol.md). */
+export const UPDATE_AFTER_RECORDS = 1_000;
 
 export class AgoraClient {
   private state!: ProfileState;
@@ -141,7 +170,7 @@ export class AgoraClient {
         mailboxCursor: 0,
         sentCounters: {},
         historySentTo: [],
-        kt: { policy, policySource: input.policy ? 'file' : 'relay', checkpoint: null, users: {}, knownOwnDevices: [reg.deviceId], alarms: [] },
+        kt: { policy, policySource: input.policy ? 'file' : 'relay', checkpoint: null, users: {}, knownOwnDevices: [reg.deviceId], alarms: [], orgKeyLog: null, unloggedSince: {} },
         token: null,
       };
       await deps.profile.save(client.state);
@@ -219,6 +248,12 @@ export class AgoraClient {
     return this.trust.activeDevicesOf(userId).map((d) => this.asDevice(d.deviceId)!);
   }
 
+  /** A person's devices that may join their secret groups: active and vouched for by their own
+   * devices (see KtTrust.approvedDevicesOf). */
+  private approvedDevicesOf(userId: string): api.Device[] {
+    return this.trust.approvedDevicesOf(userId).map((d) => this.asDevice(d.deviceId)!);
+  }
+
   /** A device with its verified keys, in the directory's shape; undefined if not verified. */
   private asDevice(deviceId: string): api.Device | undefined {
     const t = this.trust.device(deviceId);
@@ -250,20 +285,51 @@ export class AgoraClient {
     };
   }
 
+  /** A person's name as their key-transparency entries give it once this device verified them;
+   * until then the directory's, which is only a hint. */
   private nameOf(userId: string): string {
-    return this.user(userId)?.name ?? userId;
+    return this.state.kt.users[userId]?.name ?? this.user(userId)?.name ?? userId;
   }
 
-  resolveUser(ref: string): api.User {
+  /** Finds a person by id or by name. A name is matched against the name in each candidate's
+   * verified key-transparency entries, never against the relay's directory alone: the directory
+   * only suggests whom to look up (with the people this device verified before, in case the relay
+   * hides someone), and a directory name the log contradicts raises an alarm and matches nobody. */
+  async resolveUser(ref: string): Promise<api.User> {
     const users = this.state.directory.users;
     const byId = users.find((u) => u.id === ref);
-    if (byId) return byId;
-    const byName = users.filter((u) => u.name === ref);
-    const active = byName.filter((u) => u.status === 'active');
-    const pick = active.length > 0 ? active : byName;
-    if (pick.length === 1) return pick[0];
+    if (byId) return { ...byId, name: this.nameOf(byId.id) };
+    const candidates = new Set<string>();
+    for (const u of users) if (sameName(u.name, ref)) candidates.add(u.id);
+    for (const [id, v] of Object.entries(this.state.kt.users)) if (sameName(v.name, ref)) candidates.add(id);
+    if (candidates.size === 0) throw new AgoraError('no_such_user', `no person "${ref}" in this organisation`);
+    const before = this.trust.raised.length;
+    const unverified = await this.trust.ensureUsers(candidates);
+    const size = this.state.kt.checkpoint?.size;
+    const named = [...candidates].flatMap((id) => {
+      const v = this.state.kt.users[id];
+      return v && v.size === size && sameName(v.name, ref) ? [{ id, v }] : [];
+    });
+    const active = named.filter((n) => n.v.status === 'active');
+    const pick = active.length > 0 ? active : named;
     if (pick.length > 1) throw new AgoraError('ambiguous', `several people are named "${ref}": use their user id`);
-    throw new AgoraError('no_such_user', `no person "${ref}" in this organisation`);
+    if (pick.length === 1) {
+      const { id, v } = pick[0];
+      const listed = users.find((u) => u.id === id);
+      return { id, name: v.name, role: v.role, status: v.status, departments: listed?.departments ?? [], createdAt: listed?.createdAt ?? 0 };
+    }
+    const why = this.trust.raised.slice(before).map((a) => a.message).join('; ');
+    if (unverified.length > 0) {
+      // Someone of that name may exist, but the log does not prove who: fail closed, as for keys.
+      throw new AgoraError('forbidden', `"${ref}" could not be verified in the key-transparency log${why ? ` (${why})` : ''}`);
+    }
+    throw new AgoraError('no_such_user', `no person named "${ref}" in the key-transparency log${why ? ` (${why})` : ''}`);
+  }
+
+  private async resolveUsers(refs: string[]): Promise<api.User[]> {
+    const out: api.User[] = [];
+    for (const ref of refs) out.push(await this.resolveUser(ref));
+    return out;
   }
 
   // ---------- key packages ----------
@@ -289,10 +355,6 @@ export class AgoraClient {
     return k ? fromB64u(k) : undefined;
   }
 
-  private currentOrgGeneration(): number {
-    return Math.max(0, ...Object.keys(this.state.orgKeys).map(Number));
-  }
-
   /** Everyone this device may seal organisation keys to: active devices of active people. */
   private async sealableDevices(): Promise<api.Device[]> {
     const people = this.state.directory.users.filter((u) => u.status === 'active').map((u) => u.id);
@@ -306,20 +368,28 @@ export class AgoraClient {
     return { deviceId: this.state.deviceId, encPub: fromB64u(this.state.keys.encPub), encSecret: fromB64u(this.state.keys.encSecret) };
   }
 
-  private async syncOrgKeys(): Promise<void> {
-    const keys = await this.http.orgKeys();
-    await this.trust.ensureDevices(keys.envelopes.filter((e) => !this.state.orgKeys[String(e.generation)]).map((e) => e.sealedBy));
-    for (const env of keys.envelopes) {
-      if (this.state.orgKeys[String(env.generation)]) continue;
-      try {
-        const opened = await openOrgKey({ sealed: env.sealed, expectedGeneration: env.generation, self: this.selfKeys(), sealerSignPub: this.sealerKey });
-        this.state.orgKeys[String(opened.generation)] = toB64u(opened.key);
-      } catch {
-        this.warnings.push(`an organisation key envelope for generation ${env.generation} failed verification and was ignored`);
-      }
-    }
+  /** The relay's answers are hints; what counts is the key-transparency log. This device reads the
+   * log's new entries (proven complete), accepts a generation's key only if its entry is proven, its
+   * creator was an active device then, the sealer is an active device now and the key matches the
+   * logged commitment; and when the log shows a revocation or deactivation newer than the latest
+   * generation it rotates: an administrator's device at once, a colleague's device once
+   * `rotationGraceMs` passed without one, and any device at once before it writes a public record
+   * (`writing`). */
+  private async syncOrgKeys(opts: { writing?: boolean } = {}): Promise<void> {
+    let keys = await this.http.orgKeys();
+    await this.learnOrgKeyLog(keys);
+    await this.openOrgEnvelopes(keys);
     const admin = this.state.role === 'admin';
-    if (admin && (keys.current === 0 || keys.rotationNeeded)) await this.createOrgGeneration(keys.current + 1);
+    const log = this.orgLog();
+    const next = 1 + Math.max(keys.current, ...Object.keys(log.generations).map(Number), ...Object.keys(log.createdHere).map(Number));
+    const graceOver = log.lastRevocation !== null && this.now() - log.lastRevocation.time > (this.deps.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS);
+    const rotate = next === 1 ? admin : (rotationOwed(log) && (admin || opts.writing === true || graceOver)) || (admin && keys.rotationNeeded);
+    if (rotate && !(await this.createOrgGeneration(next))) {
+      // Another device rotated first: take its generation.
+      keys = await this.http.orgKeys();
+      await this.learnOrgKeyLog(keys);
+      await this.openOrgEnvelopes(keys);
+    }
     const { pending } = await this.http.pending();
     const out: api.Envelope[] = [];
     await this.trust.ensureDevices(pending.map((p) => p.deviceId));
@@ -337,6 +407,130 @@ export class AgoraClient {
     for (let i = 0; i < out.length; i += LIMITS.fanOut) await this.http.uploadEnvelopes(out.slice(i, i + LIMITS.fanOut));
   }
 
+  /** The generation a public record is written under: the highest one held whose log entry comes
+   * after the latest revocation or deactivation (the person who left may hold any older one) and
+   * whose key matches the logged commitment (keys also arrive in history bundles, unchecked). */
+  private writableOrgGeneration(): { generation: number; key: Uint8Array } {
+    const held = Object.keys(this.state.orgKeys).map(Number).sort((a, b) => b - a);
+    if (held.length === 0) throw new AgoraError('no_key', 'this device has no organisation key yet: a colleague\'s device must be online to hand it over (try "agora sync" later)');
+    const log = this.orgLog();
+    for (const generation of held) {
+      if (!writable(log, generation)) continue;
+      const key = this.orgKey(generation)!;
+      const logged = log.generations[String(generation)]?.keyCommitment;
+      if (logged && !bytesEqual(orgKeyCommitment(this.state.orgId, generation, key), fromB64u(logged))) {
+        this.trust.alarm('orgkey_substitution', `the key this device holds for organisation-key generation ${generation} is not the one its creator logged: not used`);
+        continue;
+      }
+      return { generation, key };
+    }
+    throw new AgoraError('no_key', `this device does not hold the organisation key generation that follows the latest revocation in the key-transparency log yet (it holds ${held[0]}); nothing was sent: try again once a colleague's device has handed it over`);
+  }
+
+  private orgLog(): OrgKeyLog {
+    return (this.state.kt.orgKeyLog ??= emptyOrgKeyLog(0));
+  }
+
+  /** Reads the key-transparency log from where this device stopped, proven complete, and learns
+   * revocations and generations from it. The first time it starts at the entry of the generation
+   * the relay calls current (every revocation before that entry is settled by it), or at the
+   * beginning when that is not a generation entry the log proves. */
+  private async learnOrgKeyLog(hint: api.OrgKeysResponse): Promise<void> {
+    await this.trust.refresh();
+    let log = this.state.kt.orgKeyLog;
+    let tail: { index: number; bytes: Uint8Array }[];
+    if (!log) {
+      const at = hint.generations.find((g) => g.generation === hint.current)?.index ?? 0;
+      tail = await this.trust.tail(at);
+      const first = tail[0] ? decodeEntry(tail[0].bytes) : undefined;
+      if (at > 0 && !(first?.type === 'orgkey-generation' && first.generation === hint.current)) tail = await this.trust.tail(0);
+      log = emptyOrgKeyLog(tail[0]?.index ?? 0);
+    } else {
+      tail = await this.trust.tail(log.scannedTo);
+    }
+    const creators = tail.map((e) => decodeEntry(e.bytes)).flatMap((e) => (e.type === 'orgkey-generation' ? [e.creatorDeviceId] : []));
+    await this.trust.ensureDevices(creators);
+    const folded = await foldOrgKeyLog(log, tail, (e, index, ctx) => this.checkGenerationEntry(e, index, ctx));
+    for (const r of folded.refused) {
+      this.trust.alarm('bad_generation', `the key-transparency log holds organisation-key generation ${r.generation} (entry ${r.index}) that is refused: ${r.reason}`, [this.trust.checkpointNote ?? '']);
+    }
+    this.state.kt.orgKeyLog = folded.log;
+  }
+
+  /** Why a generation entry cannot be trusted, or undefined. Its creator must have been an active
+   * device of an active person at the entry and must have signed it; a creator who is not an
+   * administrator may only have settled a revocation newer than the generation before. */
+  private async checkGenerationEntry(e: OrgKeyGenerationEntry, index: number, ctx: { previous: number | null; lastRevocation: number | null }): Promise<string | undefined> {
+    const active = this.trust.deviceActiveAt(e.creatorDeviceId, index);
+    if (active === undefined) return `its creator ${e.creatorDeviceId} is not a device the log shows`;
+    if (!active) return `its creator ${e.creatorDeviceId} was revoked or deactivated`;
+    const creator = this.trust.device(e.creatorDeviceId)!;
+    if (!(await verify(creator.signPub, orgKeyGenerationMessage(e.generation, e.deviceSetHash, e.keyCommitment), e.signature))) return 'its signature does not verify';
+    const role = this.state.kt.users[creator.userId]?.role;
+    if (role !== 'admin' && ctx.previous !== null && !(ctx.lastRevocation !== null && ctx.lastRevocation > ctx.previous)) {
+      return 'it was created by a colleague who is not an administrator while no revocation was pending';
+    }
+    return undefined;
+  }
+
+  /** The verified log entry of a generation: from the scan, or proven on its own at the position
+   * the relay names (a generation older than where this device began to read the log). */
+  private async loggedGeneration(generation: number, hint: api.OrgKeysResponse): Promise<OrgKeyLog['generations'][string] | undefined> {
+    const log = this.orgLog();
+    const known = log.generations[String(generation)];
+    if (known) return known;
+    const index = hint.generations.find((g) => g.generation === generation)?.index;
+    if (index === undefined || index >= log.scannedTo) return undefined;
+    const e = decodeEntry(await this.trust.provenEntry(index));
+    if (e.type !== 'orgkey-generation' || e.generation !== generation) {
+      this.trust.alarm('bad_generation', `the relay named log entry ${index} as organisation-key generation ${generation}, which it is not`, [this.trust.checkpointNote ?? '']);
+      return undefined;
+    }
+    await this.trust.ensureDevices([e.creatorDeviceId]);
+    const reason = await this.checkGenerationEntry(e, index, { previous: null, lastRevocation: null });
+    if (reason) {
+      this.trust.alarm('bad_generation', `organisation-key generation ${generation} (entry ${index}) is refused: ${reason}`, [this.trust.checkpointNote ?? '']);
+      return undefined;
+    }
+    return (log.generations[String(generation)] = generationInfo(e, index));
+  }
+
+  private async openOrgEnvelopes(keys: api.OrgKeysResponse): Promise<void> {
+    const waiting = keys.envelopes.filter((e) => !this.state.orgKeys[String(e.generation)]);
+    await this.trust.ensureDevices(waiting.map((e) => e.sealedBy));
+    for (const env of waiting) {
+      const g = env.generation;
+      if (this.state.orgKeys[String(g)]) continue;
+      const logged = await this.loggedGeneration(g, keys);
+      if (!logged) {
+        this.warnings.push(`an organisation key envelope for generation ${g} was ignored: the key-transparency log does not prove that generation`);
+        continue;
+      }
+      // A device revoked (or whose person was deactivated) before the generation's entry never held
+      // its key: whatever it sealed is refused. One revoked later did hold it, and an envelope it
+      // sealed while active (a colleague's hand-over to a newcomer) is still good when the key
+      // matches the logged commitment; without a commitment to check (version-1 entries) it is not.
+      const inactiveSince = this.trust.inactiveSince(env.sealedBy);
+      if (inactiveSince === undefined || (inactiveSince !== null && (inactiveSince < logged.index || logged.keyCommitment === null))) {
+        this.trust.alarm('orgkey_substitution', `an organisation key envelope for generation ${g} sealed by device ${env.sealedBy}, which is revoked, deactivated or unknown to the log, was refused`);
+        continue;
+      }
+      let opened;
+      try {
+        opened = await openOrgKey({ sealed: env.sealed, expectedGeneration: g, self: this.selfKeys(), sealerSignPub: this.sealerKey });
+      } catch (e) {
+        // The relay stores what devices sealed: an envelope that does not open as addressed was swapped.
+        this.trust.alarm('orgkey_substitution', `an organisation key envelope for generation ${g} from device ${env.sealedBy} was refused (${e instanceof SealedRejected ? e.reason : 'undecodable'})`);
+        continue;
+      }
+      if (logged.keyCommitment !== null && !bytesEqual(orgKeyCommitment(this.state.orgId, g, opened.key), fromB64u(logged.keyCommitment))) {
+        this.trust.alarm('orgkey_substitution', `device ${env.sealedBy} sealed another key for organisation-key generation ${g} than the one its creator logged: refused`);
+        continue;
+      }
+      this.state.orgKeys[String(g)] = toB64u(opened.key);
+    }
+  }
+
   private sealOrg(generation: number, key: Uint8Array, target: api.Device): Promise<string> {
     return sealOrgKey({
       generation,
@@ -346,20 +540,29 @@ export class AgoraClient {
     });
   }
 
-  private async createOrgGeneration(generation: number): Promise<void> {
+  /** Creates generation `generation`, sealed to the active devices the log shows, and logs its key
+   * commitment. False if another generation was created first. */
+  private async createOrgGeneration(generation: number): Promise<boolean> {
     await this.refreshDirectory();
     const key = newOrgKey();
     const envelopes = [];
-    for (const d of await this.sealableDevices()) envelopes.push({ deviceId: d.id, sealed: await this.sealOrg(generation, key, d) });
-    // The key-transparency log records who the generation was sealed to, as this device signs it.
+    const devices = await this.sealableDevices();
+    const sealedAt = this.state.kt.checkpoint?.size ?? 0;
+    for (const d of devices) envelopes.push({ deviceId: d.id, sealed: await this.sealOrg(generation, key, d) });
+    // The key-transparency log records who the generation was sealed to and a commitment to the
+    // key, as this device signs them; every recipient checks the key it opens against it.
     const deviceSetHash = idListHash(envelopes.map((e) => e.deviceId));
-    const signature = toB64u(await sign(fromB64u(this.state.keys.signSeed), orgKeyGenerationMessage(generation, deviceSetHash)));
+    const keyCommitment = orgKeyCommitment(this.state.orgId, generation, key);
+    const signature = toB64u(await sign(fromB64u(this.state.keys.signSeed), orgKeyGenerationMessage(generation, deviceSetHash, keyCommitment)));
     try {
-      await this.http.createGeneration({ generation, envelopes, deviceSetHash: toB64u(deviceSetHash), signature });
-      this.state.orgKeys[String(generation)] = toB64u(key);
+      await this.http.createGeneration({ generation, envelopes, deviceSetHash: toB64u(deviceSetHash), keyCommitment: toB64u(keyCommitment), signature });
     } catch (e) {
-      if (!(e instanceof AgoraError && e.code === 'conflict')) throw e;
+      if (e instanceof AgoraError && e.code === 'conflict') return false;
+      throw e;
     }
+    this.state.orgKeys[String(generation)] = toB64u(key);
+    this.orgLog().createdHere[String(generation)] = sealedAt;
+    return true;
   }
 
   // ---------- mailbox: Welcomes and history ----------
@@ -388,11 +591,25 @@ export class AgoraClient {
       const used = this.state.keyPackages.find((k) => k.ref === joined.usedRef);
       if (used && !used.lastResort) this.state.keyPackages = this.state.keyPackages.filter((k) => k.ref !== joined.usedRef);
       const previous = this.state.groups[groupId];
-      const group = previous ?? emptyGroup({ id: groupId, name: groupId, kind: 'secret', departmentId: null });
+      const group = previous ?? emptyGroup({ id: groupId, name: '', kind: 'secret', departmentId: null });
+      const joinSeq = item.groupSeq ?? 0;
+      // Content keys are kept by the relay's epoch, which runs ahead of the MLS epoch by the
+      // commits the members voided: the commit that added this device says which one starts here.
+      // (A relay that lies about it only makes records fail to open here, visibly.)
+      const { entries } = await this.http.log(groupId, Math.max(0, joinSeq - 1), 1);
+      const joinCommit = entries.find((e) => e.seq === joinSeq && e.kind === 'commit');
+      const epoch = joinCommit ? joinCommit.epoch + 1 : joined.epoch;
       group.mls = toB64u(joined.state);
       group.removed = false;
-      group.epochKeys[String(joined.epoch)] = toB64u(await exportContentKey(joined.state));
-      const joinSeq = item.groupSeq ?? 0;
+      group.epochKeys[String(epoch)] = toB64u(await exportContentKey(joined.state));
+      group.logEpoch = epoch;
+      group.cursorEpoch = epoch;
+      group.lastCommitSeq = joinSeq;
+      // The tree this device joined must be the one the log commits to for that epoch.
+      group.membershipChecks.push(await membershipCheckFor(joined.state, epoch, joinCommit?.sender ?? item.from));
+      // Learnt from the next commit, which states it (the committer of the add sends one at once).
+      group.owners = [];
+      group.pcs = { at: this.now(), sent: 0, revokedOwn: this.revokedOwnDevices() };
       group.cursor = Math.max(previous?.removed ? group.cursor : 0, joinSeq);
       // Entries before the join are read again if a history bundle gives their keys.
       group.readableFrom = joinSeq;
@@ -449,6 +666,8 @@ export class AgoraClient {
           // want of a key open now.
           local.cursor = 0;
           local.readableFrom = 0;
+          // The log starts at epoch 0; the commits read again move it on from there.
+          local.cursorEpoch = 0;
           local.rejected = local.rejected.filter((r) => !r.reason.startsWith('no key'));
         }
       }
@@ -475,37 +694,57 @@ export class AgoraClient {
 
   // ---------- groups ----------
 
-  private async fetchGroups(): Promise<api.GroupView[]> {
+  private async fetchGroups(): Promise<NamedGroup[]> {
     const { groups } = await this.http.groups();
     for (const g of groups) {
       const local = this.state.groups[g.id];
       if (local) {
-        local.name = g.name;
+        // A secret group's name comes from its members' meta record, never from the relay.
+        if (g.kind === 'public' && g.name !== null) local.name = g.name;
         local.departmentId = g.departmentId;
       }
     }
-    return groups;
+    return groups.map((g) => this.named(g, groups));
   }
 
-  resolveGroupIn(groups: api.GroupView[], ref: string): api.GroupView {
+  /** The name a group is shown and found by. A public group's is the relay's (public anyway); a
+   * secret group's is the latest meta record its members wrote into its log, which only members
+   * can read. A department's secret group nobody named yet is called after the department. */
+  private named(g: api.GroupView, all: api.GroupView[] = []): NamedGroup {
+    if (g.kind === 'public') return { ...g, name: g.name ?? g.id };
+    const local = this.state.groups[g.id]?.name;
+    if (local) return { ...g, name: local };
+    const department = g.departmentId === null ? undefined : all.find((x) => x.kind === 'public' && x.departmentId === g.departmentId);
+    return { ...g, name: department?.name ? `${department.name} (secret)` : `secret group ${g.id}` };
+  }
+
+  resolveGroupIn(groups: NamedGroup[], ref: string): NamedGroup {
     const byId = groups.find((g) => g.id === ref);
     if (byId) return byId;
-    const byName = groups.filter((g) => g.name === ref);
+    const byName = groups.filter((g) => sameName(g.name, ref));
     if (byName.length === 1) return byName[0];
     if (byName.length > 1) throw new AgoraError('ambiguous', `several groups are named "${ref}": use the group id`);
     throw new AgoraError('no_such_group', `no group "${ref}" that you can see`);
   }
 
   /** Resolves a group the caller can see; for a group id it cannot see, says whether it exists. */
-  private async findGroup(ref: string): Promise<api.GroupView> {
-    const groups = await this.fetchGroups();
+  private async findGroup(ref: string): Promise<NamedGroup> {
+    let groups = await this.fetchGroups();
+    const byName = api.GroupId.safeParse(ref).success ? undefined : groups.filter((g) => sameName(g.name, ref));
+    if (byName?.length === 0 && groups.some((g) => g.kind === 'secret' && g.isMember)) {
+      // A secret group's name is in its log: one this device just joined (a Welcome waiting) or
+      // that was renamed since is found only after reading it.
+      await this.syncMailbox();
+      for (const g of groups) if (g.kind === 'secret' && this.groupOfMine(g)) await this.syncGroupLog(g.id);
+      groups = groups.map((g) => this.named(g, groups));
+    }
     try {
       return this.resolveGroupIn(groups, ref);
     } catch (e) {
       if (!(e instanceof AgoraError && e.code === 'no_such_group') || !api.GroupId.safeParse(ref).success) throw e;
     }
     try {
-      return await this.http.group(ref);
+      return this.named(await this.http.group(ref));
     } catch (e) {
       if (e instanceof AgoraError && e.code === 'forbidden') {
         throw new AgoraError('not_a_member', `you are not a member of the secret group ${ref}`);
@@ -516,7 +755,9 @@ export class AgoraClient {
   }
 
   private localGroup(g: api.GroupView): GroupLocal {
-    return (this.state.groups[g.id] ??= emptyGroup({ id: g.id, name: g.name, kind: g.kind, departmentId: g.departmentId }));
+    // A secret group's local name stays empty until a meta record names it.
+    const name = g.kind === 'public' ? (g.name ?? '') : '';
+    return (this.state.groups[g.id] ??= emptyGroup({ id: g.id, name, kind: g.kind, departmentId: g.departmentId }));
   }
 
   /** Reads a group's log from this device's cursor and applies it. */
@@ -542,9 +783,16 @@ export class AgoraClient {
           const k = this.orgKey(gen);
           return k ? derivePublicGroupKey(k, groupId) : undefined;
         },
+        revoked: (id) => this.trust.device(id)?.active === false,
       });
       this.state.groups[groupId] = result.group;
       out.push(...result.messages);
+      for (const r of result.refusedCommits) {
+        // A member's modified client or the relay itself: either way the people should know.
+        this.trust.alarm('commit_refused', `${result.group.name}: a commit (entry ${r.seq}) from device ${r.sender} was refused and voided: ${r.reason}`, [
+          JSON.stringify({ groupId, seq: r.seq, sender: r.sender }),
+        ]);
+      }
       const distinct = new Map(result.checkpoints.map((c) => [c.note, c.senderDevice]));
       for (const [note, sender] of distinct) await this.trust.compareGossip(note, this.nameOf(this.device(sender)?.userId ?? sender));
       if (result.group.cursor === before) break;
@@ -561,6 +809,56 @@ export class AgoraClient {
 
   private members(state: string): { deviceId: string; userId: string }[] {
     return groupInfo(fromB64u(state)).members;
+  }
+
+  /** The relay's epoch of a group's current state (profiles from before it was kept: the MLS epoch). */
+  private logEpochOf(local: GroupLocal): number {
+    return local.logEpoch ?? groupInfo(fromB64u(local.mls!)).epoch;
+  }
+
+  /** How many of this person's devices the log shows revoked: a new one calls for update commits. */
+  private revokedOwnDevices(): number {
+    return (this.state.kt.users[this.state.userId]?.devices ?? []).filter((d) => d.revokedIndex !== null).length;
+  }
+
+  /** Owners decide who else is in a group; a group whose owners this device does not know (from an
+   * older release) keeps the old rule that any member may. */
+  private mayChangeOthers(local: GroupLocal): boolean {
+    return local.owners.length === 0 || local.owners.includes(this.state.userId);
+  }
+
+  /** Post-compromise security: whether this device should refresh its leaf in the group now. The
+   * period is spread over its last fifth by device and group, so members that joined together do
+   * not all update at the same moment. */
+  private updateDue(local: GroupLocal): boolean {
+    if (local.pcs.at === 0) {
+      // A group from before update commits: start its clock now rather than have every member of
+      // every group update at once after the upgrade.
+      local.pcs = { at: this.now(), sent: 0, revokedOwn: this.revokedOwnDevices() };
+      return false;
+    }
+    let h = 0;
+    for (const c of `${this.state.deviceId}/${local.id}`) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    const period = UPDATE_AFTER_MS * (0.8 + 0.2 * ((h % 1000) / 1000));
+    return this.now() - local.pcs.at >= period || local.pcs.sent >= UPDATE_AFTER_RECORDS || this.revokedOwnDevices() > local.pcs.revokedOwn;
+  }
+
+  /** Sends an update commit (a fresh leaf and path for this device; optionally a new owner set),
+   * retried over races with other commits like any change. */
+  private async updateCommit(g: api.GroupView, owners?: string[]): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      await this.syncGroupLog(g.id);
+      const local = this.state.groups[g.id];
+      if (!local?.mls || local.removed) throw new AgoraError('not_a_member', `this device is not a member of the secret group ${g.id}`);
+      try {
+        await this.commitChange(g.id, [], [], { update: true, owners });
+        return;
+      } catch (e) {
+        if (e instanceof AgoraError && e.code === 'stale_epoch') continue;
+        throw e;
+      }
+    }
+    throw new AgoraError('conflict', `the group ${g.id} is changing too fast; try again`);
   }
 
   /** Keeps each secret group's devices in line with its people: adds their new devices (this
@@ -582,12 +880,13 @@ export class AgoraClient {
         .map((m) => m.deviceId);
       const grace = this.deps.addGraceMs ?? 120_000;
       const add = [...people]
-        .flatMap((u) => this.activeDevicesOf(u))
+        .flatMap((u) => this.approvedDevicesOf(u))
         .filter((d) => !inTree.has(d.id))
         .filter((d) => d.userId === this.state.userId || this.now() - d.createdAt > grace);
       if (remove.length === 0 && add.length === 0) return;
       try {
-        await this.commitChange(g.id, add, remove);
+        // Other people's devices only from an owner: every member voids such an add by anyone else.
+        await this.commitChange(g.id, this.mayChangeOthers(local) ? add : add.filter((d) => d.userId === this.state.userId), remove);
         return;
       } catch (e) {
         if (e instanceof AgoraError && e.code === 'stale_epoch') {
@@ -599,41 +898,72 @@ export class AgoraClient {
     }
   }
 
+  /** Claims one KeyPackage per device for a change of `groupId` and returns exactly those, checked
+   * against the log. An answer that is not exactly what was asked for aborts the change with an
+   * alarm. A device without packages is an error for an explicit add (`fail`: nobody is silently
+   * left out) and is retried on a later sync for background maintenance (`later`). */
+  private async claimPackages(groupId: string, devices: api.Device[], whenMissing: 'fail' | 'later'): Promise<string[]> {
+    const requested = devices.map((d) => d.id);
+    const answer = await this.http.claimKeyPackages(groupId, requested);
+    let checked;
+    try {
+      checked = await checkClaimAnswer(requested, answer, (kp, deviceId) => checkKeyPackage(kp, deviceId, this.mlsLookup));
+    } catch (e) {
+      if (!(e instanceof ClaimMismatch)) throw e;
+      const a = this.trust.alarm('claim_mismatch', `${e.message}: the relay's KeyPackage answer is not what this device asked for, so nothing was changed`, [
+        JSON.stringify({ groupId, requested, answer: answer.keyPackages.map((k) => k.deviceId), missing: answer.missing }),
+      ]);
+      throw new AgoraError('forbidden', `not changing the group: ${a.message}`);
+    }
+    const missingNames = () => checked.missing.map((d) => `${this.nameOf(this.trust.device(d)?.userId ?? d)} (device ${d})`).join(', ');
+    if (checked.missing.length > 0 && whenMissing === 'fail') {
+      throw new AgoraError('no_key', `nobody was added: ${missingNames()} has no KeyPackages left; try again once that device has been online`);
+    }
+    if (checked.missing.length > 0) this.warnings.push(`not added yet, no KeyPackages left: ${missingNames()}`);
+    return checked.packages.map((p) => p.keyPackage);
+  }
+
   /** Claims KeyPackages, stages the commit, sends it, and merges only once the relay accepted it. */
-  private async commitChange(groupId: string, addDevices: api.Device[], removeDevices: string[]): Promise<number> {
+  private async commitChange(
+    groupId: string,
+    addDevices: api.Device[],
+    removeDevices: string[],
+    opts: { whenMissing?: 'fail' | 'later'; update?: boolean; owners?: string[] } = {},
+  ): Promise<number> {
     const local = this.state.groups[groupId];
     if (!local?.mls) throw new AgoraError('not_a_member', 'this device is not a member of that secret group');
-    const packages: string[] = [];
-    const added: string[] = [];
-    if (addDevices.length > 0) {
-      const claimed = await this.http.claimKeyPackages(addDevices.map((d) => d.id));
-      for (const kp of claimed.keyPackages) {
-        try {
-          await checkKeyPackage(kp.keyPackage, kp.deviceId, this.mlsLookup);
-          packages.push(kp.keyPackage);
-          added.push(kp.deviceId);
-        } catch (e) {
-          this.warnings.push(`device ${kp.deviceId} of ${this.nameOf(this.device(kp.deviceId)?.userId ?? '')} offered an invalid key package and was not added (${(e as Error).message})`);
-        }
-      }
-      for (const d of claimed.missing) this.warnings.push(`device ${d} has no key packages left and was not added yet`);
-    }
-    if (packages.length === 0 && removeDevices.length === 0) return groupInfo(fromB64u(local.mls)).epoch;
-    const staged = await stageCommit(fromB64u(local.mls), { add: packages, remove: removeDevices }, this.mlsLookup);
-    const members = groupInfo(staged.staged).members.map((m) => m.deviceId);
+    const packages = addDevices.length > 0 ? await this.claimPackages(groupId, addDevices, opts.whenMissing ?? 'later') : [];
+    if (packages.length === 0 && removeDevices.length === 0 && !opts.update) return this.logEpochOf(local);
+    const epoch = this.logEpochOf(local);
+    const key = local.epochKeys[String(epoch)];
+    if (!key) throw new AgoraError('no_key', 'this device lacks the current epoch key of that group');
+    const owners = opts.owners ?? local.owners;
+    const staged = await stageCommit(
+      fromB64u(local.mls),
+      { add: packages, remove: removeDevices, update: opts.update, authenticatedData: await sealOwners(owners, fromB64u(key), groupId) },
+      this.mlsLookup,
+    );
+    // After commits every member voided, the relay's routing and the tree can differ: devices a
+    // voided add had it route to are dropped, and leaves a voided removal cut off are routed again
+    // (declared as added, without a Welcome: they hold the group state). Members ignore both when
+    // they compare the declared lists with the MLS change.
+    const tree = new Set(groupInfo(fromB64u(local.mls)).members.map((m) => m.deviceId));
+    const routed = await this.http.group(groupId).then((v) => new Set(v.memberDevices), () => undefined);
+    const stale = routed ? [...routed].filter((d) => !tree.has(d) && !staged.added.includes(d)) : [];
+    const cutOff = routed ? [...tree].filter((d) => !routed.has(d) && !staged.removed.includes(d)) : [];
     // Kept (and saved) until the relay answers: if the answer is lost, the commit is recognised in
     // the log later and this staged state merged then (a device cannot process its own commit).
-    local.pendingCommit = { epoch: staged.epoch, commit: staged.commit, staged: toB64u(staged.staged) };
+    local.pendingCommit = { epoch, commit: staged.commit, staged: toB64u(staged.staged) };
     await this.deps.profile.save(this.state);
     let res;
     try {
       res = await this.http.commit(groupId, {
-        epoch: staged.epoch,
+        epoch,
         commit: staged.commit,
         welcome: staged.welcome,
-        added: staged.added,
-        removed: staged.removed,
-        membership: await this.signMembership(groupId, staged.epoch + 1, members),
+        added: [...staged.added, ...cutOff],
+        removed: [...staged.removed, ...stale],
+        membership: await this.signMembership(groupId, epoch + 1, staged.staged),
       });
     } catch (e) {
       // A 4xx is a refusal: the commit is not in the log. Otherwise nobody knows yet.
@@ -644,26 +974,86 @@ export class AgoraClient {
     local.pendingCommit = null;
     local.mls = toB64u(staged.staged);
     local.epochKeys[String(res.epoch)] = toB64u(await exportContentKey(staged.staged));
+    local.membershipChecks.push(await membershipCheckFor(staged.staged, res.epoch, this.state.deviceId));
+    // Entries before this commit that are not read yet are still of the epoch it was built on.
+    local.cursorEpoch ??= epoch;
+    local.logEpoch = res.epoch;
+    local.lastCommitSeq = res.seq;
+    local.owners = [...new Set(owners)].sort();
+    // Every commit refreshes the committer's own path only when it carries one (updates, removals).
+    if (staged.removed.length > 0 || staged.added.length === 0) local.pcs = { ...local.pcs, at: this.now(), sent: 0, revokedOwn: this.revokedOwnDevices() };
+    if (staged.added.length > 0 && local.metaSeq > 0) {
+      // Newcomers read the log from the commit that added them on: the group's name (encrypted, in
+      // a meta record) must follow it, or they would never learn what the group is called.
+      try {
+        await this.deps.profile.save(this.state);
+        await this.sendMeta(groupId, local.description === null ? { name: local.name } : { name: local.name, description: local.description });
+      } catch (e) {
+        this.warnings.push(`the group's name could not be sent to the people just added to group ${groupId}: ${(e as Error).message}`);
+      }
+    }
+    if (staged.added.length > 0) {
+      // The devices just added learn the owner set from the next commit they process: send it now,
+      // as an update that also puts this device's path back into the tree the adds left partly blank.
+      try {
+        await this.deps.profile.save(this.state);
+        return await this.commitChange(groupId, [], [], { update: true });
+      } catch (e) {
+        if (!(e instanceof AgoraError && e.code === 'stale_epoch')) this.warnings.push(`the update after adding to group ${groupId} failed: ${(e as Error).message}`);
+      }
+    }
     return res.epoch;
   }
 
-  /** The member devices of a secret group from `epoch` on, signed for the key-transparency log. */
-  private async signMembership(groupId: string, epoch: number, members: string[]): Promise<api.MembershipProof> {
-    const message = membershipMessage(groupId, epoch, memberSetHash(members));
-    return { members, signature: toB64u(await sign(fromB64u(this.state.keys.signSeed), message)) };
+  /** The member devices of `state` (a secret group's MLS state from the relay's epoch `epoch` on) for
+   * the key-transparency log: committed under the epoch's salt and signed, and sealed to the
+   * auditors of the policy. The log shows the list to nobody else. */
+  private async signMembership(groupId: string, epoch: number, state: Uint8Array): Promise<api.MembershipProof> {
+    const { members, salt, commitment } = await membershipOf(state);
+    const sealed = await sealForAuditors(this.trust.policy.auditors, salt, members);
+    return {
+      commitment: toB64u(commitment),
+      sealedForAuditors: sealed.map((s) => ({ auditor: toB64u(s.auditor), sealed: toB64u(s.sealed) })),
+      signature: toB64u(await sign(fromB64u(this.state.keys.signSeed), membershipMessage(groupId, epoch, commitment))),
+    };
+  }
+
+  /** Matches the log's membership entries against the MLS trees this device saw (own commits and
+   * others'); a difference or a missing entry is an alarm (KtTrust.checkMembership). */
+  private async checkMemberships(): Promise<void> {
+    for (const g of Object.values(this.state.groups)) {
+      if (g.kind !== 'secret' || g.membershipChecks.length === 0) continue;
+      const left: GroupLocal['membershipChecks'] = [];
+      for (const c of g.membershipChecks) {
+        if ((await this.trust.checkMembership(g.id, g.name || g.id, c)) === 'pending') left.push(c);
+      }
+      g.membershipChecks = left;
+    }
   }
 
   private async initReservedGroup(g: api.GroupView): Promise<void> {
+    // The MLS group exists before the relay hears of it: the logged commitment is over its salt.
+    const state = await mlsCreateGroup(g.id, this.identity);
     try {
-      await this.http.initSecretGroup(g.id, await this.signMembership(g.id, 0, [this.state.deviceId]));
+      await this.http.initSecretGroup(g.id, await this.signMembership(g.id, 0, state));
     } catch (e) {
       if (e instanceof AgoraError && (e.code === 'conflict' || e.code === 'forbidden')) return;
       throw e;
     }
-    const state = await mlsCreateGroup(g.id, this.identity);
     const local = this.localGroup(g);
     local.mls = toB64u(state);
     local.epochKeys['0'] = toB64u(await exportContentKey(state));
+    local.membershipChecks.push(await membershipCheckFor(state, 0, this.state.deviceId));
+    this.founded(local);
+  }
+
+  /** A secret group this device just created: its person is the first owner. */
+  private founded(local: GroupLocal): void {
+    local.logEpoch = 0;
+    local.cursorEpoch = 0;
+    local.lastCommitSeq = 0;
+    local.owners = [this.state.userId];
+    local.pcs = { at: this.now(), sent: 0, revokedOwn: this.revokedOwnDevices() };
   }
 
   // ---------- sync ----------
@@ -690,12 +1080,20 @@ export class AgoraClient {
       const msgs = await this.syncGroupLog(g.id);
       for (const m of msgs) newMessages.push({ groupId: g.id, message: this.view(m) });
       if (g.kind === 'secret') await this.maintainSecretGroup(g);
+      const local = this.state.groups[g.id];
+      if (g.kind === 'secret' && local?.mls && !local.removed && this.updateDue(local)) {
+        try {
+          await this.updateCommit(g);
+        } catch (e) {
+          this.warnings.push(`${local.name}: the periodic update commit failed (${(e as Error).message}); it is tried again on the next sync`);
+        }
+      }
     }
-    for (const d of this.activeDevicesOf(this.state.userId)) {
+    await this.checkMemberships();
+    // History goes only to devices this person vouched for (device link or approval), not to one
+    // an administrator's invite put on their account.
+    for (const d of this.approvedDevicesOf(this.state.userId)) {
       if (d.id === this.state.deviceId || this.state.historySentTo.includes(d.id)) continue;
-      // History goes only to devices this person approved themselves (device link), not to one
-      // an administrator's invite put on their account.
-      if (this.state.kt.users[this.state.userId]?.devices.find((x) => x.deviceId === d.id)?.approverUserId !== this.state.userId) continue;
       try {
         await this.sendHistoryTo(d);
       } catch (e) {
@@ -727,56 +1125,183 @@ export class AgoraClient {
 
   async listGroups(): Promise<GroupSummary[]> {
     return this.tx(async () => {
-      const groups = await this.fetchGroups();
-      return groups.map((g) => ({
-        id: g.id,
-        name: g.name,
-        kind: g.kind,
-        departmentId: g.departmentId,
-        isMember: g.kind === 'secret' ? this.groupOfMine(g) : g.isMember,
-        epoch: g.epoch,
-        members: g.members.length,
-      }));
+      let groups = await this.fetchGroups();
+      // Secret groups this device belongs to but has no name for yet (just joined): the name is
+      // in their logs.
+      const unnamed = groups.filter((g) => g.kind === 'secret' && g.isMember && !this.state.groups[g.id]?.metaSeq);
+      if (unnamed.length > 0) {
+        await this.syncMailbox();
+        for (const g of unnamed) if (this.groupOfMine(g)) await this.syncGroupLog(g.id);
+        groups = groups.map((g) => this.named(g, groups));
+      }
+      return groups.map((g) => this.summary(g));
     });
   }
 
-  async groupMembers(groupRef: string): Promise<{ id: string; name: string; devices: string[] }[]> {
+  async groupMembers(groupRef: string): Promise<{ id: string; name: string; devices: string[]; owner: boolean }[]> {
     return this.tx(async () => {
       await this.refreshDirectory();
       const g = await this.findGroup(groupRef);
       const view = await this.http.group(g.id);
+      if (g.kind === 'secret') {
+        await this.syncMailbox();
+        await this.syncGroupLog(g.id);
+      }
+      // Owners as this device's own processing of the group's commits established them.
+      const owners = g.kind === 'secret' ? (this.state.groups[g.id]?.owners ?? []) : [];
       return view.members.map((u) => ({
         id: u,
         name: this.nameOf(u),
         devices: view.kind === 'secret' ? view.memberDevices.filter((d) => this.device(d)?.userId === u) : [],
+        owner: owners.includes(u),
       }));
     });
   }
 
-  async createGroup(input: { name: string; kind: 'secret' | 'public'; department?: string }): Promise<GroupSummary> {
+  async createGroup(input: { name: string; kind: 'secret' | 'public'; department?: string; description?: string }): Promise<GroupSummary> {
     return this.tx(async () => {
+      const meta = this.checkedMeta(input.name, input.description);
+      if (input.kind === 'public' && input.description !== undefined) {
+        throw new AgoraError('usage', 'description: only a secret group carries one (encrypted with its name)');
+      }
       let departmentId: string | undefined;
       if (input.department) departmentId = await this.resolveDepartment(input.department);
+      if (input.kind === 'secret') {
+        // The relay cannot keep secret-group names unique (it never sees them), so the client
+        // refuses a name it can already see: groups, and departments (whose groups carry theirs).
+        const clash = (await this.fetchGroups()).find((x) => sameName(x.name, meta.name));
+        if (clash) throw new AgoraError('conflict', `a group named "${clash.name}" exists already: choose another name`);
+      }
       // A secret group's creator names it, to sign its first membership (itself, epoch 0).
       const id = input.kind === 'secret' ? newId('g') : undefined;
-      const membership = id ? await this.signMembership(id, 0, [this.state.deviceId]) : undefined;
-      const g = await this.http.createGroup({ id, name: input.name, kind: input.kind, departmentId, membership });
+      const state = id ? await mlsCreateGroup(id, this.identity) : undefined;
+      const membership = id && state ? await this.signMembership(id, 0, state) : undefined;
+      // A secret group's name goes only into its log, encrypted (below); the relay gets none.
+      const g = await this.http.createGroup({ id, name: id ? undefined : meta.name, kind: input.kind, departmentId, membership });
       const local = this.localGroup(g);
-      if (g.kind === 'secret') {
-        const state = await mlsCreateGroup(g.id, this.identity);
+      if (g.kind === 'secret' && state) {
         local.mls = toB64u(state);
         local.epochKeys['0'] = toB64u(await exportContentKey(state));
+        local.membershipChecks.push(await membershipCheckFor(state, 0, this.state.deviceId));
+        this.founded(local);
+        await this.sendMeta(g.id, meta);
         // This person's other devices join at once.
         await this.refreshDirectory();
         await this.maintainSecretGroup(g);
       }
-      return { id: g.id, name: g.name, kind: g.kind, departmentId: g.departmentId, isMember: true, epoch: g.epoch, members: 1 };
+      return { id: g.id, name: meta.name, kind: g.kind, departmentId: g.departmentId, isMember: true, epoch: g.epoch, members: 1 };
     });
+  }
+
+  /** A name and description as the relay and every reader will accept them (refused here, with the
+   * reason, rather than by the relay or by the group's members). */
+  private checkedMeta(name: string, description?: string): MetaBody {
+    const trimmed = name.trim();
+    const problem = trimmed.length === 0 ? 'must not be empty' : trimmed.length > LIMITS.nameChars ? `must be at most ${LIMITS.nameChars} characters` : nameProblem(trimmed);
+    if (problem) throw new AgoraError('usage', `name: ${problem}`);
+    if (description !== undefined && description.length > MAX_DESCRIPTION_CHARS) {
+      throw new AgoraError('usage', `description: must be at most ${MAX_DESCRIPTION_CHARS} characters`);
+    }
+    return description === undefined ? { name: trimmed } : { name: trimmed, description };
+  }
+
+  /** Writes a secret group's name (and description) into its log, encrypted under the current
+   * epoch like any record, so only members read it; retried under a newer epoch if a commit wins. */
+  private async sendMeta(groupId: string, meta: MetaBody): Promise<void> {
+    const g = { id: groupId, name: meta.name };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await this.syncGroupLog(g.id);
+      const local = this.state.groups[g.id];
+      if (!local?.mls || local.removed) throw new AgoraError('not_a_member', `you are not a member of the secret group "${g.name}"`);
+      const epoch = this.logEpochOf(local);
+      const key = fromB64u(local.epochKeys[String(epoch)]);
+      const counter = (this.state.sentCounters[g.id] ?? 0) + 1;
+      const record = {
+        v: 1 as const, id: newId('r'), groupId: g.id, epoch, senderUserId: this.state.userId, senderDeviceId: this.state.deviceId,
+        counter, sentAt: this.now(), type: 'meta' as const, body: meta, kt: this.trust.checkpointNote,
+      };
+      const ciphertext = await sealRecord({ record, key, signSeed: fromB64u(this.state.keys.signSeed) });
+      this.state.sentCounters[g.id] = counter;
+      await this.deps.profile.save(this.state);
+      try {
+        const { seq } = await this.http.appendRecord(g.id, { epoch, ciphertext });
+        if (seq > local.metaSeq) {
+          local.name = meta.name;
+          local.description = meta.description ?? null;
+          local.metaSeq = seq;
+        }
+        return;
+      } catch (e) {
+        if (e instanceof AgoraError && (e.code === 'stale_epoch' || e.code === 'conflict')) continue;
+        throw e;
+      }
+    }
+    throw new AgoraError('conflict', `"${g.name}" is changing too fast; try again`);
+  }
+
+  /** Renames a group. A public group: on the relay (its administrators or creator). A secret group:
+   * a new meta record in its log, which members accept from its owners only. */
+  async renameGroup(groupRef: string, name: string, description?: string): Promise<GroupSummary> {
+    return this.tx(async () => {
+      const meta = this.checkedMeta(name, description);
+      const groups = await this.fetchGroups();
+      const g = await this.findGroup(groupRef);
+      if (g.kind === 'public') {
+        if (description !== undefined) throw new AgoraError('usage', 'description: only a secret group carries one (encrypted with its name)');
+        const v = this.named(await this.http.renameGroup(g.id, meta.name));
+        return this.summary(v);
+      }
+      if (!this.groupOfMine(g)) throw new AgoraError('not_a_member', `you are not a member of the secret group "${g.name}"`);
+      await this.syncGroupLog(g.id);
+      const local = this.localGroup(g);
+      if (local.owners.length > 0 && !local.owners.includes(this.state.userId)) {
+        throw new AgoraError('forbidden', `only an owner of "${g.name}" may rename it`);
+      }
+      const clash = groups.find((x) => x.id !== g.id && sameName(x.name, meta.name));
+      if (clash) throw new AgoraError('conflict', `a group named "${clash.name}" exists already: choose another name`);
+      // A rename without a description keeps the one the group has.
+      await this.sendMeta(g.id, description === undefined && local.description !== null ? { ...meta, description: local.description } : meta);
+      return this.summary({ ...g, name: meta.name });
+    });
+  }
+
+  /** Deletes a public group that belongs to no department (its administrators or creator). */
+  async deleteGroup(groupRef: string): Promise<void> {
+    await this.tx(async () => {
+      const g = await this.findGroup(groupRef);
+      await this.http.deleteGroup(g.id);
+      delete this.state.groups[g.id];
+    });
+  }
+
+  async renameDepartment(ref: string, name: string): Promise<api.Department> {
+    return this.tx(async () => this.http.renameDepartment(await this.resolveDepartment(ref), this.checkedMeta(name).name));
+  }
+
+  async deleteDepartment(ref: string): Promise<void> {
+    await this.tx(async () => this.http.deleteDepartment(await this.resolveDepartment(ref)));
+  }
+
+  async removeDepartmentMember(deptRef: string, userRef: string): Promise<void> {
+    await this.tx(async () => {
+      await this.refreshDirectory();
+      const departmentId = await this.resolveDepartment(deptRef);
+      await this.http.removeDepartmentMember(departmentId, (await this.resolveUser(userRef)).id);
+    });
+  }
+
+  private summary(g: NamedGroup): GroupSummary {
+    const isMember = g.kind === 'secret' ? this.groupOfMine(g) : g.isMember;
+    const description = g.kind === 'secret' ? this.state.groups[g.id]?.description : null;
+    return {
+      id: g.id, name: g.name, kind: g.kind, departmentId: g.departmentId, isMember, epoch: g.epoch, members: g.members.length,
+      ...(description ? { description } : {}),
+    };
   }
 
   private async resolveDepartment(ref: string): Promise<string> {
     const { departments } = await this.http.departments();
-    const hit = departments.filter((d) => d.id === ref || d.name === ref);
+    const hit = departments.filter((d) => d.id === ref || sameName(d.name, ref));
     if (hit.length !== 1) throw new AgoraError(hit.length ? 'ambiguous' : 'not_found', `no single department "${ref}"`);
     return hit[0].id;
   }
@@ -785,7 +1310,7 @@ export class AgoraClient {
     await this.tx(async () => {
       await this.refreshDirectory();
       const g = await this.findGroup(groupRef);
-      const users = userRefs.map((u) => this.resolveUser(u));
+      const users = await this.resolveUsers(userRefs);
       for (const u of users) if (u.status !== 'active') throw new AgoraError('forbidden', `${u.name} is deactivated`);
       if (g.kind === 'public') {
         await this.http.addPublicMembers(g.id, users.map((u) => u.id));
@@ -797,9 +1322,14 @@ export class AgoraClient {
         const names = unverified.map((id) => this.nameOf(id)).join(', ');
         throw new AgoraError('forbidden', `not adding ${names}: their keys could not be verified in the key-transparency log${this.trust.raised.length ? ` (${this.trust.raised.at(-1)!.message})` : ''}`);
       }
+      // Nobody is silently left out: a person none of whose devices may join is an error.
+      const noDevice = users.filter((u) => this.approvedDevicesOf(u.id).length === 0);
+      if (noDevice.length > 0) {
+        throw new AgoraError('forbidden', `not adding ${noDevice.map((u) => this.nameOf(u.id)).join(', ')}: no active device of theirs is approved by their own devices`);
+      }
       await this.syncOrgKeys(); // a colleague's duty: hand the organisation key to waiting devices
       await this.changeSecretMembers(g, (members) => ({
-        add: users.flatMap((u) => this.activeDevicesOf(u.id)).filter((d) => !members.has(d.id)),
+        add: users.flatMap((u) => this.approvedDevicesOf(u.id)).filter((d) => !members.has(d.id)),
         remove: [],
       }));
     });
@@ -809,7 +1339,7 @@ export class AgoraClient {
     await this.tx(async () => {
       await this.refreshDirectory();
       const g = await this.findGroup(groupRef);
-      const users = userRefs.map((u) => this.resolveUser(u));
+      const users = await this.resolveUsers(userRefs);
       if (g.kind === 'public') {
         await this.http.removePublicMembers(g.id, users.map((u) => u.id));
         return;
@@ -819,6 +1349,46 @@ export class AgoraClient {
       }
       const ids = new Set(users.map((u) => u.id));
       await this.changeSecretMembers(g, (_members, tree) => ({ add: [], remove: tree.filter((m) => ids.has(m.userId)).map((m) => m.deviceId) }));
+    });
+  }
+
+  /** Sends an update commit now (`agora group update`): a fresh leaf for this device, so a copy of
+   * its group state taken before stops following the group. */
+  async updateGroup(groupRef: string): Promise<{ epoch: number }> {
+    return this.tx(async () => {
+      const g = await this.findGroup(groupRef);
+      if (g.kind !== 'secret') throw new AgoraError('usage', `"${g.name}" is a public group: only secret groups have update commits`);
+      await this.syncMailbox();
+      await this.updateCommit(g);
+      return { epoch: this.logEpochOf(this.state.groups[g.id]) };
+    });
+  }
+
+  /** Names another owner of a secret group (`agora group owner add`); only an owner may. The new
+   * owner set travels in an update commit, so every member applies it at the same place in the log. */
+  async addOwner(groupRef: string, userRef: string): Promise<{ owners: string[] }> {
+    return this.tx(async () => {
+      await this.refreshDirectory();
+      const g = await this.findGroup(groupRef);
+      if (g.kind !== 'secret') throw new AgoraError('usage', `"${g.name}" is a public group: owners exist in secret groups`);
+      const [user] = await this.resolveUsers([userRef]);
+      await this.syncMailbox();
+      for (let attempt = 0; attempt < 8; attempt++) {
+        await this.syncGroupLog(g.id);
+        const local = this.state.groups[g.id];
+        if (!local?.mls || local.removed) throw new AgoraError('not_a_member', `this device is not a member of "${g.name}"`);
+        if (!this.mayChangeOthers(local)) throw new AgoraError('forbidden', `only an owner of "${g.name}" may name owners`);
+        if (!this.members(local.mls).some((m) => m.userId === user.id)) throw new AgoraError('usage', `${user.name} is not a member of "${g.name}": add them first`);
+        const owners = [...new Set([...local.owners, this.state.userId, user.id])].sort();
+        try {
+          await this.commitChange(g.id, [], [], { update: true, owners });
+          return { owners };
+        } catch (e) {
+          if (e instanceof AgoraError && e.code === 'stale_epoch') continue;
+          throw e;
+        }
+      }
+      throw new AgoraError('conflict', `"${g.name}" is changing too fast; try again`);
     });
   }
 
@@ -834,8 +1404,14 @@ export class AgoraClient {
       const tree = this.members(local.mls);
       const { add, remove } = plan(new Set(tree.map((m) => m.deviceId)), tree);
       if (add.length === 0 && remove.length === 0) return;
+      // Every member's client voids a commit against the owner rule; refusing here says why.
+      const others = add.some((d) => d.userId !== this.state.userId) || remove.some((d) => tree.find((m) => m.deviceId === d)?.userId !== this.state.userId);
+      if (others && !this.mayChangeOthers(local)) {
+        throw new AgoraError('forbidden', `only the owners of "${g.name}" may add or remove other people (owners: ${local.owners.map((u) => this.nameOf(u)).join(', ')})`);
+      }
       try {
-        await this.commitChange(g.id, add, remove);
+        // Asked for by the person at the keyboard: a device that cannot be added is an error.
+        await this.commitChange(g.id, add, remove, { whenMissing: 'fail' });
         return;
       } catch (e) {
         if (e instanceof AgoraError && e.code === 'stale_epoch') continue;
@@ -861,8 +1437,9 @@ export class AgoraClient {
       const g = await this.findGroup(groupRef);
       await this.trust.refresh(); // fails closed when the log cannot be verified
       // Every send also does a colleague's duty: hand the organisation key to new devices waiting
-      // for it, so newcomers can read public groups as soon as anyone is active.
-      await this.syncOrgKeys();
+      // for it, so newcomers can read public groups as soon as anyone is active. Before a public
+      // record it also rotates the key at once if the log shows a revocation not yet settled.
+      await this.syncOrgKeys({ writing: g.kind === 'public' });
       if (g.kind === 'secret') await this.syncMailbox();
       for (let attempt = 0; attempt < 5; attempt++) {
         await this.syncGroupLog(g.id);
@@ -871,13 +1448,19 @@ export class AgoraClient {
         let key: Uint8Array;
         if (g.kind === 'secret') {
           if (!local.mls || local.removed) throw new AgoraError('not_a_member', `you are not a member of the secret group "${g.name}"`);
-          epoch = groupInfo(fromB64u(local.mls)).epoch;
+          if (attempt === 0 && this.updateDue(local)) {
+            // Post-compromise security by volume (and time): refresh this device's leaf first. A
+            // failed update does not hold the message back; the next send or sync tries again.
+            await this.updateCommit(g).catch(() => undefined);
+            continue;
+          }
+          // The relay's epoch: it refuses (409) a record of any other, and readers too.
+          epoch = this.logEpochOf(local);
           key = fromB64u(local.epochKeys[String(epoch)]);
         } else {
-          epoch = this.currentOrgGeneration();
-          const k = this.orgKey(epoch);
-          if (!k) throw new AgoraError('no_key', 'this device has no organisation key yet: a colleague\'s device must be online to hand it over (try "agora sync" later)');
-          key = derivePublicGroupKey(k, g.id);
+          const w = this.writableOrgGeneration();
+          epoch = w.generation;
+          key = derivePublicGroupKey(w.key, g.id);
         }
         const counter = (this.state.sentCounters[g.id] ?? 0) + 1;
         const record = {
@@ -900,6 +1483,7 @@ export class AgoraClient {
         await this.deps.profile.save(this.state);
         try {
           const { seq } = await this.http.appendRecord(g.id, { epoch, ciphertext });
+          if (g.kind === 'secret') local.pcs.sent += 1;
           return { id: record.id, seq };
         } catch (e) {
           // A commit landed between our catch-up and the send: catch up again and re-encrypt.
@@ -936,7 +1520,7 @@ export class AgoraClient {
   async createInvite(input: { name: string; department?: string; role?: api.Role; newPerson?: boolean }): Promise<{ code: string; expiresAt: number; kind: 'user' | 'device'; userId?: string }> {
     return this.tx(async () => {
       await this.refreshDirectory();
-      const existing = input.newPerson ? [] : this.state.directory.users.filter((u) => u.name === input.name && u.status === 'active');
+      const existing = input.newPerson ? [] : this.state.directory.users.filter((u) => sameName(u.name, input.name) && u.status === 'active');
       if (existing.length === 1 && !input.department && !input.role) {
         const inv = await this.issueInvite({ kind: 'device', userId: existing[0].id });
         return { ...inv, userId: existing[0].id };
@@ -948,6 +1532,34 @@ export class AgoraClient {
 
   async linkDevice(): Promise<{ code: string; expiresAt: number }> {
     return this.tx(() => this.issueInvite({ kind: 'device', userId: this.state.userId }));
+  }
+
+  /** Vouches for another device of this person that somebody else's invite (an administrator's)
+   * put on the account, so that it joins this person's secret groups. Signed over the keys the
+   * key-transparency log shows for it, never over what the relay's directory says. */
+  async approveDevice(deviceId: string): Promise<{ deviceId: string }> {
+    return this.tx(async () => {
+      await this.refreshDirectory();
+      const me = this.state.userId;
+      if ((await this.trust.ensureUsers([me])).length > 0) {
+        throw new AgoraError('forbidden', 'your own entries in the key-transparency log could not be verified: not approving anything');
+      }
+      const devices = this.state.kt.users[me].devices;
+      const target = devices.find((d) => d.deviceId === deviceId);
+      if (!target) throw new AgoraError('not_found', `the key-transparency log shows no device ${deviceId} of yours`);
+      if (target.revokedIndex !== null) throw new AgoraError('usage', `device ${deviceId} is revoked`);
+      if (target.approvedIndex != null) throw new AgoraError('conflict', `device ${deviceId} is approved already`);
+      if (devices.find((d) => d.deviceId === this.state.deviceId)?.approvedIndex == null) {
+        throw new AgoraError('forbidden', 'this device was not approved by you itself: approve devices from one that was');
+      }
+      const message = deviceApprovalMessage({ userId: me, deviceId, signPub: fromB64u(target.signPub), encPub: fromB64u(target.encPub) });
+      await this.http.approveDevice(deviceId, toB64u(await sign(fromB64u(this.state.keys.signSeed), message)));
+      // This device adds it to the groups it is in at once (after verifying the grown log again);
+      // other members on their next sync.
+      this.trust.begin();
+      await this.syncUnlocked();
+      return { deviceId };
+    });
   }
 
   /** Makes an invite code on this device and registers it with the relay by hash, with the
@@ -972,7 +1584,7 @@ export class AgoraClient {
     await this.tx(async () => {
       await this.refreshDirectory();
       const departmentId = await this.resolveDepartment(deptRef);
-      await this.http.addDepartmentMember(departmentId, this.resolveUser(userRef).id);
+      await this.http.addDepartmentMember(departmentId, (await this.resolveUser(userRef)).id);
     });
   }
 
@@ -993,7 +1605,7 @@ export class AgoraClient {
   async deactivate(userRef: string): Promise<{ revokedDevices: string[] }> {
     return this.tx(async () => {
       await this.refreshDirectory();
-      const user = this.resolveUser(userRef);
+      const user = await this.resolveUser(userRef);
       if (user.id === this.state.userId) throw new AgoraError('usage', 'you cannot deactivate yourself');
       const res = await this.http.deactivate(user.id);
       await this.syncUnlocked();
@@ -1004,10 +1616,10 @@ export class AgoraClient {
   // ---------- key transparency ----------
 
   /** Verifies a person's keys in the key-transparency log and says which devices are trusted. */
-  async verifyUser(userRef: string): Promise<{ userId: string; name: string; status: string; devices: { deviceId: string; fingerprint: string; active: boolean; approvedBy: string; addedAt: number }[]; checkpointSize: number; quorum: number }> {
+  async verifyUser(userRef: string): Promise<{ userId: string; name: string; status: string; devices: { deviceId: string; fingerprint: string; active: boolean; approvedBy: string; addedAt: number; vouched: boolean }[]; checkpointSize: number; quorum: number }> {
     return this.tx(async () => {
       await this.refreshDirectory();
-      const user = this.resolveUser(userRef);
+      const user = await this.resolveUser(userRef);
       const failed = await this.trust.ensureUsers([user.id]);
       if (failed.length > 0) {
         const why = this.trust.raised.at(-1)?.message ?? 'the log has no entries for this person';
@@ -1023,6 +1635,8 @@ export class AgoraClient {
           active: v.status === 'active' && d.revokedIndex === null,
           approvedBy: d.approverUserId ? this.nameOf(d.approverUserId) : 'bootstrap',
           addedAt: d.addedAt,
+          // Whether the person's own devices vouch for it: only then does it join their secret groups.
+          vouched: d.approvedIndex != null,
         });
       }
       return { userId: user.id, name: v.name, status: v.status, devices, checkpointSize: this.state.kt.checkpoint!.size, quorum: this.trust.policy.quorum };
@@ -1042,6 +1656,16 @@ export class AgoraClient {
     await this.tx(async () => {
       this.state.kt.policy = policy;
       this.state.kt.policySource = 'file';
+    });
+  }
+
+  /** Publishes the security officer's policy file on the relay (administrators): the relay then
+   * lets the witnesses and auditors it names read the log, and takes cosignatures only from its
+   * witnesses. It changes no device's own policy. */
+  async publishPolicy(policy: Policy): Promise<void> {
+    await this.tx(async () => {
+      if (this.state.role !== 'admin') throw new AgoraError('forbidden', 'only an administrator may publish the policy');
+      await new KtHttp(this.http, true).publish(policy);
     });
   }
 

@@ -12,6 +12,13 @@ import { PolicySchema, type Policy } from './kt/policy.js';
 import type { ApproverLookup } from './kt/chain.js';
 import { UserProofError, verifyUserProof } from './kt/verify-user.js';
 import type { KtHttp } from './transport/kt-http.js';
+import type { MembershipCheck } from './core/membership.js';
+import { decodeEntry, isLegacyMembership, membershipMessage } from './kt/entries.js';
+import { verify } from './crypto/device-keys.js';
+import { sameName } from './protocol/names.js';
+import { leafHash } from './kt/hash.js';
+import { ProofError, verifyInclusion } from './kt/merkle.js';
+import { verifyTail } from './kt/range.js';
 
 export interface TrustedDevice {
   deviceId: string;
@@ -25,6 +32,8 @@ export class KtTrust {
   /** Alarms raised during the current operation (the caller reports them). */
   raised: Alarm[] = [];
   private refreshed = false;
+  /** When the checkpoint in use was fetched and verified. */
+  private verifiedAt = -1;
   private verifying = new Map<string, Promise<VerifiedUser | undefined>>();
 
   constructor(
@@ -68,7 +77,8 @@ export class KtTrust {
     const policy = this.policy;
     let note: string;
     try {
-      note = (await this.kt.checkpoint(policy.quorum > 0 ? policy.quorum : undefined)).checkpoint;
+      // By the policy's own witness keys: cosignatures by anyone else cannot move the answer.
+      note = (await this.kt.witnessedCheckpoint(policy)).checkpoint;
     } catch (e) {
       throw new AgoraError('network', `the key-transparency log is unavailable, so no key can be verified and nothing is encrypted (${(e as Error).message})`);
     }
@@ -101,6 +111,7 @@ export class KtTrust {
       this.local.checkpoint = { note, size: next.size, root: toB64u(next.root) };
     }
     this.refreshed = true;
+    this.verifiedAt = this.now();
   }
 
   get checkpointNote(): string | undefined {
@@ -129,7 +140,8 @@ export class KtTrust {
 
   private verifyUser(userId: string): Promise<VerifiedUser | undefined> {
     const cached = this.local.users[userId];
-    if (cached && cached.size === this.checkpoint.size) return Promise.resolve(cached);
+    // A profile written before device approvals lacks `approvedIndex`: verify such a person again.
+    if (cached && cached.size === this.checkpoint.size && cached.devices.every((d) => d.approvedIndex !== undefined)) return Promise.resolve(cached);
     let p = this.verifying.get(userId);
     if (!p) {
       p = this.doVerifyUser(userId);
@@ -170,6 +182,7 @@ export class KtTrust {
       name: chain.name,
       role: chain.role,
       status: chain.status,
+      deactivatedIndex: chain.deactivatedIndex,
       devices: chain.devices.map((d) => ({
         deviceId: d.deviceId,
         signPub: toB64u(d.signPub),
@@ -180,6 +193,7 @@ export class KtTrust {
         addedIndex: d.addedIndex,
         addedAt: d.addedAt,
         revokedIndex: d.revokedIndex,
+        approvedIndex: d.approvedIndex,
       })),
     };
     // One key bound to two people: neither binding can be trusted.
@@ -196,15 +210,28 @@ export class KtTrust {
     return verified;
   }
 
-  /** The relay's directory must show exactly the keys the log shows. */
+  /** The relay's directory must show exactly the keys and the name the log shows. */
   private compareWithDirectory(userId: string, v: VerifiedUser): void {
     const s = this.state();
+    const listed = s.directory.users.find((u) => u.id === userId);
+    if (listed && !sameName(listed.name, v.name)) {
+      // Names decide whom people add: the log's name is used, the relay's is evidence.
+      this.alarm('name_mismatch', `the relay calls ${userId} "${listed.name}", but the key-transparency log names this person "${v.name}": the log's name is used`);
+    }
     // A device enrolled after the checkpoint we verified (witnesses lag behind the log) is simply
     // not trusted yet; one the log still lacks after that window is an alarm.
+    // The device's age is the relay's word, so it is counted from the earlier of its stated
+    // creation and the first time this device saw it listed: a relay that dates a device in the
+    // future, or keeps re-dating it, gains nothing.
     const window = Math.max(60, this.policy.quorum > 0 ? this.policy.maxCheckpointAgeSeconds : 0) * 1000;
+    const now = this.now();
     for (const d of s.directory.devices.filter((x) => x.userId === userId)) {
       const logged = v.devices.find((x) => x.deviceId === d.id);
-      if (!logged && this.now() - d.createdAt < window) continue;
+      if (logged) delete this.local.unloggedSince[d.id];
+      else {
+        const firstSeen = (this.local.unloggedSince[d.id] ??= now);
+        if (d.createdAt <= now && now - Math.min(d.createdAt, firstSeen) < window) continue;
+      }
       if (!logged) {
         const mine = userId === s.userId;
         this.alarm(mine ? 'unknown_device' : 'key_substitution', mine
@@ -228,11 +255,97 @@ export class KtTrust {
     return undefined;
   }
 
+  /** Whether a verified device was active at log position `index`: added before it, neither it
+   * revoked nor its person deactivated before it. undefined if the device is not verified. */
+  deviceActiveAt(deviceId: string, index: number): boolean | undefined {
+    const owner = this.device(deviceId)?.userId;
+    const u = owner === undefined ? undefined : this.local.users[owner];
+    const d = u?.devices.find((x) => x.deviceId === deviceId);
+    if (!u || !d) return undefined;
+    // A deactivation verified by an older release has no position: treat it as long past.
+    const deactivatedAt = u.status === 'deactivated' ? (u.deactivatedIndex ?? -1) : null;
+    return d.addedIndex < index && (d.revokedIndex === null || d.revokedIndex > index) && (deactivatedAt === null || deactivatedAt > index);
+  }
+
+  /** Where a verified device stopped being active (its revocation or its person's deactivation,
+   * whichever came first); null while it is active, undefined if it is not verified. */
+  inactiveSince(deviceId: string): number | null | undefined {
+    const owner = this.device(deviceId)?.userId;
+    const u = owner === undefined ? undefined : this.local.users[owner];
+    const d = u?.devices.find((x) => x.deviceId === deviceId);
+    if (!u || !d) return undefined;
+    const ends = [d.revokedIndex, u.status === 'deactivated' ? (u.deactivatedIndex ?? -1) : null].filter((x): x is number => x !== null);
+    return ends.length === 0 ? null : Math.min(...ends);
+  }
+
+  /** Every entry of the log from `start` up to the verified checkpoint, proven to be exactly the
+   * log's entries there (none left out, none added): how a device learns revocations and
+   * organisation-key generations without taking the relay's word for which ones exist. */
+  async tail(start: number): Promise<{ index: number; bytes: Uint8Array }[]> {
+    await this.refresh();
+    const cp = this.checkpoint;
+    if (start >= cp.size) return [];
+    const out: { index: number; bytes: Uint8Array }[] = [];
+    let proof: Uint8Array[];
+    try {
+      while (start + out.length < cp.size) {
+        const page = await this.kt.entries(start + out.length, cp.size);
+        if (page.entries.length === 0) break;
+        for (const e of page.entries) {
+          if (e.index !== start + out.length) throw new Error('the log served entries out of order');
+          out.push({ index: e.index, bytes: fromB64u(e.entry) });
+        }
+      }
+      proof = (await this.kt.inclusion(start, cp.size)).proof.map(fromB64u);
+    } catch (e) {
+      throw new AgoraError('network', `the key-transparency log did not serve its latest entries (${(e as Error).message})`);
+    }
+    try {
+      verifyTail(start, out.map((e) => leafHash(e.bytes)), cp.size, proof, cp.root);
+    } catch (e) {
+      if (!(e instanceof ProofError)) throw e;
+      return this.fail('hidden_entries', `the relay served other key-transparency entries than its log holds from position ${start} on: entries may be hidden`, [this.local.checkpoint!.note]);
+    }
+    return out;
+  }
+
+  /** One entry, proven to be in the log at `index` under the verified checkpoint. */
+  async provenEntry(index: number): Promise<Uint8Array> {
+    await this.refresh();
+    const cp = this.checkpoint;
+    if (index >= cp.size) throw new AgoraError('forbidden', 'key transparency: that entry is not in the verified log yet');
+    let bytes: Uint8Array | undefined;
+    let proof: Uint8Array[];
+    try {
+      const served = (await this.kt.entries(index, index + 1)).entries.find((e) => e.index === index);
+      bytes = served ? fromB64u(served.entry) : undefined;
+      proof = (await this.kt.inclusion(index, cp.size)).proof.map(fromB64u);
+    } catch (e) {
+      throw new AgoraError('network', `the key-transparency log did not serve entry ${index} (${(e as Error).message})`);
+    }
+    if (!bytes) throw new AgoraError('network', `the key-transparency log did not serve entry ${index}`);
+    try {
+      verifyInclusion(leafHash(bytes), index, cp.size, proof, cp.root);
+    } catch (e) {
+      if (!(e instanceof ProofError)) throw e;
+      return this.fail('hidden_entries', `the relay served a key-transparency entry ${index} that its log does not hold`, [this.local.checkpoint!.note]);
+    }
+    return bytes;
+  }
+
   /** Verified active devices of a person (empty if the person is not verified or deactivated). */
   activeDevicesOf(userId: string): TrustedDevice[] {
     const u = this.local.users[userId];
     if (!u || u.status !== 'active' || (this.local.checkpoint && u.size !== this.local.checkpoint.size)) return [];
     return u.devices.filter((d) => d.revokedIndex === null).map((d) => ({ deviceId: d.deviceId, userId, signPub: fromB64u(d.signPub), encPub: fromB64u(d.encPub), active: true }));
+  }
+
+  /** The active devices of a person that their own devices vouch for (kt/chain.ts `approvedIndex`):
+   * the only ones anybody adds to that person's secret groups. A device an administrator's invite
+   * put on the account waits for the person's approval (unless it was their only device). */
+  approvedDevicesOf(userId: string): TrustedDevice[] {
+    const approved = new Set(this.local.users[userId]?.devices.filter((d) => d.approvedIndex != null).map((d) => d.deviceId));
+    return this.activeDevicesOf(userId).filter((d) => approved.has(d.deviceId));
   }
 
   /** Verifies the owners of these devices (directory hint) and returns those now trusted. */
@@ -265,9 +378,13 @@ export class KtTrust {
       known.add(d.deviceId);
       if (d.approverUserId === s.userId) continue; // approved by one of this person's devices
       const approver = this.local.users[d.approverUserId]?.name ?? s.directory.users.find((u) => u.id === d.approverUserId)?.name ?? d.approverUserId;
+      // Unapproved, it joins none of this person's secret groups; one of their devices can vouch for it.
+      const approve = d.approvedIndex == null && d.revokedIndex === null
+        ? ` It is not added to your secret groups until you approve it: if it is yours, run "agora device approve ${d.deviceId}" on one of your devices.`
+        : '';
       this.alarm(
         'device_added_by_admin',
-        `a new device (${d.deviceId}) was added to your account on ${new Date(d.addedAt).toISOString()} with an invite approved by ${approver}, not by one of your devices. If it is not yours, tell your security officer.`,
+        `a new device (${d.deviceId}) was added to your account on ${new Date(d.addedAt).toISOString()} with an invite approved by ${approver}, not by one of your devices.${approve} If it is not yours, tell your security officer.`,
       );
     }
     this.local.knownOwnDevices = [...known];
@@ -314,4 +431,59 @@ export class KtTrust {
     }
   }
 
+  /** Checks a secret group's membership entry in the log against the commitment this device computed
+   * from its own MLS tree and the epoch's salt, and the committer's signature against the log-proven
+   * key. The relay appends a commit and its entry together, so an entry the verified log still lacks
+   * once a checkpoint fetched after the commit is in hand (and, with witnesses, their lag is over) is
+   * an alarm too. Returns 'pending' only while the log may legitimately lag. */
+  async checkMembership(groupId: string, groupName: string, check: MembershipCheck): Promise<'done' | 'pending'> {
+    await this.refresh();
+    const cp = this.checkpoint;
+    const where = `${groupName} (epoch ${check.epoch})`;
+    const evidence = [this.local.checkpoint!.note];
+    let served: { index: number; entry: string; proof: string[] } | undefined;
+    try {
+      if (cp.size > 0) served = await this.kt.membership(groupId, check.epoch, cp.size);
+    } catch (e) {
+      if (!(e instanceof AgoraError && e.code === 'not_found')) {
+        throw new AgoraError('network', `the key-transparency log did not answer for the membership of ${where} (${(e as Error).message})`);
+      }
+    }
+    if (!served) {
+      const lag = this.policy.quorum > 0 ? this.policy.maxCheckpointAgeSeconds * 1000 : 0;
+      if (check.since === null || this.verifiedAt <= check.since || this.now() - check.since < lag) {
+        check.since ??= this.now();
+        return 'pending';
+      }
+      this.alarm('membership_mismatch', `the key-transparency log has no membership entry for ${where}: the relay keeps who can read this group out of the log`, evidence);
+      return 'done';
+    }
+    let entry;
+    try {
+      const bytes = fromB64u(served.entry);
+      verifyInclusion(leafHash(bytes), served.index, cp.size, served.proof.map(fromB64u), cp.root);
+      entry = decodeEntry(bytes);
+    } catch {
+      this.alarm('membership_mismatch', `the relay served a membership entry for ${where} that its key-transparency log does not prove`, evidence);
+      return 'done';
+    }
+    if (entry.type !== 'group-membership' || entry.groupId !== groupId || entry.epoch !== check.epoch) {
+      this.alarm('membership_mismatch', `the relay served another entry than the membership of ${where}`, evidence);
+      return 'done';
+    }
+    if (isLegacyMembership(entry) || !bytesEqual(entry.commitment, fromB64u(check.commitment)) || entry.committerDeviceId !== check.committer) {
+      this.alarm(
+        'membership_mismatch',
+        `the key-transparency log shows another membership for ${where} than this device's group state: someone may read the group without being shown, or the log hides who can`,
+        evidence,
+      );
+      return 'done';
+    }
+    await this.ensureDevices([entry.committerDeviceId]);
+    const committer = this.device(entry.committerDeviceId);
+    if (!committer || !(await verify(committer.signPub, membershipMessage(groupId, entry.epoch, entry.commitment), entry.signature))) {
+      this.alarm('membership_mismatch', `the membership entry for ${where} in the key-transparency log is not signed by its committer's logged key`, evidence);
+    }
+    return 'done';
+  }
 }

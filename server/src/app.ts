@@ -8,11 +8,12 @@ import type { PushHub } from './hub.js';
 import { RateLimiter } from './ratelimit.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
-import type { Ctx, Handler, RouteDeps, RouteKit } from './routes/context.js';
+import type { Ctx, Handler, KtCaller, RouteDeps, RouteKit } from './routes/context.js';
 import { deviceRoutes } from './routes/devices.js';
 import { groupRoutes } from './routes/groups.js';
 import { ktRoutes } from './routes/kt.js';
 import { KtLog } from './kt/log.js';
+import { KtAccess, type KtReader } from './kt/access.js';
 import { orgKeyRoutes } from './routes/orgkeys.js';
 import type { Store } from './store/types.js';
 
@@ -50,6 +51,8 @@ export interface RelayParts {
   kt: KtLog;
   /** Throws rate_limited when the device is over its budget; shared with the WebSocket upgrade. */
   limitDevice(deviceId: string): void;
+  /** The same for a client address (unauthenticated work and failed sign-ins). */
+  limitAddress(address: string): void;
 }
 
 const stderrLog: LogFn = (line) => process.stderr.write(`${line}\n`);
@@ -75,17 +78,27 @@ export function composeRelay(deps: AppDeps): RelayParts {
   const limits = deps.rateLimit === false ? undefined : { ...DEFAULT_RATE_LIMIT, ...deps.rateLimit };
   const limitDevice = limiter(limits && { perSecond: limits.perDevicePerSecond, burst: limits.burst });
   const limitIp = limiter(limits && { perSecond: limits.perIpPerSecond, burst: limits.ipBurst });
+  /** A missing or made-up token costs its sender's address budget, so a flood of bogus tokens is
+   * throttled like any unauthenticated traffic; valid tokens are counted per device instead. */
+  const tokenDevice = async (ctx: Ctx, token: string | undefined): Promise<string> => {
+    try {
+      if (!token) throw new AppError('unauthenticated', 'sign in first (Authorization: Bearer <token>)');
+      return await auth.tokenDevice(token);
+    } catch (err) {
+      limitIp(ctx.ip);
+      throw err;
+    }
+  };
 
   const kt = deps.kt ?? new KtLog({ store: deps.store, now });
-  const routeDeps: RouteDeps = { store: deps.store, hub: deps.hub, auth, now, log, kt };
+  const ktAccess = new KtAccess({ store: deps.store, now });
+  const routeDeps: RouteDeps = { store: deps.store, hub: deps.hub, auth, now, log, kt, ktAccess };
   const router = new Router();
   const kit: RouteKit = {
     router,
     deps: routeDeps,
     authed: (handler) => async (ctx: Ctx) => {
-      const token = bearerToken(ctx.get('authorization') || undefined);
-      if (!token) throw new AppError('unauthenticated', 'sign in first (Authorization: Bearer <token>)');
-      const deviceId = await auth.tokenDevice(token);
+      const deviceId = await tokenDevice(ctx, bearerToken(ctx.get('authorization') || undefined));
       limitDevice(deviceId);
       await handler(ctx, await auth.principal(deviceId));
     },
@@ -93,18 +106,29 @@ export function composeRelay(deps: AppDeps): RelayParts {
       limitIp(ctx.ip);
       await handler(ctx);
     },
-    publicRead: (handler): Handler => async (ctx: Ctx) => {
-      // Signed-in devices are counted per device (an office behind one address has many); anyone
-      // else (witnesses, auditors) per address.
+    ktRead: (allowed, handler): Handler => async (ctx: Ctx) => {
       const token = bearerToken(ctx.get('authorization') || undefined);
-      if (token) {
-        const deviceId = await auth.tokenDevice(token);
-        limitDevice(deviceId);
-        await auth.principal(deviceId);
+      let who: KtCaller;
+      if (token && KtAccess.isReaderToken(token)) {
+        let reader: KtReader;
+        try {
+          reader = await ktAccess.reader(token);
+        } catch (err) {
+          limitIp(ctx.ip);
+          throw err;
+        }
+        // a witness or auditor is counted per key, like a device
+        limitDevice(`kt-${reader.role}:${reader.key}`);
+        if (!allowed.includes(reader.role)) {
+          throw new AppError('forbidden', `a ${reader.role} key may not read this part of the key-transparency log`);
+        }
+        who = { kind: reader.role, reader };
       } else {
-        limitIp(ctx.ip);
+        const deviceId = await tokenDevice(ctx, token);
+        limitDevice(deviceId);
+        who = { kind: 'device', principal: await auth.principal(deviceId) };
       }
-      await handler(ctx);
+      await handler(ctx, who);
     },
     later: (ctx, work) => {
       let ran = false;
@@ -136,7 +160,7 @@ export function composeRelay(deps: AppDeps): RelayParts {
     await next();
   });
   app.use(router.routes());
-  return { app, auth, kt, limitDevice };
+  return { app, auth, kt, limitDevice, limitAddress: limitIp };
 }
 
 export function createApp(deps: AppDeps): Koa {

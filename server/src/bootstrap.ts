@@ -1,7 +1,7 @@
 /** First start: create the organisation, the key-transparency log key and the one-time invite for
  * its first administrator. That invite is the only one the relay makes itself: its enrolment is
  * trust on first use, which the audit flags for the security officer to confirm out of band. */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZERO_SIG, invitePublicKey } from '@agora/client-sdk/kt';
 import { LIMITS, inviteHash, newId, toB64u } from '@agora/client-sdk/protocol';
@@ -32,8 +32,15 @@ export async function bootstrapOrganisation(
   await ensureLogKey(store);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = join(opts.dataDir, ADMIN_INVITE_FILE);
-  writeFileSync(file, `${code}\n`, { mode: 0o600 });
-  // `mode` applies only when the file is created; a leftover file must not stay readable.
-  chmodSync(file, 0o600);
+  // The mode given to open applies only to a new file: a leftover one is narrowed before the code
+  // is written into it, so the code is never readable by others, not even for a moment.
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeFileSync(fd, `${code}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return code;
 }

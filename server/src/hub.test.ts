@@ -21,6 +21,10 @@ class FakeSocket implements PushSocket, CorkableStream {
   close(): void {
     this.readyState = 3;
   }
+  bufferedAmount = 0;
+  terminate(): void {
+    this.readyState = 3;
+  }
   cork(): void {
     this.events.push('cork');
   }

@@ -11,8 +11,23 @@ import type { PushMessage } from '@agora/client-sdk/protocol';
 /** The part of a `ws` socket the hub uses, so the hub can be exercised without a network. */
 export interface PushSocket {
   readonly readyState: number;
+  /** Bytes accepted by `send` but not yet handed to the operating system. */
+  readonly bufferedAmount: number;
   send(data: Buffer, options: { binary: boolean; compress: boolean }): void;
   close(code?: number, reason?: string): void;
+  /** Drops the connection at once, without a closing handshake. */
+  terminate(): void;
+}
+
+/** Default cap on a socket's unsent bytes. Past it the reader is too slow (or not reading at all)
+ * and the socket is dropped: a push is only a hint, the device catches up from the log when it
+ * reconnects, and the relay's memory stays bounded by sockets × this cap. One push carries at most
+ * one record (256 KiB) as JSON, so a reader that keeps up never comes near it. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+
+export interface PushHubOptions {
+  /** See DEFAULT_MAX_BUFFERED_BYTES. */
+  maxBufferedBytes?: number;
 }
 
 /** The byte stream under a push socket (the upgraded TCP socket): corked while one turn's pushes
@@ -42,6 +57,11 @@ export class PushHub {
   /** Messages waiting for this turn's write, per socket, in publication order. */
   private outbox = new Map<PushSocket, Buffer[]>();
   private flushTimer: NodeJS.Immediate | undefined;
+  private readonly maxBufferedBytes: number;
+
+  constructor(opts: PushHubOptions = {}) {
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  }
 
   /** `stream`, when given, is the socket's underlying byte stream (see CorkableStream). */
   add(deviceId: string, userId: string, socket: PushSocket, stream?: CorkableStream): void {
@@ -115,7 +135,7 @@ export class PushHub {
     const outbox = this.outbox;
     this.outbox = new Map();
     for (const [socket, messages] of outbox) {
-      if (socket.readyState !== OPEN) continue;
+      if (socket.readyState !== OPEN || this.dropIfBacklogged(socket)) continue;
       const stream = this.streams.get(socket);
       stream?.cork();
       try {
@@ -123,7 +143,24 @@ export class PushHub {
       } finally {
         stream?.uncork();
       }
+      this.dropIfBacklogged(socket);
     }
+  }
+
+  /** Terminates a socket whose unsent bytes pass the cap; true if it did. A closing handshake
+   * would queue behind the backlog the reader is not taking, so the connection is cut instead; the
+   * socket's close handler then removes it from the hub. */
+  dropIfBacklogged(socket: PushSocket): boolean {
+    if (socket.bufferedAmount <= this.maxBufferedBytes) return false;
+    socket.terminate();
+    return true;
+  }
+
+  /** Unsent bytes over all sockets: what slow readers currently cost the relay. */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const sockets of this.byDevice.values()) for (const socket of sockets) total += socket.bufferedAmount;
+    return total;
   }
 
   /** Closes every socket of these devices (revocation) with the given close code. */

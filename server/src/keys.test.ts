@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LIMITS, type OrgKeysResponse, type PendingResponse } from '@agora/client-sdk/protocol';
-import { call, deviceInvite, enrol, generationBody, opaque, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
+import { call, deviceInvite, enrol, generationBody, opaque, secretGroupBody, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 const as = (org: TestOrg, d: { token: string }) => ({
   get: <T = Record<string, unknown>>(path: string) => call<T>(org.url, 'GET', path, undefined, { token: d.token }),
@@ -11,9 +11,12 @@ describe('key packages', () => {
   let org: TestOrg;
   let alice: TestDevice;
   let bob: TestDevice;
+  /** A secret group of Bob's: claims name the group they add devices to. */
+  let bobsGroup: string;
   beforeAll(async () => {
     org = await startTestOrg();
     [alice, bob] = await Promise.all([org.person('Alice'), org.person('Bob')]);
+    bobsGroup = (await as(org, bob).post<{ id: string }>('/v1/groups', secretGroupBody(bob, 'Bob\'s group'))).body.id;
   });
   afterAll(() => org.close());
 
@@ -26,20 +29,20 @@ describe('key packages', () => {
     expect(up.status).toBe(200);
     expect(up.body).toEqual({ stock: packages.length, hasLastResort: true, low: false });
 
-    const first = await as(org, bob).post<Claim>('/v1/keypackages/claim', { deviceIds: [alice.deviceId, bob.deviceId] });
+    const first = await as(org, bob).post<Claim>('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [alice.deviceId, bob.deviceId] });
     expect(first.status).toBe(200);
     expect(first.body.keyPackages).toEqual([{ deviceId: alice.deviceId, keyPackage: packages[0], lastResort: false }]);
     expect(first.body.missing).toEqual([bob.deviceId]);
     const stock = await as(org, alice).get('/v1/keypackages/stock');
     expect(stock.body).toEqual({ stock: LIMITS.keyPackageLowWater, hasLastResort: true, low: false });
 
-    const second = await as(org, bob).post<Claim>('/v1/keypackages/claim', { deviceIds: [alice.deviceId] });
+    const second = await as(org, bob).post<Claim>('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [alice.deviceId] });
     expect(second.body.keyPackages[0].keyPackage).toBe(packages[1]);
     expect((await as(org, alice).get('/v1/keypackages/stock')).body).toMatchObject({ stock: LIMITS.keyPackageLowWater - 1, low: true });
 
-    for (let i = 2; i < packages.length; i++) await as(org, bob).post('/v1/keypackages/claim', { deviceIds: [alice.deviceId] });
+    for (let i = 2; i < packages.length; i++) await as(org, bob).post('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [alice.deviceId] });
     for (let i = 0; i < 2; i++) {
-      const kept = await as(org, bob).post<Claim>('/v1/keypackages/claim', { deviceIds: [alice.deviceId] });
+      const kept = await as(org, bob).post<Claim>('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [alice.deviceId] });
       expect(kept.body.keyPackages).toEqual([{ deviceId: alice.deviceId, keyPackage: lastResort, lastResort: true }]);
     }
     expect((await as(org, alice).get('/v1/keypackages/stock')).body).toEqual({ stock: 0, hasLastResort: true, low: true });
@@ -50,11 +53,11 @@ describe('key packages', () => {
     await as(org, carol).post('/v1/keypackages', { keyPackages: [opaque('c1')] });
     const gone = await org.person('Gone');
     await as(org, org.admin).post(`/v1/admin/users/${gone.userId}/deactivate`);
-    const res = await as(org, bob).post('/v1/keypackages/claim', { deviceIds: [carol.deviceId, gone.deviceId] });
+    const res = await as(org, bob).post('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [carol.deviceId, gone.deviceId] });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: { code: 'invalid_field', field: 'deviceIds.1' } });
     expect((await as(org, carol).get('/v1/keypackages/stock')).body).toMatchObject({ stock: 1 });
-    const unknown = await as(org, bob).post('/v1/keypackages/claim', { deviceIds: ['d_AAAAAAAAAAAAAAAAAAAAAA'] });
+    const unknown = await as(org, bob).post('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: ['d_AAAAAAAAAAAAAAAAAAAAAA'] });
     expect(unknown.body).toMatchObject({ error: { field: 'deviceIds.0' } });
   });
 
@@ -64,6 +67,48 @@ describe('key packages', () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: { field: 'keyPackages' } });
     expect((await as(org, bob).get('/v1/keypackages/stock')).body).toMatchObject({ stock: 0, hasLastResort: false });
+  });
+
+  it('serves a claim only to a member device of the secret group it names', async () => {
+    const erin = await org.person('Erin');
+    await as(org, erin).post('/v1/keypackages', { keyPackages: [opaque('e1'), opaque('e2')] });
+    const mallory = await org.person('Mallory');
+    // Not a member of Bob's group: 403, and nothing is handed out.
+    const outsider = await as(org, mallory).post('/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [erin.deviceId] });
+    expect(outsider.status).toBe(403);
+    expect(outsider.body).toMatchObject({ error: { code: 'forbidden', field: 'groupId' } });
+    // A public group, or no group at all, is no reason to claim.
+    const pub = (await as(org, mallory).post<{ id: string }>('/v1/groups', { name: 'Mallory public', kind: 'public' })).body.id;
+    expect((await as(org, mallory).post('/v1/keypackages/claim', { groupId: pub, deviceIds: [erin.deviceId] })).status).toBe(403);
+    expect((await as(org, mallory).post('/v1/keypackages/claim', { groupId: 'g_AAAAAAAAAAAAAAAAAAAAAA', deviceIds: [erin.deviceId] })).status).toBe(403);
+    const missing = await as(org, mallory).post('/v1/keypackages/claim', { deviceIds: [erin.deviceId] });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ error: { code: 'invalid_field', field: 'groupId' } });
+    expect((await as(org, erin).get('/v1/keypackages/stock')).body).toMatchObject({ stock: 2 });
+  });
+
+  it('one employee claiming a colleague\'s stock in a loop is stopped before it is empty', async () => {
+    const victim = await org.person('Victim');
+    const stock = Array.from({ length: LIMITS.keyPackageTarget }, (_, i) => opaque(`v${i}`));
+    await as(org, victim).post('/v1/keypackages', { keyPackages: stock, lastResort: opaque('v-last') });
+    const thief = await org.person('Thief');
+    const group = (await as(org, thief).post<{ id: string }>('/v1/groups', secretGroupBody(thief, 'Thief\'s group'))).body.id;
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMITS.keyPackageTarget + 10; i++) {
+      const res = await as(org, thief).post('/v1/keypackages/claim', { groupId: group, deviceIds: [victim.deviceId] });
+      statuses.push(res.status);
+      if (res.status !== 200) {
+        expect(res.status).toBe(429);
+        expect(res.body).toMatchObject({ error: { code: 'rate_limited', field: 'deviceIds.0' } });
+      }
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(LIMITS.claimsPerTargetPerHour);
+    const left = (await as(org, victim).get('/v1/keypackages/stock')).body;
+    expect(left).toEqual({ stock: LIMITS.keyPackageTarget - LIMITS.claimsPerTargetPerHour, hasLastResort: true, low: false });
+    // Another colleague's claim is counted on its own.
+    const colleague = await org.person('Colleague');
+    const theirs = (await as(org, colleague).post<{ id: string }>('/v1/groups', secretGroupBody(colleague, 'Colleague\'s group'))).body.id;
+    expect((await as(org, colleague).post('/v1/keypackages/claim', { groupId: theirs, deviceIds: [victim.deviceId] })).status).toBe(200);
   });
 });
 
@@ -80,7 +125,7 @@ describe('organisation keys', () => {
   const orgKeys = async (d: TestDevice) => (await as(org, d).get<OrgKeysResponse>('/v1/orgkeys')).body;
 
   it('starts at generation 0 with everyone pending nothing', async () => {
-    expect(await orgKeys(alice)).toEqual({ current: 0, rotationNeeded: false, envelopes: [] });
+    expect(await orgKeys(alice)).toEqual({ current: 0, rotationNeeded: false, envelopes: [], generations: [] });
     expect(await pending()).toEqual([]);
   });
 
@@ -156,11 +201,16 @@ describe('organisation keys', () => {
     expect(g2ToLeaver.body).toMatchObject({ error: { field: 'envelopes.0.deviceId' } });
     expect((await orgKeys(alice)).current).toBe(1);
 
-    expect((await as(org, alice).post('/v1/orgkeys/generations', generationBody(alice, 2))).status).toBe(403);
-    const g2 = await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 2, [{ deviceId: org.admin.deviceId, sealed: opaque('admin-g2') }]));
+    // The log shows a deactivation newer than the latest generation: any active employee's device
+    // may rotate now (no administrator has to be online), and the first generation wins.
+    const g2 = await as(org, alice).post('/v1/orgkeys/generations', generationBody(alice, 2, [{ deviceId: org.admin.deviceId, sealed: opaque('alice-g2') }]));
     expect(g2.status).toBe(201);
-    expect(await orgKeys(alice)).toMatchObject({ current: 2, rotationNeeded: false });
-    // partial generation: everyone else is pending generation 2
-    expect((await pending()).find((p) => p.deviceId === alice.deviceId)).toEqual({ deviceId: alice.deviceId, missing: [2] });
+    expect((await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 2))).status).toBe(409);
+    expect(await orgKeys(alice)).toMatchObject({ current: 2, rotationNeeded: false, generations: [1, 2].map((generation) => ({ generation, index: expect.any(Number) })) });
+    // Settled: another rotation is for administrators only again.
+    expect((await as(org, alice).post('/v1/orgkeys/generations', generationBody(alice, 3))).status).toBe(403);
+    expect((await as(org, org.admin).post('/v1/orgkeys/generations', generationBody(org.admin, 3))).status).toBe(201);
+    // partial generations: everyone else is pending them
+    expect((await pending()).find((p) => p.deviceId === alice.deviceId)).toEqual({ deviceId: alice.deviceId, missing: [2, 3] });
   });
 });

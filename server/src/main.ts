@@ -10,6 +10,9 @@ function portFrom(value: string | undefined): number {
 }
 
 async function main(): Promise<void> {
+  // Whatever this process creates is its own: a file some library creates without an explicit mode
+  // must not come out readable by other local users. The store sets 0600 on its files itself.
+  process.umask(0o077);
   const relay = await startRelay({
     port: portFrom(process.env.PORT),
     host: process.env.HOST || '127.0.0.1',

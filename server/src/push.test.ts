@@ -145,7 +145,7 @@ describe('websocket push', () => {
   });
 
   it('pushes history bundles and low key-package stock to the one device concerned', async () => {
-    const { deviceInvite, enrol } = await import('./testing.js');
+    const { deviceInvite, enrol, secretGroupBody } = await import('./testing.js');
     const alice2 = await enrol(org.url, await deviceInvite(org.url, alice));
     const l2 = await connect(alice2);
     const h = await post(alice, '/v1/history', { deviceId: alice2.deviceId, payload: opaque('history') });
@@ -157,7 +157,8 @@ describe('websocket push', () => {
     expect((await post(bob, '/v1/history', { deviceId: alice2.deviceId, payload: opaque('x') })).status).toBe(400);
 
     await post(alice2, '/v1/keypackages', { keyPackages: [opaque('k1'), opaque('k2')] });
-    await post(bob, '/v1/keypackages/claim', { deviceIds: [alice2.deviceId] });
+    const bobsGroup = (await post<{ id: string }>(bob, '/v1/groups', secretGroupBody(bob, 'for the claim'))).body.id;
+    await post(bob, '/v1/keypackages/claim', { groupId: bobsGroup, deviceIds: [alice2.deviceId] });
     expect(await l2.next()).toEqual({ type: 'keypackages-low', stock: 1 });
   });
 

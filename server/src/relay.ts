@@ -1,5 +1,6 @@
 /** A running relay: store, bootstrap, HTTP and WebSocket on one port. Used by `main.ts` and by
  * tests (port 0 picks a free loopback port). */
+import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ export interface StartRelayOptions {
   log?: LogFn;
   /** WebSocket keepalive interval; default 30 s. */
   pingIntervalMs?: number;
+  /** Unsent bytes a WebSocket may hold before the relay cuts it; default 2 MiB (hub.ts). */
+  maxPushBufferedBytes?: number;
 }
 
 export interface RunningRelay {
@@ -53,16 +56,19 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
   const log: LogFn = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
   const host = opts.host ?? '127.0.0.1';
   const store = await openStore({ dataDir: opts.dataDir, mongoUri: opts.mongoUri });
+  warnIfShared(opts.dataDir, log);
   let server: Server | undefined;
   try {
     const adminInvite = await bootstrapOrganisation(store, { dataDir: opts.dataDir, orgName: opts.orgName ?? 'Agora', now });
-    const hub = new PushHub();
-    const { app, auth, kt, limitDevice } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log });
+    const hub = new PushHub({ maxBufferedBytes: opts.maxPushBufferedBytes });
+    const { app, auth, kt, limitDevice, limitAddress } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log });
     // Builds the log's tree from the stored entries (and checks them) before serving anything.
     await kt.ready();
+    // The token secret is made now, not by whichever unauthenticated request comes first.
+    await auth.ready();
     const srv = createServer(app.callback());
     server = srv;
-    const push = attachPush(srv, { auth, hub, log, limitDevice, pingIntervalMs: opts.pingIntervalMs });
+    const push = attachPush(srv, { auth, hub, log, limitDevice, limitAddress, pingIntervalMs: opts.pingIntervalMs });
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen(opts.port ?? 8080, host, () => {
@@ -98,5 +104,20 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
     server?.close();
     await store.close();
     throw err;
+  }
+}
+
+/** The store creates its files 0600 whatever the directory allows (store/sqlite.ts), but a directory
+ * that others may list or write lets them see file names and sizes, or plant files before the relay
+ * creates its own: worth a line at every start. */
+function warnIfShared(dataDir: string, log: LogFn): void {
+  let mode: number;
+  try {
+    mode = statSync(dataDir).mode & 0o777;
+  } catch {
+    return; // with MongoDB the directory appears only when the bootstrap invite is written
+  }
+  if ((mode & 0o077) !== 0) {
+    log(`warning: DATA_DIR ${dataDir} has mode ${mode.toString(8).padStart(4, '0')}: other local users can reach it; run "chmod 700 ${dataDir}"`);
   }
 }

@@ -6,14 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, memberSetHash, membershipMessage,
+  deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, membershipCommitment, membershipMessage,
   orgKeyGenerationMessage,
 } from '@agora/client-sdk/kt';
 import {
-  authChallengeMessage, fromB64u, generateInviteCode, inviteHash, newId, toB64u, type InviteInfoResponse,
+  authChallengeMessage, fromB64u, ktReaderChallengeMessage, generateInviteCode, inviteHash, newId, toB64u, type InviteInfoResponse,
   type MembershipProof, type RegisterResponse, type Role,
 } from '@agora/client-sdk/protocol';
 import { startRelay, type RunningRelay, type StartRelayOptions } from './relay.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 
 export interface DeviceKeys {
   signPub: string;
@@ -171,16 +172,19 @@ export async function deviceInvite(url: string, by: Issuer, userId?: string): Pr
   return code;
 }
 
-/** A secret group's member devices from `epoch` on, signed by `by` (duplicates dropped). */
+/** A secret group's member devices from `epoch` on, committed with a random salt (these tests run
+ * no MLS) and signed by `by` (duplicates dropped). */
 export function membership(by: { sign(m: Uint8Array): string }, groupId: string, epoch: number, members: string[]): MembershipProof {
-  const unique = [...new Set(members)];
-  return { members: unique, signature: by.sign(membershipMessage(groupId, epoch, memberSetHash(unique))) };
+  const commitment = membershipCommitment(new Uint8Array(randomBytes(32)), [...new Set(members)]);
+  return { commitment: toB64u(commitment), sealedForAuditors: [], signature: by.sign(membershipMessage(groupId, epoch, commitment)) };
 }
 
 /** A POST /v1/groups body for a secret group: its id chosen and its first membership signed by `by`. */
-export function secretGroupBody(by: { deviceId: string; sign(m: Uint8Array): string }, name: string, departmentId?: string) {
+/** A secret group's name stays with its members (encrypted in its log), so `_name` only labels the
+ * call and is never sent. */
+export function secretGroupBody(by: { deviceId: string; sign(m: Uint8Array): string }, _name: string, departmentId?: string) {
   const id = newId('g');
-  return { id, name, kind: 'secret' as const, ...(departmentId ? { departmentId } : {}), membership: membership(by, id, 0, [by.deviceId]) };
+  return { id, kind: 'secret' as const, ...(departmentId ? { departmentId } : {}), membership: membership(by, id, 0, [by.deviceId]) };
 }
 
 /** A commit body whose signed membership is the group's member devices (as `by` sees them) after
@@ -204,7 +208,12 @@ export async function commitBody(
 /** A POST /v1/orgkeys/generations body signed by `by`. */
 export function generationBody(by: { sign(m: Uint8Array): string }, generation: number, envelopes: { deviceId: string; sealed: string }[] = []) {
   const hash = idListHash([...new Set(envelopes.map((e) => e.deviceId))]);
-  return { generation, envelopes, deviceSetHash: toB64u(hash), signature: by.sign(orgKeyGenerationMessage(generation, hash)) };
+  // Stands in for orgKeyCommitment(orgId, generation, key): the relay logs it without checking it.
+  const keyCommitment = new Uint8Array(randomBytes(32));
+  return {
+    generation, envelopes, deviceSetHash: toB64u(hash), keyCommitment: toB64u(keyCommitment),
+    signature: by.sign(orgKeyGenerationMessage(generation, hash, keyCommitment)),
+  };
 }
 
 /** A base64url string standing in for MLS bytes: the relay routes them without parsing. */
@@ -246,4 +255,27 @@ export async function startTestOrg(opts: Partial<StartRelayOptions> = {}): Promi
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Signs a witness or auditor in with its 32-byte Ed25519 seed, as `agora witness` and `agora audit` do. */
+export async function readerToken(url: string, role: 'witness' | 'auditor', seed: Uint8Array): Promise<string> {
+  const key = toB64u(ed25519.getPublicKey(seed));
+  const ch = await call<{ challenge: string }>(url, 'POST', '/v1/kt/auth/challenge', { role, key });
+  if (ch.status !== 200) throw new Error(`kt challenge failed: ${ch.status} ${JSON.stringify(ch.body)}`);
+  const signature = toB64u(ed25519.sign(ktReaderChallengeMessage({ role, key, challenge: ch.body.challenge }), seed));
+  const tok = await call<{ token: string }>(url, 'POST', '/v1/kt/auth/token', { role, key, challenge: ch.body.challenge, signature });
+  if (tok.status !== 200) throw new Error(`kt token failed: ${tok.status} ${JSON.stringify(tok.body)}`);
+  return tok.body.token;
+}
+
+/** Publishes a key-transparency policy for the relay's own log with these witnesses and auditors. */
+export async function publishKtPolicy(
+  url: string,
+  admin: { token: string },
+  extra: { witnesses?: { name: string; vkey: string }[]; auditors?: { name: string; signPub: string; encPub: string }[]; quorum?: number } = {},
+): Promise<void> {
+  const { origin, vkey } = (await call<{ origin: string; vkey: string }>(url, 'GET', '/v1/kt/policy')).body;
+  const policy = { log: { origin, vkey }, witnesses: extra.witnesses ?? [], auditors: extra.auditors ?? [], quorum: extra.quorum ?? 0, maxCheckpointAgeSeconds: 3600 };
+  const res = await call(url, 'POST', '/v1/kt/policy', policy, { token: admin.token });
+  if (res.status !== 200) throw new Error(`publishing the policy failed: ${res.status} ${JSON.stringify(res.body)}`);
 }

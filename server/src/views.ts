@@ -20,7 +20,8 @@ export function departmentView(row: DepartmentRow, members: string[]): Departmen
 
 export function groupBase(row: GroupRow): Group {
   return {
-    id: row.id, name: row.name, kind: row.kind, departmentId: row.departmentId, epoch: row.epoch,
+    // a secret group's name is its members' secret, whatever a store holds
+    id: row.id, name: row.kind === 'secret' ? null : row.name, kind: row.kind, departmentId: row.departmentId, epoch: row.epoch,
     createdBy: row.createdBy, createdAt: row.createdAt, head: row.head,
   };
 }

@@ -1,6 +1,13 @@
 /** WebSocket push endpoint. `ws` runs in noServer mode so the token is checked on the raw upgrade
  * request, before a socket exists: an unauthenticated client never gets a WebSocket. Browsers
- * cannot set headers on an upgrade, so the token travels as a subprotocol. */
+ * cannot set headers on an upgrade, so the token travels as a subprotocol.
+ *
+ * Liveness: every interval the relay pings each socket with a fresh random payload, and a socket
+ * that has not answered the previous ping with that very payload is cut. A pong only counts when it
+ * echoes the outstanding ping, so a client that never reads cannot stay connected by sending
+ * pongs of its own (RFC 6455 allows unsolicited pongs; they prove only that the client writes).
+ * Backlog: the hub cuts a socket whose unsent bytes pass its cap (see hub.ts). */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,6 +18,8 @@ import type { PushHub } from './hub.js';
 
 const TOKEN_PREFIX = 'agora.token.';
 export const WS_PATH = '/v1/ws';
+export const DEFAULT_PING_INTERVAL_MS = 30_000;
+const PING_PAYLOAD_BYTES = 16;
 
 export interface PushEndpoint {
   close(): Promise<void>;
@@ -24,6 +33,9 @@ export function attachPush(
     log: LogFn;
     /** Called with the authenticated device; throws AppError('rate_limited') to refuse. */
     limitDevice?: (deviceId: string) => void;
+    /** Called with the client address when the token does not verify; throws to refuse. */
+    limitAddress?: (address: string) => void;
+    /** Default DEFAULT_PING_INTERVAL_MS. A dead or non-reading socket is cut within two intervals. */
     pingIntervalMs?: number;
   },
 ): PushEndpoint {
@@ -35,7 +47,8 @@ export function attachPush(
     perMessageDeflate: false,
     handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
   });
-  const alive = new WeakMap<WebSocket, boolean>();
+  /** The payload of each socket's unanswered ping; absent once answered. */
+  const awaiting = new WeakMap<WebSocket, Buffer>();
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -58,7 +71,14 @@ export function attachPush(
     if (!tokenProtocol) return refuse(socket, new AppError('unauthenticated', 'token subprotocol required'));
     let principal;
     try {
-      const deviceId = await auth.tokenDevice(tokenProtocol.slice(TOKEN_PREFIX.length));
+      let deviceId: string;
+      try {
+        deviceId = await auth.tokenDevice(tokenProtocol.slice(TOKEN_PREFIX.length));
+      } catch (err) {
+        // Made-up tokens cost the sender's address budget, as on the HTTP routes.
+        opts.limitAddress?.(req.socket.remoteAddress ?? '');
+        throw err;
+      }
       opts.limitDevice?.(deviceId);
       principal = await auth.principal(deviceId);
     } catch (err) {
@@ -68,10 +88,12 @@ export function attachPush(
     if (socket.destroyed) return;
     const { device, user } = principal;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      alive.set(ws, true);
       // ws writes its frames to this same stream; the hub corks it to send a turn's pushes at once.
       hub.add(device.id, user.id, ws, socket);
-      ws.on('pong', () => alive.set(ws, true));
+      ws.on('pong', (data: Buffer) => {
+        const expected = awaiting.get(ws);
+        if (expected && data.length === expected.length && timingSafeEqual(data, expected)) awaiting.delete(ws);
+      });
       ws.on('close', () => hub.remove(device.id, ws));
       ws.on('error', () => ws.terminate());
       // Clients have nothing to say on this channel; anything they send is ignored.
@@ -81,14 +103,15 @@ export function attachPush(
 
   const pinger = setInterval(() => {
     for (const ws of wss.clients) {
-      if (alive.get(ws) === false) {
+      if (awaiting.has(ws) || hub.dropIfBacklogged(ws)) {
         ws.terminate();
         continue;
       }
-      alive.set(ws, false);
-      ws.ping();
+      const payload = randomBytes(PING_PAYLOAD_BYTES);
+      awaiting.set(ws, payload);
+      ws.ping(payload);
     }
-  }, opts.pingIntervalMs ?? 30_000);
+  }, opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
   pinger.unref();
 
   return {

@@ -5,8 +5,8 @@ import { rm } from 'node:fs/promises';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
 import { fromB64u, toB64u, type DirectoryResponse, type KtUserResponse } from '@agora/client-sdk/protocol';
-import { PolicySchema, type Policy, decodeEntry } from '@agora/client-sdk/kt';
-import { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
+import { PolicySchema, type Policy, cosign, decodeEntry, formatSignatureLine, parseNote } from '@agora/client-sdk/kt';
+import { KtHttp, readerKtHttp, readerTokens } from '../../client-sdk/src/transport/kt-http.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessState } from '../../client-sdk/src/kt/witness.js';
 import { createKeyPackages } from '../../client-sdk/src/mls/group.js';
@@ -14,14 +14,23 @@ import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
 import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
 import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
-import { ForkedLog, checkpointOf, logKeySeed, signCheckpoint } from './forge.js';
+import { ForkedLog, checkpointOf, insertCosignatures, logKeySeed, signCheckpoint } from './forge.js';
+import { auditorPolicyEntry } from '../../client-sdk/src/kt/auditor-key.js';
 import { generateDeviceKeys } from '../../client-sdk/src/crypto/device-keys.js';
 
 let world: World;
 let admin: AgoraClient;
 let proxy: EvilRelay;
 const dirs: string[] = [];
-const kt = () => new KtHttp(new RelayHttp(world.url, nodeFetch));
+/** The tests read the true log as the security officer's audit does: with an auditor key named in
+ * the published policy (the log is not public). */
+const auditorSeed = new Uint8Array(32).fill(5);
+let auditorKt: KtHttp;
+let auditorToken: () => Promise<string>;
+const kt = () => auditorKt;
+/** Witnesses the published policy names (clients' own policies choose among them). */
+const w1 = newWitnessKey('officer-laptop');
+const w2 = newWitnessKey('it-archive');
 
 interface Person { client: AgoraClient; dir: string }
 
@@ -47,12 +56,22 @@ async function alarmKinds(c: AgoraClient): Promise<string[]> {
 
 /** The upstream answer for a path (the relay's true answer). */
 async function upstream<T>(path: string): Promise<T> {
-  return (await (await fetch(world.url + path)).json()) as T;
+  return (await (await fetch(world.url + path, { headers: { authorization: `Bearer ${await auditorToken()}` } })).json()) as T;
 }
 
 beforeAll(async () => {
   world = await startWorld();
   admin = (await world.register(world.adminInvite, 'Admin')).client;
+  const p = await new KtHttp(new RelayHttp(world.url, nodeFetch)).policy();
+  await admin.publishPolicy(PolicySchema.parse({
+    log: { origin: p.origin, vkey: p.vkey },
+    witnesses: [{ name: w1.name, vkey: witnessVkey(w1) }, { name: w2.name, vkey: witnessVkey(w2) }],
+    auditors: [auditorPolicyEntry({ format: 'agora-auditor-key-v1', name: 'Security officer', signSeed: toB64u(auditorSeed), encSecret: toB64u(new Uint8Array(32).fill(6)) })],
+    quorum: 1,
+    maxCheckpointAgeSeconds: 3600,
+  }));
+  auditorKt = readerKtHttp(world.url, nodeFetch, 'auditor', auditorSeed);
+  auditorToken = readerTokens(world.url, nodeFetch, 'auditor', auditorSeed);
   proxy = await startEvilRelay(world.url);
 });
 afterEach(() => proxy.set(undefined));
@@ -82,9 +101,9 @@ test('key substitution: a relay-served key that the log does not prove is never 
     }
     return undefined;
   });
-  await alice.client.addMembers(g.id, ['Bob S']);
+  await expect(alice.client.addMembers(g.id, ['Bob S'])).rejects.toMatchObject({ code: 'forbidden', message: /KeyPackage served for device .* is not that device's/ });
   proxy.set(undefined);
-  expect(await alarmKinds(alice.client)).toContain('key_substitution');
+  expect(await alarmKinds(alice.client)).toEqual(expect.arrayContaining(['key_substitution', 'claim_mismatch']));
   expect(proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
   expect((await alice.client.groupMembers(g.id)).map((m) => m.name)).toEqual(['Alice S']);
 
@@ -125,6 +144,17 @@ test('an unauthorised device for a person: caught by their own monitoring and by
     if (!ex.path.startsWith('/v1/directory')) return undefined;
     const body = structuredClone(ex.body) as DirectoryResponse;
     body.devices.push({ id: 'd_GhostGhostGhostGhostGh', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now() - 3_600_000, enrolledBy: 'device-invite' });
+    return { body };
+  });
+  await frank.client.sync();
+  proxy.set(undefined);
+  expect(await alarmKinds(frank.client)).toContain('unknown_device');
+  // A listed device dated in the future is not "too young for the log yet": it is an alarm at once.
+  await frank.client.alarms({ clear: true });
+  proxy.set((ex) => {
+    if (!ex.path.startsWith('/v1/directory')) return undefined;
+    const body = structuredClone(ex.body) as DirectoryResponse;
+    body.devices.push({ id: 'd_FutureFutureFutureFutu', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now() + 10 * 365 * 86_400_000, enrolledBy: 'device-invite' });
     return { body };
   });
   await frank.client.sync();
@@ -257,8 +287,6 @@ test('the log being unavailable fails closed, visibly, and nothing is sent', asy
 });
 
 describe('witnesses', () => {
-  let w1: WitnessKey;
-  let w2: WitnessKey;
   const states = new Map<string, WitnessState | null>();
 
   async function cosignNow(key: WitnessKey): Promise<void> {
@@ -267,7 +295,7 @@ describe('witnesses', () => {
     const next = checkpointOf(checkpoint);
     const proof = previous && previous.size > 0 && next.size > previous.size ? (await kt().consistency(previous.size, next.size)).proof.map(fromB64u) : [];
     const step = witnessStep({ key, previous, logVkey: (await kt().policy()).vkey, noteText: checkpoint, consistencyProof: proof, nowMs: Date.now() });
-    await kt().cosign({ checkpoint, cosignature: step.cosignature, vkey: witnessVkey(key) });
+    await readerKtHttp(world.url, nodeFetch, 'witness', fromB64u(key.seed)).cosign({ checkpoint, cosignature: step.cosignature, vkey: witnessVkey(key) });
     states.set(key.name, step.state);
   }
 
@@ -280,11 +308,6 @@ describe('witnesses', () => {
       maxCheckpointAgeSeconds: maxAge,
     });
   }
-
-  beforeAll(() => {
-    w1 = newWitnessKey('officer-laptop');
-    w2 = newWitnessKey('it-archive');
-  });
 
   test('quorum not met, and one witness counted twice, fail closed', async () => {
     await cosignNow(w1);
@@ -306,6 +329,41 @@ describe('witnesses', () => {
     await cosignNow(w1);
     await cosignNow(w2);
     await otto.sync(); // two distinct witnesses: accepted
+  });
+
+  test('junk cosignatures from invented witnesses change nothing: every device with a witness policy still syncs', async () => {
+    const devices = [];
+    for (const name of ['Vera S', 'Walt S', 'Xena S']) {
+      await cosignNow(w1);
+      devices.push((await join(name, { policy: await policy(1) })).client);
+    }
+    await cosignNow(w1);
+    await join('Yann S'); // the log grows past what the witness cosigned
+    const newest = checkpointOf((await kt().checkpoint()).checkpoint);
+    // Invented witnesses (one under the real witness's name) cosign the newest checkpoint. The
+    // relay's API turns them away: without a key in the published policy nobody signs in, and a
+    // named witness posts only under its own key.
+    const junk = ['officer-laptop', 'junk-1', 'junk-2'].map((n) => newWitnessKey(n));
+    const body = parseNote((await kt().checkpoint()).checkpoint).text;
+    const lines = junk.map((k) => formatSignatureLine(cosign(body, k.name, fromB64u(k.seed), Math.floor(Date.now() / 1000))));
+    const w1Http = readerKtHttp(world.url, nodeFetch, 'witness', fromB64u(w1.seed));
+    for (const [i, k] of junk.entries()) {
+      await expect(readerKtHttp(world.url, nodeFetch, 'witness', fromB64u(k.seed)).cosign({ checkpoint: body, cosignature: lines[i], vkey: witnessVkey(k) }))
+        .rejects.toMatchObject({ details: { status: 403 } });
+      await expect(w1Http.cosign({ checkpoint: body, cosignature: lines[i], vkey: witnessVkey(k) })).rejects.toMatchObject({ details: { status: 403 } });
+    }
+    const anonymous = await fetch(`${world.url}/v1/kt/cosignatures`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checkpoint: body, cosignature: lines[1], vkey: witnessVkey(junk[1]) }),
+    });
+    expect(anonymous.status).toBe(401);
+    // The operator writes them into the database anyway: the count-only query now points at a
+    // checkpoint no witness of the policy signed...
+    insertCosignatures(world.dataDir, junk.map((k, i) => ({ size: newest.size, vkey: witnessVkey(k), name: k.name, line: lines[i], timestamp: Math.floor(Date.now() / 1000) })));
+    expect(checkpointOf((await kt().checkpoint({ witnesses: junk.map(witnessVkey), quorum: 3 })).checkpoint).size).toBe(newest.size);
+    // ...and yet every device, asking for its own witnesses by key, syncs.
+    const results = await Promise.allSettled(devices.map((d) => d.sync()));
+    expect(results.map((r) => r.status)).toEqual(devices.map(() => 'fulfilled'));
+    for (const d of devices) expect(await alarmKinds(d)).toEqual([]);
   });
 
   test('a replayed old checkpoint is refused for freshness', async () => {
@@ -339,6 +397,17 @@ describe('witnesses', () => {
           const q = new URL(ex.path, 'http://x').searchParams;
           if (Number(q.get('to')) !== fork.size) return { status: 400, body: { error: { code: 'invalid_field', message: 'size', field: 'to' } } };
           return { body: { proof: fork.consistency(Number(q.get('from'))) } };
+        }
+        // The forked log's own entries and inclusion proofs, consistent with its checkpoint.
+        if (ex.path.startsWith('/v1/kt/entries')) {
+          const q = new URL(ex.path, 'http://x').searchParams;
+          const start = Number(q.get('start'));
+          const forked = [...entries, entries[entries.length - 1]].slice(start, Math.min(Number(q.get('end')), fork.size));
+          return { body: { entries: forked.map((e, i) => ({ index: start + i, entry: toB64u(e) })) } };
+        }
+        if (ex.path.startsWith('/v1/kt/proof/inclusion')) {
+          const q = new URL(ex.path, 'http://x').searchParams;
+          if (Number(q.get('size')) === fork.size) return { body: { proof: fork.inclusion(Number(q.get('index'))) } };
         }
         const m = /^\/v1\/kt\/users\/([^?]+)/.exec(ex.path);
         if (m) {

@@ -1,18 +1,21 @@
 /** `agora witness` and `agora audit`: the key-transparency tools that run without an employee's
- * account — on the security officer's own machine. */
+ * account — on the security officer's own machine. Each signs in to the relay with its own key,
+ * which the organisation's published policy must name (witnesses: `witnesses`, the audit:
+ * `auditors`). */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { AgoraError } from '../core/errors.js';
 import { nodeFetch } from '../node/index.js';
-import { RelayHttp } from '../transport/http.js';
-import { KtHttp } from '../transport/kt-http.js';
+import { KtHttp, readerKtHttp } from '../transport/kt-http.js';
+import { AuditorKeySchema, auditorPolicyEntry, newAuditorKey } from '../kt/auditor-key.js';
 import { fromB64u } from '../protocol/encoding.js';
 import { KtError } from '../kt/checkpoint.js';
 import { PolicySchema, type Policy } from '../kt/policy.js';
 import { parseCheckpoint, parseNote } from '../kt/note.js';
 import { audit, type AuditReport, type AuditSince } from '../kt/audit.js';
+import { auditorOpener } from '../kt/auditor.js';
 import { newWitnessKey, witnessStep, witnessVkey, WitnessKeySchema, WitnessStateSchema, type WitnessKey, type WitnessState } from '../kt/witness.js';
 import { z } from 'zod';
 
@@ -61,7 +64,7 @@ function formatReport(r: AuditReport): string {
   lines.push(r.since ? `Since the last audit (${t(r.since.at)}, ${r.since.size} entries):` : 'First audit: everything since the start of the log:');
   if (r.deviceChanges.length === 0) lines.push('  no device added or revoked');
   for (const c of r.deviceChanges) {
-    const by = c.approvedBy ? ` approved by ${c.approvedBy.name} (device ${c.approvedBy.deviceId})` : c.change === 'added' ? ' (bootstrap: no approver)' : '';
+    const by = c.approvedBy ? ` ${c.change === 'approved' ? 'by' : 'approved by'} ${c.approvedBy.name} (device ${c.approvedBy.deviceId})` : c.change === 'added' ? ' (bootstrap: no approver)' : '';
     lines.push(`  ${t(c.at)}  ${c.name}: device ${c.deviceId} ${c.change}${c.via ? ` via ${c.via}` : ''}${by}${c.fingerprint ? `, key ${c.fingerprint}` : ''}`);
   }
   lines.push('People:');
@@ -71,10 +74,11 @@ function formatReport(r: AuditReport): string {
   for (const g of r.groups) {
     lines.push(`  ${g.groupId}`);
     for (const h of g.history) {
-      const names = [...new Set(h.members.map((m) => m.name ?? m.deviceId))].join(', ');
+      const names = h.members ? [...new Set(h.members.map((m) => m.name ?? m.deviceId))].join(', ') : 'membership sealed (not for this audit key)';
       lines.push(`    ${t(h.at)} epoch ${h.epoch} by ${h.committer.name ?? h.committer.deviceId}: ${names}`);
     }
   }
+  if (r.sealed.changes > 0) lines.push(`Membership sealed: ${r.sealed.changes} change(s) in ${r.sealed.groups} group(s) could not be opened with this audit key`);
   for (const n of r.notes) lines.push(`Note: ${n}`);
   lines.push(r.violations.length === 0 ? 'No violations.' : `${r.violations.length} violation(s):`);
   for (const v of r.violations) lines.push(`  [${v.code}]${v.index !== undefined ? ` entry ${v.index}:` : ''} ${v.message}`);
@@ -101,7 +105,7 @@ export function registerKtCommands(program: Command, opts: { json: () => boolean
         opts.warn(`created witness key ${o.key}; add this line to the organisation's policy: ${witnessVkey(key)}`);
       }
       const stateFile = `${o.key}.state.json`;
-      const kt = new KtHttp(new RelayHttp(o.server, nodeFetch));
+      const kt = readerKtHttp(o.server, nodeFetch, 'witness', fromB64u(key.seed));
       const logVkey = o.logKey ?? (o.policy ? (await loadPolicy(o.policy)).log.vkey : undefined);
       const interval = Math.max(1, Number(o.interval)) * 1000;
       for (;;) {
@@ -112,25 +116,47 @@ export function registerKtCommands(program: Command, opts: { json: () => boolean
       }
     });
 
-  program
+  const auditCmd = program
     .command('audit')
     .description('download, replay and verify the whole key-transparency log; report changes and violations')
-    .requiredOption('--server <url>', 'the relay')
+    // --server and --key are checked in the action: `audit keygen` needs neither.
+    .option('--server <url>', 'the relay')
+    .option('--key <file>', "the auditor's key file (see `agora audit keygen FILE`); the published policy must list it")
     .option('--policy <file>', 'the organisation policy file')
     .option('--since <file>', 'state of the previous audit (read, then updated)')
-    .action(async (o: { server: string; policy?: string; since?: string }) => {
-      const kt = new KtHttp(new RelayHttp(o.server, nodeFetch));
+    .action(async (o: { server?: string; key?: string; policy?: string; since?: string }) => {
+      if (!o.server) throw new AgoraError('usage', "required option '--server <url>' not specified");
+      if (!o.key) throw new AgoraError('usage', "required option '--key <file>' not specified (create one with `agora audit keygen FILE`)");
+      const key = await readJson(o.key, AuditorKeySchema, 'auditor key');
+      if (!key) throw new AgoraError('usage', `no auditor key file at ${o.key} (create one with \`agora audit keygen ${o.key}\`)`);
+      const kt = readerKtHttp(o.server, nodeFetch, 'auditor', fromB64u(key.signSeed));
       const policy = o.policy ? await loadPolicy(o.policy) : await policyOnFirstUse(kt, opts.warn);
       const SinceSchema = z.object({ size: z.number().int().min(0), root: z.string(), at: z.number() });
       const since: AuditSince | undefined = o.since ? await readJson(o.since, SinceSchema, 'audit state') : undefined;
       // With witnesses in the policy, audit the newest checkpoint they cosigned.
-      const { checkpoint } = await kt.checkpoint(policy.quorum > 0 ? policy.quorum : undefined);
+      const { checkpoint } = await kt.witnessedCheckpoint(policy);
       const size = parseCheckpoint(parseNote(checkpoint).text).size;
       const entries = await kt.allEntries(size);
-      const report = await audit({ policy, checkpointNote: checkpoint, entries, since: since ?? null, now: Date.now() }).catch(explain);
+      const auditor = await auditorOpener(key);
+      const report = await audit({ policy, checkpointNote: checkpoint, entries, since: since ?? null, now: Date.now(), auditor }).catch(explain);
       if (o.since) await writeJson(o.since, report.next);
       process.stdout.write((opts.json() ? JSON.stringify(report, null, 2) : formatReport(report)) + '\n');
       if (report.violations.length > 0) process.exitCode = 3;
+    });
+
+  auditCmd
+    // The file is an argument, not --key: that option belongs to `audit` itself, which would take it.
+    .command('keygen <file>')
+    .description("create the security officer's audit key file and print its entry for the policy's `auditors`")
+    .option('--name <name>', 'a label for reports', 'Security officer')
+    .action(async (file: string, o: { name: string }) => {
+      if (await readJson(file, AuditorKeySchema, 'auditor key')) throw new AgoraError('conflict', `${file} exists already; not overwriting an audit key`);
+      await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      const key = newAuditorKey(o.name);
+      await writeJson(file, key);
+      const entry = auditorPolicyEntry(key);
+      opts.warn(`created auditor key ${file}; add this entry to "auditors" in the organisation's policy file and have an administrator publish it`);
+      process.stdout.write(JSON.stringify(entry, null, opts.json() ? undefined : 2) + '\n');
     });
 }
 

@@ -11,6 +11,13 @@ import { loadPolicy, registerKtCommands } from './kt-commands.js';
 interface GlobalOpts {
   profile?: string;
   json?: boolean;
+  insecureNoPassphrase?: boolean;
+}
+
+/** A failure as one line: control and bidi characters (which could come from a relay's answer)
+ * become spaces, so nothing can forge further lines or restyle the terminal. */
+function failureLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ').trim() || 'failed';
 }
 
 const program = new Command();
@@ -19,25 +26,35 @@ program
   .description('Agora: end-to-end encrypted intranet groups')
   .option('--profile <dir>', "this device's state directory", defaultProfileDir())
   .option('--json', 'machine-readable output on stdout')
-  .showHelpAfterError()
+  .option('--insecure-no-passphrase', 'allow an empty AGORA_PASSPHRASE: the profile, with this device\'s keys, is then effectively unencrypted')
+  // Usage mistakes are failures like any other: one line on stderr (subcommands inherit this).
+  .configureOutput({ outputError: (text, write) => write(`agora: ${failureLine(text.replace(/^error: /, ''))} (see agora --help)\n`) })
   .exitOverride();
 
 function globals(): GlobalOpts {
   return program.opts<GlobalOpts>();
 }
 
+/** The profile's passphrase. Without one the profile's encryption protects nothing, so that takes
+ * the explicit flag, and is said on every run. */
 function passphrase(): string {
-  const p = process.env.AGORA_PASSPHRASE;
-  if (p === undefined || p === '') {
-    process.stderr.write('agora: warning: AGORA_PASSPHRASE is not set; the profile is protected by file permissions only\n');
-    return '';
+  const p = process.env.AGORA_PASSPHRASE ?? '';
+  if (p !== '') return p;
+  if (!globals().insecureNoPassphrase) {
+    throw new AgoraError('no_passphrase', 'AGORA_PASSPHRASE is not set: set it to protect this device\'s keys (or pass --insecure-no-passphrase to go without)');
   }
-  return p;
+  warn(['--insecure-no-passphrase: AGORA_PASSPHRASE is empty, so anyone who can read the profile directory can use this device\'s keys']);
+  return '';
 }
 
 function deps() {
   const addGrace = process.env.AGORA_ADD_GRACE_MS;
-  return nodeDeps({ profileDir: globals().profile ?? defaultProfileDir(), passphrase: passphrase(), addGraceMs: addGrace ? Number(addGrace) : undefined });
+  return nodeDeps({
+    profileDir: globals().profile ?? defaultProfileDir(),
+    passphrase: passphrase(),
+    insecureNoPassphrase: globals().insecureNoPassphrase,
+    addGraceMs: addGrace ? Number(addGrace) : undefined,
+  });
 }
 
 async function client(): Promise<AgoraClient> {
@@ -101,6 +118,27 @@ dept
     out('', { ok: true });
   });
 dept
+  .command('remove-member <dept> <user>')
+  .description('take a person out of a department (they keep reading its public group until they leave it)')
+  .action(async (deptRef: string, user: string) => {
+    await (await client()).removeDepartmentMember(deptRef, user);
+    out('', { ok: true });
+  });
+dept
+  .command('rename <dept> <name>')
+  .description('rename a department (and its public group)')
+  .action(async (deptRef: string, name: string) => {
+    const d = await (await client()).renameDepartment(deptRef, name);
+    out(d.name, d);
+  });
+dept
+  .command('delete <dept>')
+  .description('delete an empty department with its public group (a secret group its members created stays theirs)')
+  .action(async (deptRef: string) => {
+    await (await client()).deleteDepartment(deptRef);
+    out('', { ok: true });
+  });
+dept
   .command('list')
   .description('list departments')
   .action(async () => {
@@ -131,10 +169,26 @@ group
   .description('create a group')
   .requiredOption('--kind <kind>', 'secret | public')
   .option('--department <dept>', 'department id or name')
-  .action(async (name: string, o: { kind: string; department?: string }) => {
+  .option('--description <text>', 'secret groups: a description, encrypted with the name to the members')
+  .action(async (name: string, o: { kind: string; department?: string; description?: string }) => {
     if (o.kind !== 'secret' && o.kind !== 'public') throw new AgoraError('usage', '--kind must be secret or public');
-    const g = await (await client()).createGroup({ name, kind: o.kind, department: o.department });
+    const g = await (await client()).createGroup({ name, kind: o.kind, department: o.department, description: o.description });
     out(g.id, g);
+  });
+group
+  .command('rename <group> <name>')
+  .description('rename a group (public: its creator or an admin; secret: its owners, encrypted to its members)')
+  .option('--description <text>', 'secret groups: a description, encrypted with the name')
+  .action(async (g: string, name: string, o: { description?: string }) => {
+    const r = await (await client()).renameGroup(g, name, o.description);
+    out(r.name, r);
+  });
+group
+  .command('delete <group>')
+  .description('delete a public group that belongs to no department (its creator or an admin)')
+  .action(async (g: string) => {
+    await (await client()).deleteGroup(g);
+    out('', { ok: true });
   });
 group
   .command('add <group> <users...>')
@@ -169,7 +223,22 @@ group
   .description("a group's members")
   .action(async (g: string) => {
     const ms = await (await client()).groupMembers(g);
-    out(ms.map((m) => `${m.id}\t${m.name}`).join('\n'), ms);
+    out(ms.map((m) => `${m.id}\t${m.name}${m.owner ? '\towner' : ''}`).join('\n'), ms);
+  });
+group
+  .command('update <group>')
+  .description('send an update commit now: a fresh key for this device in a secret group')
+  .action(async (g: string) => {
+    const r = await (await client()).updateGroup(g);
+    out(`epoch ${r.epoch}`, r);
+  });
+const owner = group.command('owner').description("a secret group's owners (who add and remove other people)");
+owner
+  .command('add <group> <user>')
+  .description('name another owner of a secret group (owners only)')
+  .action(async (g: string, user: string) => {
+    const r = await (await client()).addOwner(g, user);
+    out('', { ok: true, owners: r.owners });
   });
 
 program
@@ -221,6 +290,13 @@ device
     const inv = await (await client()).linkDevice();
     out(inv.code, inv);
   });
+device
+  .command('approve <deviceId>')
+  .description("vouch for a device of yours that an administrator's invite added, so it joins your secret groups")
+  .action(async (deviceId: string) => {
+    const r = await (await client()).approveDevice(deviceId);
+    out(`approved ${r.deviceId}`, r);
+  });
 
 program
   .command('verify <user>')
@@ -229,7 +305,7 @@ program
     const v = await (await client()).verifyUser(user);
     const lines = [`${v.name} (${v.userId}): ${v.status}, verified at log size ${v.checkpointSize}`];
     for (const d of v.devices) {
-      lines.push(`  ${d.deviceId}  key ${d.fingerprint}  ${d.active ? 'active' : 'revoked'}  approved by ${d.approvedBy}  added ${new Date(d.addedAt).toISOString()}`);
+      lines.push(`  ${d.deviceId}  key ${d.fingerprint}  ${d.active ? 'active' : 'revoked'}  approved by ${d.approvedBy}  added ${new Date(d.addedAt).toISOString()}${d.vouched ? '' : "  not yet approved by the person's own devices"}`);
     }
     out(lines.join('\n'), v);
   });
@@ -249,6 +325,13 @@ policyCmd
     await (await client()).setPolicy(await loadPolicy(file));
     out('', { ok: true });
   });
+policyCmd
+  .command('publish <file>')
+  .description("publish the security officer's policy file on the relay (admins): names the witnesses and auditors that may read the log")
+  .action(async (file: string) => {
+    await (await client()).publishPolicy(await loadPolicy(file));
+    out('published', { ok: true });
+  });
 
 program
   .command('whoami')
@@ -260,17 +343,32 @@ program
 
 registerKtCommands(program, { json: () => Boolean(globals().json), warn: (line) => warn([line]) });
 
+/** The one place a failure becomes output: one line on stderr and a non-zero exit code (2 for a
+ * usage mistake). Commander has printed its own line already. */
+function fail(e: unknown): void {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
+  }
+  // An unexpected error's further lines are detail (a stack, a schema dump); an AgoraError's message
+  // may carry a relay's words, which are kept but cannot break the line.
+  const message = e instanceof AgoraError ? e.message : `unexpected failure: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+  process.stderr.write(`agora: ${failureLine(message)}\n`);
+  process.exitCode = e instanceof AgoraError && e.code === 'usage' ? 2 : 1;
+}
+
 async function main(): Promise<void> {
+  // A failure outside the command's own promise (a stray callback) still ends as one line.
+  const stray = (e: unknown) => {
+    fail(e);
+    process.exit();
+  };
+  process.on('uncaughtException', stray);
+  process.on('unhandledRejection', stray);
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      process.exitCode = e.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    const message = e instanceof AgoraError ? e.message : `unexpected failure: ${(e as Error).message}`;
-    process.stderr.write(`agora: ${message.split('\n')[0]}\n`);
-    process.exitCode = e instanceof AgoraError && e.code === 'usage' ? 2 : 1;
+    fail(e);
   }
 }
 

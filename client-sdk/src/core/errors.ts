@@ -9,6 +9,7 @@ export type ClientErrorCode =
   | 'profile_locked'
   | 'profile_corrupt'
   | 'wrong_passphrase'
+  | 'no_passphrase'
   | 'ambiguous'
   | 'no_such_group'
   | 'no_such_user'

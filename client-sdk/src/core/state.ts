@@ -46,13 +46,40 @@ export const GroupLocal = z.object({
   removed: z.boolean(),
   /** A commit sent whose answer has not come back: merged if it shows up in the log. */
   pendingCommit: z.object({ epoch: z.number().int(), commit: z.string(), staged: B64u }).nullable().default(null),
+  /** Membership entries of the key-transparency log still to be checked against the MLS tree: per
+   * relay epoch, the committer and the commitment this device computed from its own tree and salt;
+   * `since` is when the log first lacked the entry (null: not looked up yet). */
+  membershipChecks: z
+    .array(z.object({ epoch: z.number().int(), committer: z.string(), commitment: B64u, since: z.number().nullable() }))
+    .default([]),
+  /** Secret groups: the relay's epoch (its count of accepted commits) of the current MLS state. It
+   * runs ahead of the MLS epoch by the commits every member voided. null: a profile from before the
+   * two were told apart, where they are equal (filled in on the next ingest). */
+  logEpoch: z.number().int().nullable().default(null),
+  /** The relay's epoch in force at `cursor`: differs from logEpoch only while older entries are
+   * read again (history from an own device). */
+  cursorEpoch: z.number().int().nullable().default(null),
+  /** Seq of the last commit this device applied, voided or sent: commits up to it are not processed again. */
+  lastCommitSeq: z.number().int().default(0),
+  /** User ids of the group's owners (who may add and remove other people); empty = not known yet. */
+  owners: z.array(z.string()).default([]),
+  /** Secret groups: the description of the latest meta record (its name is `name`), and that
+   * record's log seq, so a meta record read again for history cannot bring back an older name. */
+  description: z.string().nullable().default(null),
+  metaSeq: z.number().int().default(0),
+  /** Post-compromise security: when this device last refreshed its own leaf (update commit, join or
+   * creation), records sent since, and how many of its person's devices were revoked by then. */
+  pcs: z
+    .object({ at: z.number(), sent: z.number().int(), revokedOwn: z.number().int() })
+    .default({ at: 0, sent: 0, revokedOwn: 0 }),
 });
 export type GroupLocal = z.infer<typeof GroupLocal>;
 
 export const Alarm = z.object({
   id: z.string(),
   at: z.number(),
-  /** fork | rollback | forged_checkpoint | key_substitution | bad_chain | unknown_device | device_added_by_admin | unverifiable | bad_gossip */
+  /** fork | rollback | forged_checkpoint | key_substitution | bad_chain | unknown_device | device_added_by_admin | claim_mismatch | unverifiable | bad_gossip | membership_mismatch
+   * | hidden_entries | bad_generation | orgkey_substitution | commit_refused */
   kind: z.string(),
   message: z.string(),
   /** Signed notes and other data kept as evidence (no content, no keys). */
@@ -70,6 +97,9 @@ export const VerifiedDevice = z.object({
   addedIndex: z.number().int(),
   addedAt: z.number(),
   revokedIndex: z.number().int().nullable(),
+  /** See kt/chain.ts ChainDevice.approvedIndex; absent in profiles written before approvals (read
+   * as not approved until the person is verified again at the next checkpoint). */
+  approvedIndex: z.number().int().nullable().optional(),
 });
 export type VerifiedDevice = z.infer<typeof VerifiedDevice>;
 
@@ -80,8 +110,24 @@ export const VerifiedUser = z.object({
   role: Role,
   status: z.enum(['active', 'deactivated']),
   devices: z.array(VerifiedDevice),
+  /** Log position of the person's deactivation (undefined: verified by an older release). */
+  deactivatedIndex: z.number().int().nullable().optional(),
 });
 export type VerifiedUser = z.infer<typeof VerifiedUser>;
+
+/** What this device learnt from the key-transparency log about organisation-key generations. */
+export const OrgKeyLog = z.object({
+  /** Every entry below this log size from `from` on was read and proven complete. */
+  scannedTo: z.number().int(),
+  /** The latest DEVICE_REVOKED or USER_DEACTIVATED entry seen in the scanned part, if any. */
+  lastRevocation: z.object({ index: z.number().int(), time: z.number() }).nullable(),
+  /** Verified ORGKEY_GENERATION entries, by generation: position, creator and key commitment (null
+   * for version-1 entries, which carry none). */
+  generations: z.record(z.string(), z.object({ index: z.number().int(), time: z.number(), creatorDeviceId: z.string(), keyCommitment: B64u.nullable() })),
+  /** Generations this device created, with the verified log size when it did. */
+  createdHere: z.record(z.string(), z.number().int()).default({}),
+});
+export type OrgKeyLog = z.infer<typeof OrgKeyLog>;
 
 export const KtLocal = z.object({
   /** The organisation's policy (validated with PolicySchema when used). */
@@ -92,6 +138,11 @@ export const KtLocal = z.object({
   /** Own devices this person's devices approved or knew when this one enrolled. */
   knownOwnDevices: z.array(z.string()),
   alarms: z.array(Alarm),
+  /** null until the first scan (and in profiles from before it). */
+  orgKeyLog: OrgKeyLog.nullable().default(null),
+  /** Devices the relay lists but the log does not show yet, with when this device first saw each:
+   * the grace for a young device is counted from here, never from the relay's date alone. */
+  unloggedSince: z.record(z.string(), z.number()).default({}),
 });
 export type KtLocal = z.infer<typeof KtLocal>;
 
@@ -135,5 +186,13 @@ export function emptyGroup(input: { id: string; name: string; kind: 'secret' | '
     rejected: [],
     removed: false,
     pendingCommit: null,
+    membershipChecks: [],
+    logEpoch: null,
+    cursorEpoch: null,
+    lastCommitSeq: 0,
+    owners: [],
+    pcs: { at: 0, sent: 0, revokedOwn: 0 },
+    description: null,
+    metaSeq: 0,
   };
 }

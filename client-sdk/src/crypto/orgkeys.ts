@@ -211,6 +211,20 @@ export async function openOrgKey(input: {
   return { generation, key: payload.slice(8), sealedBy };
 }
 
+const COMMITMENT_LABEL = utf8('agora-orgkey-commitment-v1\n');
+
+/** The commitment a generation's log entry carries: SHA-256("agora-orgkey-commitment-v1\n" ‖
+ * lp16(organisation id) ‖ u64 generation ‖ key). A recipient that opens an envelope accepts the key
+ * only if it hashes to the logged value, so neither the relay nor any sealing device (a revoked one
+ * included) can hand out a key other than the one the generation's creator logged. The key is 32
+ * uniformly random bytes, so publishing its hash reveals nothing usable about it; the label keeps
+ * the hash apart from every other use of SHA-256 over the same bytes. */
+export function orgKeyCommitment(orgId: string, generation: number, key: Uint8Array): Uint8Array {
+  checkGeneration(generation);
+  if (key.length !== 32) throw new RangeError('an organisation key is 32 bytes');
+  return sha256(concatBytes(COMMITMENT_LABEL, lp16(utf8(orgId)), u64(generation), key));
+}
+
 const PUBLIC_GROUP_SALT = utf8('agora public group v1');
 
 /** Each public group's content key: HKDF-SHA256(ikm = generation key, salt = "agora public group v1",

@@ -25,6 +25,7 @@
  * The per-sender counter (dropped records, replays) needs state and is the caller's: checkCounter. */
 import { z } from 'zod';
 import { DeviceId, Epoch, GroupId, UserId } from '../protocol/api.js';
+import { Name } from '../protocol/names.js';
 import { LIMITS } from '../protocol/limits.js';
 import { bytesEqual, concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
 import { FrameError, Reader, lp16, u32, u64 } from './bytes.js';
@@ -49,6 +50,14 @@ const AAD_LABEL = utf8('agora-record-v1\n');
 const SIGNATURE_LABEL = utf8('agora-record-sig-v1\n');
 
 export const RecordId = z.string().regex(/^r_[A-Za-z0-9_-]{22}$/, 'must be a r_ id');
+/** A secret group's description, set with its name. */
+export const MAX_DESCRIPTION_CHARS = 2_000;
+
+const TextBody = z.strictObject({ text: z.string().max(MAX_TEXT_CHARS) });
+/** 'meta': a secret group's name (and description), encrypted to its members like any record so the
+ * relay never learns it. The latest one an owner wrote is the group's name. */
+const MetaBody = z.strictObject({ name: Name, description: z.string().max(MAX_DESCRIPTION_CHARS).optional() });
+export type MetaBody = z.infer<typeof MetaBody>;
 
 export const ContentRecordSchema = z.strictObject({
   v: z.literal(RECORD_VERSION),
@@ -60,11 +69,16 @@ export const ContentRecordSchema = z.strictObject({
   /** Per (sender device, group), from 1, never reused, continuing across epochs. */
   counter: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   sentAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  type: z.literal('text'),
-  body: z.strictObject({ text: z.string().max(MAX_TEXT_CHARS) }),
+  type: z.enum(['text', 'meta']),
+  body: z.union([TextBody, MetaBody]),
   /** The sender's latest verified key-transparency checkpoint (a signed note), so members compare
    * their views of the log inside the encryption, where the relay cannot strip or change it. */
   kt: z.string().max(8_192).optional(),
+}).superRefine((r, ctx) => {
+  // The type says how to read the body; a body of the other shape is malformed.
+  if (!(r.type === 'text' ? TextBody : MetaBody).safeParse(r.body).success) {
+    ctx.addIssue({ code: 'custom', path: ['body'], message: `not a ${r.type} body` });
+  }
 });
 export type ContentRecord = z.infer<typeof ContentRecordSchema>;
 
@@ -102,10 +116,15 @@ export function canonicalRecordBytes(record: ContentRecord): Uint8Array {
       counter: record.counter,
       sentAt: record.sentAt,
       type: record.type,
-      body: { text: record.body.text },
+      body: canonicalBody(record.body),
       ...(record.kt === undefined ? {} : { kt: record.kt }),
     }),
   );
+}
+
+function canonicalBody(body: ContentRecord['body']): Record<string, string> {
+  if ('text' in body) return { text: body.text };
+  return body.description === undefined ? { name: body.name } : { name: body.name, description: body.description };
 }
 
 export function recordAad(groupId: string, epoch: number): Uint8Array {

@@ -5,7 +5,10 @@ import { toB64u } from '../protocol/encoding.js';
 import { audit, type AuditReport, type AuditSince, type FindingCode } from './audit.js';
 import { KtError } from './checkpoint.js';
 import { cosign, cosignatureVkey } from './cosignature.js';
-import { decodeEntry, deviceEnrolmentMessage, encodeEntry, idListHash } from './entries.js';
+import { decodeEntry, deviceEnrolmentMessage, encodeEntry, idListHash, membershipCommitment, membershipMessage, type Entry } from './entries.js';
+import { auditorOpener, sealForAuditors } from './auditor.js';
+import { auditorPolicyEntry, newAuditorKey } from './auditor-key.js';
+import { randomBytes } from '../protocol/encoding.js';
 import { leafHash } from './hash.js';
 import { PolicySchema, type Policy } from './policy.js';
 import { T0, TestLog, newDevice, signWith, type TestDevice } from './test-log.js';
@@ -422,6 +425,16 @@ describe('findings', () => {
       expect(r.generations).toEqual([expect.objectContaining({ generation: 1, creator: 'Bob' })]);
     });
 
+    it('a colleague may make the generation owed after a revocation, and no other', async () => {
+      const { log, alice, bob } = org();
+      log.generation(alice, 1);
+      const bob2 = log.linkDevice(bob, 'u_bob', 'd_bob2');
+      log.revoke('u_bob', bob2.deviceId);
+      log.generation(bob, 2);
+      const third = log.generation(bob, 3);
+      expect(findings(await run(log))).toEqual([['bad_generation', third, undefined]]);
+    });
+
     it('a signature by another device than the creator', async () => {
       const { log, alice, bob } = org();
       const at = log.append(log.generationEntry(alice, 1, ['d_alice1', 'd_bob1'], bob));
@@ -493,3 +506,100 @@ function reSnapshot(log: TestLog, index: number, time: number): Uint8Array {
 function rootOfLeaves(log: TestLog): Uint8Array {
   return MerkleLevels.fromLeafHashes(log.snapshotState().leaves.map(leafHash)).root();
 }
+
+describe('sealed member lists (version-2 membership entries)', () => {
+  const officer = newAuditorKey('Officer');
+  const officerPolicy = (log: TestLog) => policyFor(log, { auditors: [auditorPolicyEntry(officer)] });
+
+  /** A version-2 entry as a client makes it: commitment under `salt`, list sealed to the policy's auditors. */
+  async function sealedEntry(
+    log: TestLog, groupId: string, epoch: number, members: string[], committer: TestDevice,
+    opts: { signer?: TestDevice; sealMembers?: string[]; auditors?: Policy['auditors'] } = {},
+  ): Promise<Entry> {
+    const salt = randomBytes(32);
+    const commitment = membershipCommitment(salt, members);
+    const sealedForAuditors = await sealForAuditors(opts.auditors ?? officerPolicy(log).auditors, salt, opts.sealMembers ?? members);
+    return {
+      type: 'group-membership', time: log.time, groupId, epoch, commitment, sealedForAuditors, committerDeviceId: committer.deviceId,
+      signature: signWith(opts.signer ?? committer, membershipMessage(groupId, epoch, commitment)),
+    };
+  }
+  async function appendSealed(log: TestLog, ...args: Parameters<typeof sealedEntry> extends [TestLog, ...infer R] ? R : never): Promise<number> {
+    const at = log.append(await sealedEntry(log, ...args));
+    log.seal();
+    return at;
+  }
+  const runWith = async (log: TestLog, withKey: boolean) =>
+    audit({ policy: officerPolicy(log), checkpointNote: checkpointOf(log), entries: log.entries, now: NOW, auditor: withKey ? await auditorOpener(officer) : undefined });
+
+  async function sealedLog() {
+    const { log, alice, bob } = org();
+    const carol = log.invitePerson(alice, { userId: 'u_carol', name: 'Carol', deviceId: 'd_carol1' }); // 6 7 [8]
+    await appendSealed(log, 'g_1', 0, ['d_bob1'], bob); // 9 [10]
+    await appendSealed(log, 'g_1', 1, ['d_alice1', 'd_bob1', 'd_carol1'], bob); // 11 [12]
+    await appendSealed(log, 'g_1', 2, ['d_alice1', 'd_bob1'], alice); // 13 [14]
+    return { log, alice, bob, carol };
+  }
+
+  it('with the audit key: who could read the group when, as with the old clear lists', async () => {
+    const { log } = await sealedLog();
+    const r = await runWith(log, true);
+    expect(findings(r)).toEqual([]);
+    expect(r.sealed).toEqual({ groups: 0, changes: 0 });
+    expect(r.groups[0].history.map((h) => [h.index, h.epoch, h.committer.name, h.members!.map((m) => m.name)])).toEqual([
+      [9, 0, 'Bob', ['Bob']],
+      [11, 1, 'Bob', ['Alice', 'Bob', 'Carol']],
+      [13, 2, 'Alice', ['Alice', 'Bob']],
+    ]);
+  });
+
+  it('without the audit key: the changes are listed as sealed and counted, still checked for signatures and order', async () => {
+    const { log, alice } = await sealedLog();
+    const r = await runWith(log, false);
+    expect(findings(r)).toEqual([]);
+    expect(r.sealed).toEqual({ groups: 1, changes: 3 });
+    expect(r.groups[0].history.map((h) => [h.epoch, h.members])).toEqual([[0, null], [1, null], [2, null]]);
+    const jump = await appendSealed(log, 'g_1', 4, ['d_alice1'], alice);
+    expect(findings(await runWith(log, false))).toEqual([['bad_membership_signature', jump, undefined]]);
+  });
+
+  it('a list sealed to the auditor that is not the committed one (a member hidden from the audit)', async () => {
+    const { log, bob } = await sealedLog();
+    const at = await appendSealed(log, 'g_1', 3, ['d_alice1', 'd_bob1', 'd_carol1'], bob, { sealMembers: ['d_alice1', 'd_bob1'] });
+    const r = await runWith(log, true);
+    expect(findings(r)).toEqual([['bad_sealed_membership', at, undefined]]);
+    expect(r.violations[0].message).toMatch(/not the one the committer signed/);
+  });
+
+  it('no copy for this auditor (stripped by the relay, or a committer without the auditor in its policy)', async () => {
+    const { log, bob } = await sealedLog();
+    const at = await appendSealed(log, 'g_1', 3, ['d_alice1', 'd_bob1'], bob, { auditors: [] });
+    const r = await runWith(log, true);
+    expect(findings(r)).toEqual([['membership_not_sealed_for_auditor', at, undefined]]);
+    expect(r.sealed).toEqual({ groups: 1, changes: 1 });
+  });
+
+  it('a commitment signed by another device than the committer, and a committer outside the opened list', async () => {
+    const { log, alice, bob, carol } = await sealedLog();
+    const forged = await appendSealed(log, 'g_1', 3, ['d_alice1', 'd_bob1'], bob, { signer: alice });
+    const outsider = await appendSealed(log, 'g_1', 4, ['d_alice1', 'd_bob1', 'd_carol1'], carol);
+    const r = await runWith(log, true);
+    expect(findings(r)).toEqual([
+      ['bad_membership_signature', forged, undefined],
+      ['bad_membership_signature', outsider, undefined],
+    ]);
+    expect(r.violations[1].message).toMatch(/not a member/);
+  });
+});
+
+describe('sealing member lists for auditors', () => {
+  it('one copy per distinct auditor key, in auditor-id order; at most 8 keys', async () => {
+    const keys = Array.from({ length: 9 }, (_, i) => auditorPolicyEntry(newAuditorKey(`A${i}`)));
+    const salt = randomBytes(32);
+    const sealed = await sealForAuditors([keys[0], keys[1], { ...keys[0], name: 'same key, other label' }], salt, ['d_b', 'd_a']);
+    expect(sealed).toHaveLength(2);
+    expect(Buffer.compare(Buffer.from(sealed[0].auditor), Buffer.from(sealed[1].auditor))).toBeLessThan(0);
+    await expect(sealForAuditors(keys, salt, ['d_a'])).rejects.toThrow(RangeError);
+    expect(await sealForAuditors([], salt, ['d_a'])).toEqual([]);
+  });
+});

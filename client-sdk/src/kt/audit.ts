@@ -1,7 +1,11 @@
 /** The security officer's audit: replays the whole key-transparency log from its first entry,
  * checks it against a verified checkpoint (and the previous audit's), recomputes every snapshot and
  * reports, without any content, who holds which keys, who approved them, and who could read each
- * secret group when. Pure: the caller downloads the entries and the checkpoint. */
+ * secret group when. Pure: the caller downloads the entries and the checkpoint.
+ *
+ * Secret groups' member lists are in the log only as signed commitments; with the auditor's key the
+ * audit opens the copy sealed to it, checks it against the commitment and reports the members. Without
+ * the key (or for an entry that has no copy for it) the change is reported as sealed. */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { verify } from '../crypto/device-keys.js';
 import { bytesEqual, toB64u } from '../protocol/encoding.js';
@@ -12,6 +16,7 @@ import {
   decodeEntry,
   encodeSnapshotLeaf,
   idListHash,
+  isLegacyMembership,
   isUserEntry,
   membershipMessage,
   orgKeyGenerationMessage,
@@ -20,6 +25,7 @@ import {
 import { leafHash } from './hash.js';
 import { MerkleLevels } from './tree.js';
 import type { Policy } from './policy.js';
+import { openSealedMembers, SealedMembersError, type AuditorOpener } from './auditor.js';
 
 export interface AuditSince {
   size: number;
@@ -39,6 +45,8 @@ export type FindingCode =
   | 'too_many_devices'
   | 'deactivated_holds_keys'
   | 'bad_membership_signature'
+  | 'membership_not_sealed_for_auditor'
+  | 'bad_sealed_membership'
   | 'bad_generation'
   | 'snapshot_mismatch';
 
@@ -55,7 +63,8 @@ export interface DeviceChange {
   userId: string;
   name: string;
   deviceId: string;
-  change: 'added' | 'revoked';
+  /** 'approved': one of the person's own devices vouched for a device someone else's invite added. */
+  change: 'added' | 'revoked' | 'approved';
   via?: string;
   approvedBy?: { deviceId: string; userId: string; name: string };
   /** First 16 hex characters of SHA-256 over the device's signing key: what people compare. */
@@ -67,7 +76,8 @@ export interface MembershipChange {
   at: number;
   epoch: number;
   committer: { deviceId: string; userId: string | null; name: string | null };
-  members: { deviceId: string; userId: string | null; name: string | null }[];
+  /** null: the list is sealed and this audit could not open it (no auditor key, or no copy for it). */
+  members: { deviceId: string; userId: string | null; name: string | null }[] | null;
 }
 
 export interface AuditReport {
@@ -77,6 +87,8 @@ export interface AuditReport {
   people: { userId: string; name: string; role: string; status: string; activeDevices: number }[];
   deviceChanges: DeviceChange[];
   groups: { groupId: string; history: MembershipChange[] }[];
+  /** How many groups and membership changes kept their member list sealed from this audit. */
+  sealed: { groups: number; changes: number };
   generations: { generation: number; index: number; at: number; creator: string; devices: string }[];
   violations: Finding[];
   notes: string[];
@@ -113,6 +125,8 @@ export async function audit(input: {
   entries: Uint8Array[];
   since?: AuditSince | null;
   now: number;
+  /** The auditor's key (auditorOpener()), to open the sealed member lists. */
+  auditor?: AuditorOpener;
 }): Promise<AuditReport> {
   const { policy, entries } = input;
   const verified = verifyCheckpoint(policy, input.checkpointNote, input.now);
@@ -164,6 +178,11 @@ export async function audit(input: {
     return chain && d && chain.status === 'active' && d.addedIndex < index && (d.revokedIndex === null || d.revokedIndex > index) ? { chain, d } : undefined;
   };
   const sinceSize = since?.size ?? 0;
+  const sealedGroups = new Set<string>();
+  let sealedChanges = 0;
+  /** The latest revocation or deactivation so far: a generation after it may come from any active
+   * employee's device, not only an administrator's (see createOrgGeneration in the client). */
+  let lastRevocation = -1;
 
   for (let index = 0; index < entries.length; index++) {
     const bytes = entries[index];
@@ -175,6 +194,7 @@ export async function audit(input: {
       continue;
     }
     if (isUserEntry(entry)) {
+      if (entry.type === 'device-revoked' || entry.type === 'user-deactivated') lastRevocation = index;
       const before = users.get(entry.userId);
       let after: UserChain;
       try {
@@ -222,28 +242,49 @@ export async function audit(input: {
         }
       } else if (entry.type === 'device-revoked' && index >= sinceSize) {
         deviceChanges.push({ index, at: entry.time, userId: entry.userId, name: after.name, deviceId: entry.deviceId, change: 'revoked' });
+      } else if (entry.type === 'device-approved' && index >= sinceSize) {
+        const approvedBy = { deviceId: entry.approverDeviceId, userId: entry.userId, name: after.name };
+        deviceChanges.push({ index, at: entry.time, userId: entry.userId, name: after.name, deviceId: entry.deviceId, change: 'approved', approvedBy });
       }
       continue;
     }
     if (entry.type === 'group-membership') {
       const committer = activeDevice(entry.committerDeviceId, index);
-      const ok = committer && (await verify(committer.d.signPub, membershipMessage(entry.groupId, entry.epoch, idListHash(entry.members)), entry.signature));
+      const digest = isLegacyMembership(entry) ? idListHash(entry.members) : entry.commitment;
+      const ok = committer && (await verify(committer.d.signPub, membershipMessage(entry.groupId, entry.epoch, digest), entry.signature));
+      let members: string[] | null = null;
+      if (isLegacyMembership(entry)) {
+        members = entry.members;
+      } else if (input.auditor) {
+        try {
+          members = openSealedMembers(entry, input.auditor) ?? null;
+          if (!members) violations.push({ code: 'membership_not_sealed_for_auditor', message: `a membership change of group ${entry.groupId} (epoch ${entry.epoch}) has no member list sealed to this auditor`, index });
+        } catch (e) {
+          if (!(e instanceof SealedMembersError)) throw e;
+          violations.push({ code: 'bad_sealed_membership', message: `group ${entry.groupId} (epoch ${entry.epoch}): ${e.message}`, index });
+        }
+      }
+      if (!members) {
+        sealedGroups.add(entry.groupId);
+        sealedChanges++;
+      }
       if (!ok) violations.push({ code: 'bad_membership_signature', message: `a membership change of group ${entry.groupId} (epoch ${entry.epoch}) is not signed by an active member device`, index });
       const history = groups.get(entry.groupId) ?? [];
       const last = history.at(-1);
       if (last && entry.epoch !== last.epoch + 1) violations.push({ code: 'bad_membership_signature', message: `group ${entry.groupId} jumps from epoch ${last.epoch} to ${entry.epoch}`, index });
       if (!last && entry.epoch !== 0) violations.push({ code: 'bad_membership_signature', message: `group ${entry.groupId} first appears at epoch ${entry.epoch}`, index });
-      if (last && !last.members.some((m) => m.deviceId === entry.committerDeviceId)) {
+      if (last?.members && !last.members.some((m) => m.deviceId === entry.committerDeviceId)) {
         violations.push({ code: 'bad_membership_signature', message: `group ${entry.groupId} was changed by a device that was not a member`, index });
       }
-      history.push({ index, at: entry.time, epoch: entry.epoch, committer: who(entry.committerDeviceId), members: entry.members.map(who) });
+      history.push({ index, at: entry.time, epoch: entry.epoch, committer: who(entry.committerDeviceId), members: members?.map(who) ?? null });
       groups.set(entry.groupId, history);
       continue;
     }
     if (entry.type === 'orgkey-generation') {
       const creator = activeDevice(entry.creatorDeviceId, index);
-      const ok = creator && creator.chain.role === 'admin' && (await verify(creator.d.signPub, orgKeyGenerationMessage(entry.generation, entry.deviceSetHash), entry.signature));
-      if (!ok) violations.push({ code: 'bad_generation', message: `organisation-key generation ${entry.generation} was not made by an active admin device`, index });
+      const owed = lastRevocation > (generations.at(-1)?.index ?? -1);
+      const ok = creator && (creator.chain.role === 'admin' || owed) && (await verify(creator.d.signPub, orgKeyGenerationMessage(entry.generation, entry.deviceSetHash, entry.keyCommitment), entry.signature));
+      if (!ok) violations.push({ code: 'bad_generation', message: `organisation-key generation ${entry.generation} was not made by an active admin device, nor by an active employee's device after a revocation`, index });
       if (entry.generation !== generations.length + 1) violations.push({ code: 'bad_generation', message: `organisation-key generation ${entry.generation} out of order`, index });
       generations.push({ generation: entry.generation, index, at: entry.time, creator: who(entry.creatorDeviceId).name ?? entry.creatorDeviceId, devices: toB64u(entry.deviceSetHash) });
       continue;
@@ -272,6 +313,7 @@ export async function audit(input: {
     people: [...users.values()].map((u) => ({ userId: u.userId, name: u.name, role: u.role, status: u.status, activeDevices: activeDevices(u).length })),
     deviceChanges,
     groups: [...groups.entries()].map(([groupId, history]) => ({ groupId, history })),
+    sealed: { groups: sealedGroups.size, changes: sealedChanges },
     generations,
     violations,
     notes,

@@ -52,7 +52,7 @@ describe('valid chains', () => {
       devices: [
         {
           deviceId: 'd_alice1', signPub: alice.signPub, encPub: alice.encPub, via: 'bootstrap', approverDeviceId: '', approverUserId: '',
-          addedIndex: 1, addedAt: T0, revokedIndex: null,
+          addedIndex: 1, addedAt: T0, revokedIndex: null, approvedIndex: 1,
         },
       ],
     });
@@ -71,7 +71,7 @@ describe('valid chains', () => {
     expect(chain.devices).toEqual([
       {
         deviceId: 'd_bob1', signPub: bob.signPub, encPub: bob.encPub, via: 'user-invite', approverDeviceId: 'd_alice1',
-        approverUserId: 'u_alice', addedIndex: 4, addedAt: T0 + 60_000, revokedIndex: null,
+        approverUserId: 'u_alice', addedIndex: 4, addedAt: T0 + 60_000, revokedIndex: null, approvedIndex: 4,
       },
     ]);
     expect(asked).toEqual([{ deviceId: 'd_alice1', index: 4 }]);

@@ -8,6 +8,7 @@ import { verify } from '../crypto/device-keys.js';
 import { bytesEqual } from '../protocol/encoding.js';
 import {
   decodeEntry,
+  deviceApprovalMessage,
   deviceEnrolmentMessage,
   deviceSetHash,
   entryHash,
@@ -15,6 +16,7 @@ import {
   isUserEntry,
   ZERO_HASH,
   type DeviceAddedEntry,
+  type DeviceApprovedEntry,
   type EnrolVia,
   type KtRole,
   type UserEntry,
@@ -46,6 +48,12 @@ export interface ChainDevice {
   addedIndex: number;
   addedAt: number;
   revokedIndex: number | null;
+  /** Log position from which the person's own devices vouch for this one, null while they do not:
+   * its enrolment if it was the person's only active device or came through a link of one of
+   * their approved devices, else the DEVICE_APPROVED entry one of those devices wrote for it. A
+   * device put on the account with someone else's invite (an administrator's) stays null until
+   * then, and members do not add it to the person's secret groups. */
+  approvedIndex: number | null;
 }
 
 export interface UserChain {
@@ -119,6 +127,9 @@ export async function applyUserEntry(
     if (chain.status !== 'active') fail('unauthorised', 'a device was added to a deactivated person');
     if (chain.devices.some((d) => d.deviceId === entry.deviceId)) fail('bad_sequence', 'a device added twice');
     const approverUserId = await checkEnrolment(chain, entry, index, approver, fail);
+    const sole = activeDevices(chain).length === 0;
+    const linker = chain.devices.find((d) => d.deviceId === entry.approverDeviceId);
+    const vouched = linker !== undefined && linker.revokedIndex === null && linker.approvedIndex !== null;
     next.devices.push({
       deviceId: entry.deviceId,
       signPub: entry.signPub,
@@ -129,7 +140,13 @@ export async function applyUserEntry(
       addedIndex: index,
       addedAt: entry.time,
       revokedIndex: null,
+      approvedIndex: sole || vouched ? index : null,
     });
+    return next;
+  }
+  if (entry.type === 'device-approved') {
+    if (chain.status !== 'active') fail('unauthorised', 'a device of a deactivated person was approved');
+    await checkApproval(next, entry, index, fail);
     return next;
   }
   if (entry.type === 'device-revoked') {
@@ -182,6 +199,21 @@ async function checkEnrolment(
   if (other.role !== 'admin' || !other.active) fail('unauthorised', 'an invite approved by someone who is not an active admin');
   if (!(await verify(other.signPub, message, entry.approval))) fail('bad_signature', 'an invite approval does not verify');
   return other.userId;
+}
+
+/** A DEVICE_APPROVED entry: an active, approved device of the same person vouches, with its
+ * signature over the logged keys, for another active device not yet approved. Marks it approved. */
+async function checkApproval(next: UserChain, entry: DeviceApprovedEntry, index: number, fail: (code: ChainErrorCode, message: string) => never): Promise<void> {
+  const d = next.devices.find((x) => x.deviceId === entry.deviceId);
+  if (!d || d.revokedIndex !== null) return fail('bad_sequence', 'an approval of a device that is not active');
+  if (d.approvedIndex !== null) fail('bad_sequence', 'a device approved twice');
+  const by = next.devices.find((x) => x.deviceId === entry.approverDeviceId);
+  if (!by || by === d || by.revokedIndex !== null || by.approvedIndex === null) {
+    fail('unauthorised', "a device approved by one that is not the person's own approved, active device");
+  }
+  const message = deviceApprovalMessage({ userId: next.userId, deviceId: d.deviceId, signPub: d.signPub, encPub: d.encPub });
+  if (!(await verify(by!.signPub, message, entry.signature))) fail('bad_signature', 'a device approval does not verify');
+  d.approvedIndex = index;
 }
 
 /** Replays a person's whole chain from their entries (in log order). */

@@ -9,6 +9,7 @@ import {
   EntryError, compareIds, decodeEntry, decodeSnapshotLeaf, deviceEnrolmentMessage, deviceSetHash, encodeEntry,
   encodeSnapshotLeaf, entryHash, idListHash, inviteApprovalMessage, inviteKeyPair, invitePublicKey, inviteSeed,
   membershipMessage, memberSetHash, orgKeyGenerationMessage, sortedIds, type Entry, type EntryType,
+  auditorKeyId, decodeSealedMembers, encodeSealedMembers, isLegacyMembership, membershipCommitment, type GroupMembershipEntry,
 } from './entries.js';
 
 const pat = (n: number, start: number) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
@@ -296,5 +297,81 @@ describe('invite keys', () => {
     const sig = await sign(seed, msg);
     expect(await verify(publicKey, msg, sig)).toBe(true);
     expect(await verify(invitePublicKey(generateInviteCode()), msg, sig)).toBe(false);
+  });
+});
+
+describe('membership entries, version 2 (commitment and sealed lists)', () => {
+  const V2: Entry = {
+    type: 'group-membership', time: T + 5, groupId: 'g_EEEEEEEEEEEEEEEEEEEEEE', epoch: 3, commitment: pat(32, 0x10),
+    sealedForAuditors: [{ auditor: pat(8, 0x01), sealed: pat(5, 0x30) }, { auditor: pat(8, 0x02), sealed: pat(3, 0x40) }],
+    committerDeviceId: B, signature: pat(64, 0xa0),
+  };
+  const FROZEN_V2 =
+    '0206000001977420dc050018675f454545454545454545454545454545454545454545450000000000000003101112131415161718191a1b1c1d1e1f' +
+    '202122232425262728292a2b2c2d2e2f0201020304050607080000000530313233340203040506070809000000034041420018645f42424242424242' +
+    '424242424242424242424242424242a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcc' +
+    'cdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf';
+
+  it('encodes to its frozen bytes (version byte 2) and decodes back; version 1 entries still decode', () => {
+    const bytes = encodeEntry(V2);
+    expect(hex(bytes)).toBe(FROZEN_V2);
+    expect(decodeEntry(bytes)).toEqual(V2);
+    expect(isLegacyMembership(decodeEntry(unhex(FROZEN['group-membership'])) as GroupMembershipEntry)).toBe(true);
+    expect(decodeEntry(encodeEntry({ ...V2, sealedForAuditors: [], epoch: 0 }))).toEqual({ ...V2, sealedForAuditors: [], epoch: 0 });
+  });
+
+  it('holds no member id: only the group, the epoch, the committer and opaque bytes', () => {
+    const members = [C, 'd_ZZZZZZZZZZZZZZZZZZZZZZ'];
+    const e = { ...V2, commitment: membershipCommitment(pat(32, 7), members) };
+    const text = Buffer.from(encodeEntry(e)).toString('latin1');
+    for (const id of members) expect(text).not.toContain(id);
+  });
+
+  it('refuses unsorted or repeated auditors, bad sizes, and a version-1 body under version 2', () => {
+    const bad: unknown[] = [
+      { ...V2, sealedForAuditors: [...V2.sealedForAuditors].reverse() },
+      { ...V2, sealedForAuditors: [V2.sealedForAuditors[0], V2.sealedForAuditors[0]] },
+      { ...V2, sealedForAuditors: [{ auditor: pat(7, 1), sealed: pat(1, 1) }] },
+      { ...V2, sealedForAuditors: [{ auditor: pat(8, 1), sealed: new Uint8Array(0) }] },
+      { ...V2, sealedForAuditors: Array.from({ length: 9 }, (_, i) => ({ auditor: pat(8, i * 8), sealed: pat(1, 1) })) },
+      { ...V2, commitment: pat(31, 0) },
+    ];
+    for (const b of bad) expect(() => encodeEntry(b as Entry)).toThrow(EntryError);
+    const legacyAsV2 = unhex(FROZEN['group-membership']);
+    legacyAsV2[0] = 2;
+    expect(() => decodeEntry(legacyAsV2)).toThrow(EntryError);
+    const unsorted = unhex(FROZEN_V2);
+    unsorted.set(pat(8, 0x09), 10 + 26 + 8 + 32 + 1); // first auditor id now sorts after the second
+    expect(() => decodeEntry(unsorted)).toThrow(EntryError);
+    expect(() => decodeEntry(concatBytes(unhex(FROZEN_V2), new Uint8Array(1)))).toThrow(EntryError);
+  });
+
+  it('the commitment binds the salt and the member set, in a domain of its own', () => {
+    const salt = pat(32, 0x55);
+    const c = membershipCommitment(salt, [B, C]);
+    expect(membershipCommitment(salt, [C, B])).toEqual(c); // a set: order does not matter
+    expect(membershipCommitment(pat(32, 0x56), [B, C])).not.toEqual(c);
+    expect(membershipCommitment(salt, [B])).not.toEqual(c);
+    expect(hex(c)).toBe(createHash('sha256').update('agora-kt-membership-commitment-v1\n').update(salt).update(memberSetHash([B, C])).digest('hex'));
+    expect(c).not.toEqual(memberSetHash([B, C]));
+    expect(() => membershipCommitment(pat(31, 0), [B])).toThrow(EntryError);
+  });
+
+  it('the sealed member list round-trips and is canonical', () => {
+    const v = { salt: pat(32, 3), members: [B, C] };
+    const bytes = encodeSealedMembers(v);
+    expect(decodeSealedMembers(bytes)).toEqual(v);
+    expect(encodeSealedMembers({ salt: v.salt, members: [C, B] })).toEqual(bytes);
+    expect(() => decodeSealedMembers(bytes.subarray(0, bytes.length - 1))).toThrow(EntryError);
+    expect(() => decodeSealedMembers(concatBytes(bytes, new Uint8Array(1)))).toThrow(EntryError);
+    expect(auditorKeyId(pat(32, 0))).toHaveLength(8);
+    // Padded to a size class: 1 or 16 members seal to the same length, 17 to the next class.
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `d_${String(i).padStart(22, '0')}`);
+    expect(encodeSealedMembers({ salt: v.salt, members: ids(1) })).toHaveLength(encodeSealedMembers({ salt: v.salt, members: ids(16) }).length);
+    expect(encodeSealedMembers({ salt: v.salt, members: ids(17) }).length).toBeGreaterThan(encodeSealedMembers({ salt: v.salt, members: ids(16) }).length);
+    expect(decodeSealedMembers(encodeSealedMembers({ salt: v.salt, members: ids(17) })).members).toEqual(ids(17));
+    const dirty = encodeSealedMembers(v);
+    dirty[dirty.length - 1] = 1;
+    expect(() => decodeSealedMembers(dirty)).toThrow(EntryError);
   });
 });

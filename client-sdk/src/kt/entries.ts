@@ -5,7 +5,11 @@
  * entry has one and only one encoding and its hash identifies it.
  *
  * entry = u8 version(1) ‖ u8 type ‖ u64 time(ms) ‖ body; user-scoped types continue with
- * lp16 userId ‖ u64 userSeq ‖ 32B prevHash. Integers are big-endian, strings UTF-8 in lp16. */
+ * lp16 userId ‖ u64 userSeq ‖ 32B prevHash. Integers are big-endian, strings UTF-8 in lp16.
+ * GROUP_MEMBERSHIP is written as version 2 (a commitment instead of the member list, see
+ * GroupMembershipEntry); version 1 membership entries of older logs still decode.
+ * ORGKEY_GENERATION is written as version 2: version 1 plus a 32-byte key commitment between the
+ * device-set hash and the signature; version 1 generation entries of older logs still decode. */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -14,6 +18,10 @@ import { normaliseInvite } from '../protocol/signing.js';
 import { FrameError, Reader, lp16, readU64, u16, u32, u64, u8 } from '../crypto/bytes.js';
 
 export const ENTRY_VERSION = 1;
+/** The version of GROUP_MEMBERSHIP entries written now: commitment and sealed lists, no member ids. */
+export const MEMBERSHIP_ENTRY_VERSION = 2;
+/** The version of ORGKEY_GENERATION entries written now: they carry the key's commitment. */
+export const ORGKEY_ENTRY_VERSION = 2;
 
 /** Type bytes on the wire. */
 export const ENTRY_TYPE = {
@@ -24,6 +32,7 @@ export const ENTRY_TYPE = {
   'orgkey-generation': 5,
   'group-membership': 6,
   snapshot: 7,
+  'device-approved': 8,
 } as const;
 export type EntryType = keyof typeof ENTRY_TYPE;
 
@@ -97,9 +106,15 @@ export interface OrgKeyGenerationEntry {
   deviceSetHash: Uint8Array;
   /** The creator's signature over orgKeyGenerationMessage(). */
   signature: Uint8Array;
+  /** orgKeyCommitment() of the generation's key (crypto/orgkeys.ts): every recipient checks the key
+   * it opens against it, so an envelope cannot carry a key other than the one the creator logged.
+   * Present in version-2 entries; version-1 entries of older logs have none. */
+  keyCommitment?: Uint8Array;
 }
 
-export interface GroupMembershipEntry {
+/** Version 1, as older logs hold it: the member devices in the clear, readable by every reader of
+ * the log. Decoded for old logs; never written any more. */
+export interface LegacyGroupMembershipEntry {
   type: 'group-membership';
   time: number;
   groupId: string;
@@ -112,6 +127,36 @@ export interface GroupMembershipEntry {
   signature: Uint8Array;
 }
 
+/** The member list sealed to one auditor of the committer's policy. */
+export interface SealedForAuditor {
+  /** auditorKeyId() of the auditor's X25519 key. */
+  auditor: Uint8Array;
+  /** crypto_box_seal to the auditor's key of encodeSealedMembers({ salt, members }). */
+  sealed: Uint8Array;
+}
+
+/** Version 2: who can read a secret group from `epoch` on, hidden from everyone but its members
+ * (who recompute the commitment from their MLS tree and the epoch's salt) and the auditors (who
+ * open their sealed copy of the list and salt and check it against the commitment). */
+export interface GroupMembershipEntry {
+  type: 'group-membership';
+  time: number;
+  groupId: string;
+  /** The relay's epoch count for the group after the change (0 for the group's creation). */
+  epoch: number;
+  /** membershipCommitment(salt of the new epoch, member devices after the change). */
+  commitment: Uint8Array;
+  /** At most MAX_SEALED_AUDITORS, sorted by auditor id, no duplicates. */
+  sealedForAuditors: SealedForAuditor[];
+  committerDeviceId: string;
+  /** The committer's signature over membershipMessage(groupId, epoch, commitment). */
+  signature: Uint8Array;
+}
+
+export function isLegacyMembership(e: GroupMembershipEntry | LegacyGroupMembershipEntry): e is LegacyGroupMembershipEntry {
+  return 'members' in e;
+}
+
 export interface SnapshotEntry {
   type: 'snapshot';
   time: number;
@@ -120,15 +165,27 @@ export interface SnapshotEntry {
   snapshotRoot: Uint8Array;
 }
 
-export type UserEntry = UserCreatedEntry | DeviceAddedEntry | DeviceRevokedEntry | UserDeactivatedEntry;
-export type Entry = UserEntry | OrgKeyGenerationEntry | GroupMembershipEntry | SnapshotEntry;
+/** One of a person's own (approved) devices approves another device on their account that was
+ * enrolled with somebody else's invite (an administrator's). Until then that device is not added to
+ * the person's secret groups. */
+export interface DeviceApprovedEntry extends UserScoped {
+  type: 'device-approved';
+  time: number;
+  deviceId: string;
+  approverDeviceId: string;
+  /** The approver device's signature over deviceApprovalMessage() of the approved device. */
+  signature: Uint8Array;
+}
+
+export type UserEntry = UserCreatedEntry | DeviceAddedEntry | DeviceRevokedEntry | UserDeactivatedEntry | DeviceApprovedEntry;
+export type Entry = UserEntry | OrgKeyGenerationEntry | GroupMembershipEntry | LegacyGroupMembershipEntry | SnapshotEntry;
 
 export class EntryError extends Error {
   override name = 'EntryError';
 }
 
 export function isUserEntry(e: Entry): e is UserEntry {
-  return e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated';
+  return e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated' || e.type === 'device-approved';
 }
 
 // ---- ordering and set hashes ---------------------------------------------------------------------
@@ -227,7 +284,9 @@ export function decodeSnapshotLeaf(bytes: Uint8Array): SnapshotLeaf {
 const LABEL_INVITE = utf8('agora-kt-invite-v1\n');
 const LABEL_ENROL = utf8('agora-kt-enrol-v1\n');
 const LABEL_ORGKEY = utf8('agora-kt-orgkey-v1\n');
+const LABEL_ORGKEY_V2 = utf8('agora-kt-orgkey-v2\n');
 const LABEL_MEMBERSHIP = utf8('agora-kt-membership-v1\n');
+const LABEL_DEVICE_APPROVAL = utf8('agora-kt-device-approval-v1\n');
 
 export type InviteApproval =
   | { invitePub: Uint8Array; kind: 'user'; name: string; role: KtRole }
@@ -246,6 +305,16 @@ export function inviteApprovalMessage(a: InviteApproval): Uint8Array {
   return concatBytes(LABEL_INVITE, a.invitePub, u8(2), lp16(utf8(a.userId)));
 }
 
+/** What a person's own device signs to approve another device of theirs: the device and the keys
+ * its DEVICE_ADDED entry logged, so an approval covers exactly one enrolment. */
+export function deviceApprovalMessage(d: { userId: string; deviceId: string; signPub: Uint8Array; encPub: Uint8Array }): Uint8Array {
+  checkString(d.userId, 'userId', false);
+  checkString(d.deviceId, 'deviceId', false);
+  checkBytes(d.signPub, KEY_BYTES, 'signPub');
+  checkBytes(d.encPub, KEY_BYTES, 'encPub');
+  return concatBytes(LABEL_DEVICE_APPROVAL, lp16(utf8(d.userId)), lp16(utf8(d.deviceId)), d.signPub, d.encPub);
+}
+
 /** What both the invite key and the new device sign at registration. */
 export function deviceEnrolmentMessage(e: { userId: string; deviceId: string; signPub: Uint8Array; encPub: Uint8Array }): Uint8Array {
   checkString(e.userId, 'userId', false);
@@ -255,15 +324,76 @@ export function deviceEnrolmentMessage(e: { userId: string; deviceId: string; si
   return concatBytes(LABEL_ENROL, lp16(utf8(e.userId)), lp16(utf8(e.deviceId)), e.signPub, e.encPub);
 }
 
-export function orgKeyGenerationMessage(generation: number, deviceSetHash: Uint8Array): Uint8Array {
+/** What a generation's creator signs; with a key commitment (version-2 entries) under its own label,
+ * so a version-1 signature can never be passed off as covering a commitment. */
+export function orgKeyGenerationMessage(generation: number, deviceSetHash: Uint8Array, keyCommitment?: Uint8Array): Uint8Array {
   checkBytes(deviceSetHash, HASH_BYTES, 'deviceSetHash');
-  return concatBytes(LABEL_ORGKEY, u32(generation), deviceSetHash);
+  if (keyCommitment === undefined) return concatBytes(LABEL_ORGKEY, u32(generation), deviceSetHash);
+  checkBytes(keyCommitment, HASH_BYTES, 'keyCommitment');
+  return concatBytes(LABEL_ORGKEY_V2, u32(generation), deviceSetHash, keyCommitment);
 }
 
-export function membershipMessage(groupId: string, epoch: number, memberSetHash: Uint8Array): Uint8Array {
+/** What a committer signs for a membership entry: `digest` is the version-2 commitment (the
+ * version-1 entries of older logs signed memberSetHash(members) in the same place). */
+export function membershipMessage(groupId: string, epoch: number, digest: Uint8Array): Uint8Array {
   checkString(groupId, 'groupId', false);
-  checkBytes(memberSetHash, HASH_BYTES, 'memberSetHash');
-  return concatBytes(LABEL_MEMBERSHIP, lp16(utf8(groupId)), u64(epoch), memberSetHash);
+  checkBytes(digest, HASH_BYTES, 'commitment');
+  return concatBytes(LABEL_MEMBERSHIP, lp16(utf8(groupId)), u64(epoch), digest);
+}
+
+// ---- membership commitments ----------------------------------------------------------------------
+
+const LABEL_COMMITMENT = utf8('agora-kt-membership-commitment-v1\n');
+export const SALT_BYTES = 32;
+export const AUDITOR_ID_BYTES = 8;
+/** Sealed copies per entry: a policy names a handful of auditors, not an audience. */
+export const MAX_SEALED_AUDITORS = 8;
+
+/** SHA-256("agora-kt-membership-commitment-v1\n" ‖ salt ‖ memberSetHash(members)). The salt is
+ * exported from the group's new MLS epoch, so only members (and whoever they seal it to) can open
+ * the commitment, and it cannot be brute-forced from the public list of devices. */
+export function membershipCommitment(salt: Uint8Array, members: readonly string[]): Uint8Array {
+  checkBytes(salt, SALT_BYTES, 'salt');
+  return sha256(concatBytes(LABEL_COMMITMENT, salt, memberSetHash(members)));
+}
+
+/** The 8-byte id under which an entry files an auditor's sealed copy: SHA-256 of its X25519 key. */
+export function auditorKeyId(encPub: Uint8Array): Uint8Array {
+  checkBytes(encPub, KEY_BYTES, 'encPub');
+  return sha256(encPub).slice(0, AUDITOR_ID_BYTES);
+}
+
+/** Room for this many members (a power of two, at least 16) in a sealed list, in bytes of a
+ * 24-character device id each: the sealed box's length then tells a reader of the log only the
+ * group's size class, not its size. */
+export function sealedMembersPadding(count: number): number {
+  let slots = 16;
+  while (slots < count) slots *= 2;
+  return slots * SEALED_SLOT_BYTES;
+}
+const SEALED_SLOT_BYTES = 26;
+
+/** What is sealed to an auditor: salt(32) ‖ u32 count ‖ count × lp16(device id), ids sorted, then
+ * zero bytes up to sealedMembersPadding(count) bytes of ids. */
+export function encodeSealedMembers(v: { salt: Uint8Array; members: readonly string[] }): Uint8Array {
+  checkBytes(v.salt, SALT_BYTES, 'salt');
+  const sorted = sortedIds(v.members);
+  const ids = sorted.map((id) => lp16(utf8(id)));
+  const used = ids.reduce((n, b) => n + b.length, 0);
+  return concatBytes(v.salt, u32(sorted.length), ...ids, new Uint8Array(Math.max(0, sealedMembersPadding(sorted.length) - used)));
+}
+
+export function decodeSealedMembers(bytes: Uint8Array): { salt: Uint8Array; members: string[] } {
+  // strictly() re-encodes: padding of another length or with non-zero bytes is refused there.
+  return strictly(bytes, encodeSealedMembers, (r) => {
+    const salt = r.take(SALT_BYTES).slice();
+    const count = r.u32();
+    if (count > r.remaining / 2) throw new EntryError('member count beyond the data');
+    const members: string[] = [];
+    for (let i = 0; i < count; i++) members.push(readString(r));
+    r.rest();
+    return { salt, members };
+  });
 }
 
 // ---- invite keys ---------------------------------------------------------------------------------
@@ -323,7 +453,9 @@ function userHeader(e: UserScoped): Uint8Array {
 export function encodeEntry(e: Entry): Uint8Array {
   if (!Object.hasOwn(ENTRY_TYPE, e.type)) throw new EntryError('unknown entry type');
   checkUint(e.time, 'time', Number.MAX_SAFE_INTEGER);
-  const head = concatBytes(u8(ENTRY_VERSION), u8(ENTRY_TYPE[e.type]), u64(e.time));
+  const version = e.type === 'group-membership' && !isLegacyMembership(e) ? MEMBERSHIP_ENTRY_VERSION
+    : e.type === 'orgkey-generation' && e.keyCommitment !== undefined ? ORGKEY_ENTRY_VERSION : ENTRY_VERSION;
+  const head = concatBytes(u8(version), u8(ENTRY_TYPE[e.type]), u64(e.time));
   switch (e.type) {
     case 'user-created':
       checkString(e.name, 'name', false);
@@ -355,17 +487,41 @@ export function encodeEntry(e: Entry): Uint8Array {
     case 'user-deactivated':
       checkString(e.byUserId, 'byUserId', false);
       return concatBytes(head, userHeader(e), lp16(utf8(e.byUserId)));
+    case 'device-approved':
+      checkString(e.deviceId, 'deviceId', false);
+      checkString(e.approverDeviceId, 'approverDeviceId', false);
+      checkBytes(e.signature, SIG_BYTES, 'signature');
+      return concatBytes(head, userHeader(e), lp16(utf8(e.deviceId)), lp16(utf8(e.approverDeviceId)), e.signature);
     case 'orgkey-generation':
       checkUint(e.generation, 'generation', 0xffff_ffff);
       checkString(e.creatorDeviceId, 'creatorDeviceId', false);
       checkBytes(e.deviceSetHash, HASH_BYTES, 'deviceSetHash');
       checkBytes(e.signature, SIG_BYTES, 'signature');
+      if (e.keyCommitment !== undefined) {
+        checkBytes(e.keyCommitment, HASH_BYTES, 'keyCommitment');
+        return concatBytes(head, u32(e.generation), lp16(utf8(e.creatorDeviceId)), e.deviceSetHash, e.keyCommitment, e.signature);
+      }
       return concatBytes(head, u32(e.generation), lp16(utf8(e.creatorDeviceId)), e.deviceSetHash, e.signature);
     case 'group-membership': {
       checkString(e.groupId, 'groupId', false);
       checkUint(e.epoch, 'epoch', Number.MAX_SAFE_INTEGER);
       checkString(e.committerDeviceId, 'committerDeviceId', false);
       checkBytes(e.signature, SIG_BYTES, 'signature');
+      if (!isLegacyMembership(e)) {
+        checkBytes(e.commitment, HASH_BYTES, 'commitment');
+        if (!Array.isArray(e.sealedForAuditors) || e.sealedForAuditors.length > MAX_SEALED_AUDITORS) {
+          throw new EntryError(`at most ${MAX_SEALED_AUDITORS} sealed member lists`);
+        }
+        const sealed = e.sealedForAuditors.map((s, i) => {
+          checkBytes(s.auditor, AUDITOR_ID_BYTES, 'auditor');
+          if (!(s.sealed instanceof Uint8Array) || s.sealed.length === 0 || s.sealed.length > 0xffff_ffff) throw new EntryError('sealed must be 1 to 2^32-1 bytes');
+          if (i > 0 && compareBytes(e.sealedForAuditors[i - 1].auditor, s.auditor) >= 0) throw new EntryError('sealed lists must be sorted by auditor, once each');
+          return concatBytes(s.auditor, u32(s.sealed.length), s.sealed);
+        });
+        return concatBytes(
+          head, lp16(utf8(e.groupId)), u64(e.epoch), e.commitment, u8(sealed.length), ...sealed, lp16(utf8(e.committerDeviceId)), e.signature,
+        );
+      }
       if (e.members.length === 0 || e.members.length > 0xffff) throw new EntryError('a group has 1 to 65,535 member devices');
       const sorted = sortedIds(e.members);
       if (sorted.some((id, i) => id !== e.members[i])) throw new EntryError('members must be sorted');
@@ -427,8 +583,10 @@ function readUserScoped(r: Reader): UserScoped {
 
 function readEntry(r: Reader): Entry {
   const version = r.u8();
-  if (version !== ENTRY_VERSION) throw new EntryError(`unknown entry version ${version}`);
   const typeByte = r.u8();
+  if (version === MEMBERSHIP_ENTRY_VERSION && typeByte === ENTRY_TYPE['group-membership']) return readMembershipV2(r);
+  if (version === ORGKEY_ENTRY_VERSION && typeByte === ENTRY_TYPE['orgkey-generation']) return readOrgKeyV2(r);
+  if (version !== ENTRY_VERSION) throw new EntryError(`unknown entry version ${version}`);
   const time = readU64(r);
   switch (typeByte) {
     case ENTRY_TYPE['user-created']: {
@@ -458,6 +616,10 @@ function readEntry(r: Reader): Entry {
     }
     case ENTRY_TYPE['user-deactivated']:
       return { type: 'user-deactivated', time, ...readUserScoped(r), byUserId: readString(r) };
+    case ENTRY_TYPE['device-approved']: {
+      const scope = readUserScoped(r);
+      return { type: 'device-approved', time, ...scope, deviceId: readString(r), approverDeviceId: readString(r), signature: r.take(SIG_BYTES).slice() };
+    }
     case ENTRY_TYPE['orgkey-generation']:
       return {
         type: 'orgkey-generation', time, generation: r.u32(), creatorDeviceId: readString(r),
@@ -479,6 +641,34 @@ function readEntry(r: Reader): Entry {
     default:
       throw new EntryError(`unknown entry type ${typeByte}`);
   }
+}
+
+function readOrgKeyV2(r: Reader): OrgKeyGenerationEntry {
+  const time = readU64(r);
+  return {
+    type: 'orgkey-generation', time, generation: r.u32(), creatorDeviceId: readString(r), deviceSetHash: r.take(HASH_BYTES).slice(),
+    keyCommitment: r.take(HASH_BYTES).slice(), signature: r.take(SIG_BYTES).slice(),
+  };
+}
+
+function readMembershipV2(r: Reader): GroupMembershipEntry {
+  const time = readU64(r);
+  const groupId = readString(r);
+  const epoch = readU64(r);
+  const commitment = r.take(HASH_BYTES).slice();
+  const count = r.u8();
+  const sealedForAuditors: SealedForAuditor[] = [];
+  for (let i = 0; i < count; i++) {
+    const auditor = r.take(AUDITOR_ID_BYTES).slice();
+    sealedForAuditors.push({ auditor, sealed: r.take(r.u32()).slice() });
+  }
+  return { type: 'group-membership', time, groupId, epoch, commitment, sealedForAuditors, committerDeviceId: readString(r), signature: r.take(SIG_BYTES).slice() };
+}
+
+/** Byte-wise order, the order of an entry's sealed lists by auditor id. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 /** Strict decoding: unknown version or type, truncation, trailing bytes, invalid UTF-8, unsorted

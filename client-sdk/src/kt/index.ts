@@ -50,6 +50,7 @@ export {
   verifyCosignature,
 } from './cosignature.js';
 export { PolicySchema, type Policy } from './policy.js';
+export { AuditorKeySchema, auditorPolicyEntry, newAuditorKey, type AuditorKey } from './auditor-key.js';
 export {
   KtError,
   MAX_FUTURE_SKEW_MS,

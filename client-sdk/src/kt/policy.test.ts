@@ -3,6 +3,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { cosignatureVkey } from './cosignature.js';
 import { ed25519Vkey } from './note.js';
 import { PolicySchema } from './policy.js';
+import { toB64u } from '../protocol/encoding.js';
 
 const pub = () => ed25519.getPublicKey(ed25519.utils.randomSecretKey());
 const logPub = pub();
@@ -32,7 +33,7 @@ describe('PolicySchema', () => {
       maxDevicesPerUser: 3,
       workingHours: { start: '08:00', end: '18:30', days: [1, 2, 3, 4, 5], timeZone: 'Europe/Paris' },
     };
-    expect(PolicySchema.parse(full)).toEqual(full);
+    expect(PolicySchema.parse(full)).toEqual({ ...full, auditors: [] });
     expect(issues({ ...base, witnesses: [], quorum: 0 })).toEqual([]);
   });
 
@@ -57,6 +58,15 @@ describe('PolicySchema', () => {
       quorum: 2,
     };
     expect(issues(sameKeyTwice)).toEqual([expect.stringContaining('quorum')]);
+  });
+
+  it('takes auditors with an Ed25519 and an X25519 key; a file without auditors has none', () => {
+    const auditor = { name: 'Security officer', signPub: toB64u(pub()), encPub: toB64u(new Uint8Array(32).fill(9)) };
+    expect(PolicySchema.parse({ ...base, auditors: [auditor] }).auditors).toEqual([auditor]);
+    expect(PolicySchema.parse(base).auditors).toEqual([]);
+    expect(issues({ ...base, auditors: [{ ...auditor, signPub: toB64u(new Uint8Array(31)) }] })).toEqual([expect.stringContaining('auditors.0.signPub')]);
+    expect(issues({ ...base, auditors: [{ ...auditor, encPub: 'not base64url!' }] })).toEqual([expect.stringContaining('auditors.0.encPub')]);
+    expect(issues({ ...base, auditors: [{ ...auditor, role: 'admin' }] }).length).toBeGreaterThan(0);
   });
 
   it('refuses malformed fields and unknown keys', () => {

@@ -9,6 +9,7 @@
  * can keep serving an old (but correctly signed) checkpoint. Rollback below a checkpoint the client
  * already stored is still caught by the consistency check against it (verifyAppendOnly). */
 import { z } from 'zod';
+import { fromB64u } from '../protocol/encoding.js';
 import { NoteError, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, isValidNoteText, parseVkey } from './note.js';
 
 const HHMM = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'expected HH:MM (24-hour clock)');
@@ -29,6 +30,15 @@ function vkeyOfType(vkey: string, type: number): Uint8Array | string {
     return k.publicKey;
   } catch (e) {
     return e instanceof NoteError ? e.message : 'malformed verifier key';
+  }
+}
+
+function isKey32(k: string): boolean {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(k)) return false;
+  try {
+    return fromB64u(k).length === 32;
+  } catch {
+    return false;
   }
 }
 
@@ -53,6 +63,21 @@ export const PolicySchema = z
         }),
       )
       .max(64),
+    /** The security officer's audit keys. They may read the whole log (the relay admits them with
+     * a signed challenge), and secret-group member lists in the log are encrypted to `encPub`.
+     * Optional so that policy files written before auditors existed still load. */
+    auditors: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(200),
+          /** base64url Ed25519 public key (32 bytes): signs the relay's read challenge. */
+          signPub: z.string().refine((k) => isKey32(k), 'expected a base64url 32-byte public key'),
+          /** base64url X25519 public key (32 bytes): group member lists are encrypted to it. */
+          encPub: z.string().refine((k) => isKey32(k), 'expected a base64url 32-byte public key'),
+        }),
+      )
+      .max(64)
+      .default([]),
     /** How many distinct witness keys must have cosigned, freshly. 0 disables witnessing (see above). */
     quorum: z.number().int().min(0),
     /** A cosignature older than this does not count toward the quorum. */

@@ -12,6 +12,7 @@ import { generateInviteCode } from '../protocol/signing.js';
 import {
   compareIds,
   decodeEntry,
+  deviceApprovalMessage,
   deviceEnrolmentMessage,
   deviceSetHash,
   encodeEntry,
@@ -244,6 +245,17 @@ export class TestLog {
     this.append(this.enrolment({ device, via: 'device-invite', approver }));
     this.seal();
     return device;
+  }
+
+  /** A DEVICE_APPROVED of `device` by `approver` (signed by `signer`, the approver unless a test forges). */
+  approveDevice(approver: TestDevice, device: TestDevice, signer: TestDevice = approver): number {
+    const message = deviceApprovalMessage({ userId: device.userId, deviceId: device.deviceId, signPub: device.signPub, encPub: device.encPub });
+    const index = this.append({
+      type: 'device-approved', time: this.time, ...this.header(device.userId), deviceId: device.deviceId, approverDeviceId: approver.deviceId,
+      signature: signWith(signer, message),
+    });
+    this.seal();
+    return index;
   }
 
   revoke(userId: string, deviceId: string, byUserId: string = userId): number {

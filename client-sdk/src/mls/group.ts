@@ -103,6 +103,9 @@ export interface ProcessedCommit {
   removed: boolean;
   /** The committing device, from the authenticated commit: compare it with the log's sender. */
   committer: string;
+  /** The commit's authenticated data (RFC 9420 §6.3.2), covered by the committer's signature and the
+   * PrivateMessage AEAD: Agora carries the group's sealed owner set there. */
+  authenticatedData: Uint8Array;
 }
 
 export interface MemberInfo {
@@ -133,6 +136,9 @@ export class MlsCheckError extends Error {
 }
 
 export const CONTENT_KEY_LABEL = 'agora content v1';
+/** Exporter label of the salt a membership commitment in the key-transparency log is built with:
+ * a label of its own, so the salt says nothing about the epoch's content key. */
+export const MEMBERSHIP_SALT_LABEL = 'agora membership salt v1';
 /** How long a KeyPackage is valid for, from its creation (an hour of clock skew allowed before). */
 export const KEY_PACKAGE_LIFETIME_S = 90 * 24 * 3600;
 const CLOCK_SKEW_S = 3600;
@@ -334,7 +340,7 @@ export interface MlsApi {
   createGroup(groupId: string, id: MlsIdentity): Promise<Uint8Array>;
   stageCommit(
     state: Uint8Array,
-    change: { add?: string[]; remove?: string[]; update?: boolean },
+    change: { add?: string[]; remove?: string[]; update?: boolean; authenticatedData?: Uint8Array },
     lookup: DeviceLookup,
   ): Promise<StagedCommit>;
   processCommit(state: Uint8Array, commit: string, declared: { added: string[]; removed: string[] }, lookup: DeviceLookup): Promise<ProcessedCommit>;
@@ -344,6 +350,10 @@ export interface MlsApi {
     lookup: DeviceLookup,
   ): Promise<{ state: Uint8Array; groupId: string; epoch: number; usedRef: string }>;
   exportContentKey(state: Uint8Array): Promise<Uint8Array>;
+  membershipSalt(state: Uint8Array): Promise<Uint8Array>;
+  /** The member devices and the membership salt, from one decoding of the state (which dominates
+   * the cost in large groups). */
+  membershipInputs(state: Uint8Array): Promise<{ members: string[]; salt: Uint8Array }>;
 }
 
 /** The API over a given CryptoProvider; the module's exports use agoraCryptoProvider. Another
@@ -459,7 +469,10 @@ export function makeMls(provider: CryptoProvider = agoraCryptoProvider): MlsApi 
       const epoch = Number(state.groupContext.epoch);
       let result: Awaited<ReturnType<typeof createCommit>>;
       try {
-        result = await createCommit({ state, cipherSuite: cs }, { extraProposals: proposals, ratchetTreeExtension: true, wireAsPublicMessage: false });
+        result = await createCommit(
+          { state, cipherSuite: cs },
+          { extraProposals: proposals, ratchetTreeExtension: true, wireAsPublicMessage: false, authenticatedData: change.authenticatedData },
+        );
       } catch (e) {
         // The only signatures ts-mls verifies while building a commit are the added KeyPackages'.
         if (e instanceof CryptoVerificationError) throw new MlsCheckError('bad_key_package', `key package refused: ${e.message}`, { cause: e });
@@ -531,7 +544,7 @@ export function makeMls(provider: CryptoProvider = agoraCryptoProvider): MlsApi 
       if (result.kind !== 'newState') throw new MlsCheckError('invalid', 'an application message, not a commit');
       if (result.actionTaken === 'reject' || committer === undefined) throw verdict ?? new MlsCheckError('invalid', 'commit refused');
       const removed = result.newState.groupActiveState.kind === 'removedFromGroup';
-      return { state: encodeState(result.newState), epoch: Number(pm.epoch) + 1, removed, committer };
+      return { state: encodeState(result.newState), epoch: Number(pm.epoch) + 1, removed, committer, authenticatedData: pm.authenticatedData };
     },
 
     async joinFromWelcome(welcome, keyPackages, lookup) {
@@ -570,6 +583,19 @@ export function makeMls(provider: CryptoProvider = agoraCryptoProvider): MlsApi 
       const state = readState(stateBytes);
       return mlsExporter(state.keySchedule.exporterSecret, CONTENT_KEY_LABEL, state.groupContext.groupId, 32, cs);
     },
+
+    async membershipSalt(stateBytes) {
+      const cs = await cipherSuite();
+      const state = readState(stateBytes);
+      return mlsExporter(state.keySchedule.exporterSecret, MEMBERSHIP_SALT_LABEL, state.groupContext.groupId, 32, cs);
+    },
+
+    async membershipInputs(stateBytes) {
+      const cs = await cipherSuite();
+      const state = readState(stateBytes);
+      const salt = await mlsExporter(state.keySchedule.exporterSecret, MEMBERSHIP_SALT_LABEL, state.groupContext.groupId, 32, cs);
+      return { members: membersOf(state.ratchetTree).map((m) => m.deviceId), salt };
+    },
   };
 }
 
@@ -590,6 +616,9 @@ export const processCommit: MlsApi['processCommit'] = agora.processCommit;
 export const joinFromWelcome: MlsApi['joinFromWelcome'] = agora.joinFromWelcome;
 /** The epoch's content key: MLS exporter (RFC 9420 §8.5), label "agora content v1", context = utf8(groupId), 32 bytes. */
 export const exportContentKey: MlsApi['exportContentKey'] = agora.exportContentKey;
+/** The epoch's membership salt: MLS exporter, label "agora membership salt v1", context = utf8(groupId), 32 bytes. */
+export const membershipSalt: MlsApi['membershipSalt'] = agora.membershipSalt;
+export const membershipInputs: MlsApi['membershipInputs'] = agora.membershipInputs;
 
 /** Low-level access for benchmarks and tools, not for the SDK: the ts-mls state inside a state
  * (its clientConfig refuses every credential, so use it for reading or supply your own), the

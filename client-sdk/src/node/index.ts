@@ -18,9 +18,9 @@ export function defaultProfileDir(): string {
   return path.join(os.homedir(), '.agora');
 }
 
-export function nodeDeps(opts: { profileDir: string; passphrase: string; addGraceMs?: number; now?: () => number }): ClientDeps {
+export function nodeDeps(opts: { profileDir: string; passphrase: string; insecureNoPassphrase?: boolean; addGraceMs?: number; now?: () => number }): ClientDeps {
   return {
-    profile: new EncryptedProfile(new FileBlobStore(opts.profileDir), opts.passphrase),
+    profile: new EncryptedProfile(new FileBlobStore(opts.profileDir), opts.passphrase, { insecureNoPassphrase: opts.insecureNoPassphrase }),
     fetch: nodeFetch,
     webSocket: nodeWebSocket,
     addGraceMs: opts.addGraceMs,

@@ -3,6 +3,8 @@
  * travel as unpadded base64url strings. */
 import { z } from 'zod';
 import { LIMITS } from './limits.js';
+import { Name } from './names.js';
+import { PolicySchema } from '../kt/policy.js';
 
 const B64U = /^[A-Za-z0-9_-]*$/;
 export const b64u = (maxChars: number) => z.string().max(maxChars).regex(B64U, 'must be base64url');
@@ -21,12 +23,8 @@ export const GroupId = idOf('g');
 export const DepartmentId = idOf('dep');
 export const OrgId = idOf('o');
 
-export const DisplayName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(LIMITS.nameChars)
-  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must not contain control characters');
+/** Every name the relay accepts goes through the one validator in names.ts. */
+export const DisplayName = Name;
 export const InviteCode = z.string().trim().min(16).max(64).regex(/^[A-Za-z0-9-]+$/, 'must be an invite code');
 export const Role = z.enum(['admin', 'announcer', 'member']);
 export type Role = z.infer<typeof Role>;
@@ -69,7 +67,8 @@ export type Department = z.infer<typeof Department>;
 
 export const Group = z.object({
   id: GroupId,
-  name: z.string(),
+  /** Null for a secret group: its name is encrypted to its members in a 'meta' record of its log. */
+  name: z.string().nullable(),
   kind: GroupKind,
   departmentId: DepartmentId.nullable(),
   /** Secret groups: the current MLS epoch, or null while a department's secret group is reserved
@@ -179,16 +178,26 @@ export const InviteInfoResponse = z.object({
 export type InviteInfoResponse = z.infer<typeof InviteInfoResponse>;
 
 export const CreateDepartmentRequest = z.object({ name: DisplayName });
+/** POST /v1/departments/:id/rename and /v1/groups/:id/rename (public groups). */
+export const RenameRequest = z.object({ name: DisplayName });
+export const DeletedResponse = z.object({ deleted: z.literal(true) });
 export const AddDepartmentMemberRequest = z.object({ userId: UserId });
 export const DepartmentsResponse = z.object({ departments: z.array(Department) });
 export const DeactivateResponse = z.object({ user: User, revokedDevices: z.array(DeviceId) });
 
 // ---- groups ----
-/** A secret group's member devices after a change, signed by the device that made it over
- * membershipMessage(groupId, epoch after the change, memberSetHash(members)). The relay logs it in
- * the key-transparency log. */
+/** A secret group's member devices after a change, as the key-transparency log keeps them: a
+ * commitment (membershipCommitment of the new epoch's MLS salt and the member devices) signed by
+ * the device that made the change over membershipMessage(groupId, epoch after the change,
+ * commitment), and the list with its salt sealed to each auditor of the committer's policy. The
+ * relay cannot open either; members check the commitment against their MLS tree. */
 export const MembershipProof = z.object({
-  members: z.array(DeviceId).min(1).max(LIMITS.groupDevices),
+  commitment: b64uBytes(32),
+  sealedForAuditors: z
+    // A sealed box (48 bytes of overhead) of salt, count and LIMITS.groupDevices ids padded to the
+    // next power of two (kt/entries.ts sealedMembersPadding: 16,384 slots of 26 bytes).
+    .array(z.object({ auditor: b64uBytes(8), sealed: b64u(Math.ceil(((48 + 32 + 4 + 16_384 * 26) * 4) / 3)).min(1) }))
+    .max(8),
   signature: Signature64,
 });
 export type MembershipProof = z.infer<typeof MembershipProof>;
@@ -196,7 +205,8 @@ export type MembershipProof = z.infer<typeof MembershipProof>;
 export const CreateGroupRequest = z.object({
   /** Required for secret groups, whose epoch-0 membership the creator signs (and so must name). */
   id: GroupId.optional(),
-  name: DisplayName,
+  /** Public groups only: a secret group's name never reaches the relay. */
+  name: DisplayName.optional(),
   kind: GroupKind,
   departmentId: DepartmentId.optional(),
   /** Secret groups: the creating device alone, epoch 0. */
@@ -270,6 +280,14 @@ export const HistoryRequest = z.object({
   deviceId: DeviceId,
   payload: b64u(LIMITS.mlsMessageChars).min(1),
 });
+/** POST /v1/devices/approve: one of the caller's own approved devices vouches for another device of
+ * the same person (one an administrator's invite added); logged as a DEVICE_APPROVED entry. */
+export const ApproveDeviceRequest = z.object({
+  deviceId: DeviceId,
+  /** The calling device's signature over deviceApprovalMessage() of that device's logged keys. */
+  signature: Signature64,
+});
+export const ApproveDeviceResponse = z.object({ deviceId: DeviceId, approved: z.literal(true) });
 
 // ---- key packages ----
 export const KeyPackage = b64u(LIMITS.keyPackageChars).min(1);
@@ -278,11 +296,14 @@ export const UploadKeyPackagesRequest = z.object({
   lastResort: KeyPackage.optional(),
 });
 export const StockResponse = z.object({ stock: z.number().int(), hasLastResort: z.boolean(), low: z.boolean() });
-export const ClaimKeyPackagesRequest = z.object({ deviceIds: z.array(DeviceId).min(1).max(LIMITS.fanOut) });
+/** A claim names the secret group the devices are for: the relay hands out packages only to one of
+ * that group's member devices, and within per-claimer and per-target limits (docs/protocol.md). */
+export const ClaimKeyPackagesRequest = z.object({ groupId: GroupId, deviceIds: z.array(DeviceId).min(1).max(LIMITS.fanOut) });
 export const ClaimKeyPackagesResponse = z.object({
   keyPackages: z.array(z.object({ deviceId: DeviceId, keyPackage: z.string(), lastResort: z.boolean() })),
   missing: z.array(DeviceId),
 });
+export type ClaimKeyPackagesResponse = z.infer<typeof ClaimKeyPackagesResponse>;
 
 // ---- organisation-key generations (public groups) ----
 export const Envelope = z.object({
@@ -297,7 +318,9 @@ export const CreateGenerationRequest = z.object({
   envelopes: z.array(Envelope.omit({ generation: true })).max(LIMITS.fanOut),
   /** idListHash() of the envelopes' device ids. */
   deviceSetHash: b64uBytes(32),
-  /** The creating device's signature over orgKeyGenerationMessage(generation, deviceSetHash). */
+  /** orgKeyCommitment(orgId, generation, key): logged, and checked by every recipient of the key. */
+  keyCommitment: b64uBytes(32),
+  /** The creating device's signature over orgKeyGenerationMessage(generation, deviceSetHash, keyCommitment). */
   signature: Signature64,
 });
 export const CreateGenerationResponse = z.object({ generation: z.number().int().min(1) });
@@ -307,8 +330,12 @@ export const StoredEnvelope = Envelope.extend({ sealedBy: DeviceId, at: z.number
 export type StoredEnvelope = z.infer<typeof StoredEnvelope>;
 export const OrgKeysResponse = z.object({
   current: z.number().int().min(0),
+  /** Only a hint: devices decide on rotation from the key-transparency log. */
   rotationNeeded: z.boolean(),
   envelopes: z.array(StoredEnvelope),
+  /** Where each generation's ORGKEY_GENERATION entry sits in the key-transparency log, so a device
+   * can prove it (and the key commitment it carries) before it accepts that generation's key. */
+  generations: z.array(z.object({ generation: z.number().int().min(1), index: z.number().int().min(0) })).max(LIMITS.fanOut).default([]),
 });
 export type OrgKeysResponse = z.infer<typeof OrgKeysResponse>;
 export const PendingResponse = z.object({
@@ -317,14 +344,22 @@ export const PendingResponse = z.object({
 });
 export type PendingResponse = z.infer<typeof PendingResponse>;
 
-// ---- key transparency (public: witnesses and the audit run without an account) ----
+// ---- key transparency (read by employees' devices and by the witnesses and auditors the published policy names) ----
 const KtIndex = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Hash32 = b64uBytes(32);
 const KtEntry = b64u(LIMITS.mlsMessageChars).min(1);
+const KtVkey = z.string().min(1).max(1024);
 export const KtCheckpointQuery = z.object({
   size: KtIndex.optional(),
   /** Instead of the current size: the largest size that at least this many witnesses cosigned. */
   cosigners: z.coerce.number().int().min(1).max(100).optional(),
+  /** With `quorum`: only these witnesses count (cosignature/v1 vkeys, the parameter repeated per
+   * key), and the answer carries only their cosignatures, so nobody else's cosignature moves it. */
+  witness: z
+    .union([KtVkey, z.array(KtVkey).min(1).max(64)])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .optional(),
+  quorum: z.coerce.number().int().min(1).max(64).optional(),
 });
 export const KtCheckpointResponse = z.object({
   /** C2SP signed note: the checkpoint body, the log's signature and the witnesses' cosignatures of exactly this size. */
@@ -359,11 +394,18 @@ export const KtUserResponse = z.object({
   }),
 });
 export type KtUserResponse = z.infer<typeof KtUserResponse>;
+/** A secret group's membership entry for one epoch, below `size`, with its inclusion proof at `size`. */
+export const KtMembershipQuery = z.object({ epoch: KtIndex, size: KtIndex });
+export const KtMembershipResponse = z.object({ index: Seq, entry: KtEntry, proof: z.array(Hash32).max(64) });
+export type KtMembershipResponse = z.infer<typeof KtMembershipResponse>;
 export const KtPolicyResponse = z.object({
   origin: z.string(),
   /** The log's note verifier key, "name+hexkeyid+base64(0x01 ‖ public key)". */
   vkey: z.string(),
   size: Seq,
+  /** The organisation's policy file as an administrator published it, or null. A hint for
+   * clients; the relay uses it to admit witnesses and auditors and to refuse other cosigners. */
+  policy: PolicySchema.nullable().optional(),
 });
 export type KtPolicyResponse = z.infer<typeof KtPolicyResponse>;
 export const KtCosignatureRequest = z.object({
@@ -376,6 +418,13 @@ export const KtCosignatureRequest = z.object({
 });
 export type KtCosignatureRequest = z.infer<typeof KtCosignatureRequest>;
 export const KtCosignatureResponse = z.object({ size: Seq, cosigners: z.array(z.string()) });
+export const KtPublishPolicyResponse = z.object({ published: z.literal(true) });
+/** A witness reads checkpoints and consistency proofs and posts cosignatures; an auditor reads the whole log. */
+export const KtReaderRole = z.enum(['witness', 'auditor']);
+export type KtReaderRole = z.infer<typeof KtReaderRole>;
+export const KtReaderChallengeRequest = z.object({ role: KtReaderRole, key: Key32 });
+export const KtReaderChallengeResponse = z.object({ challenge: b64u(512).min(1), expiresAt: z.number() });
+export const KtReaderTokenRequest = z.object({ role: KtReaderRole, key: Key32, challenge: b64u(512).min(1), signature: Signature64 });
 
 // ---- WebSocket push ----
 export const PushMessage = z.discriminatedUnion('type', [

@@ -20,6 +20,13 @@ export const LIMITS = {
   /** Key packages under which a device is told to top up. */
   keyPackageLowWater: 10,
   keyPackageTarget: 50,
+  /** KeyPackage claims per claiming person: devices claimed, refilling at this rate per minute, with
+   * a burst big enough to form a group of that many devices at once. */
+  claimDevicesPerMinute: 100,
+  claimDevicesBurst: 1_000,
+  /** Claims of one target device by one claiming person per hour (a burst of this many): well under
+   * the stock between a full top-up and the low-water mark, so no one colleague can empty it. */
+  claimsPerTargetPerHour: 20,
   inviteTtlMs: 7 * 24 * 3600_000,
   challengeTtlMs: 60_000,
   tokenTtlMs: 15 * 60_000,

@@ -7,6 +7,12 @@ export function authChallengeMessage(input: { deviceId: string; challenge: strin
   return concatBytes(utf8('agora-auth-v1\n'), utf8(input.deviceId), utf8('\n'), fromB64u(input.challenge));
 }
 
+/** What a witness or auditor signs to read the key-transparency log: its own context string, so a
+ * device sign-in signature can never stand in for it, nor one role's for the other's. */
+export function ktReaderChallengeMessage(input: { role: 'witness' | 'auditor'; key: string; challenge: string }): Uint8Array {
+  return concatBytes(utf8(`agora-kt-reader-v1\n${input.role}\n`), fromB64u(input.key), utf8('\n'), fromB64u(input.challenge));
+}
+
 /** Invite codes are stored by hash: a copy of the database does not hold a usable code. */
 export function inviteHash(code: string): Uint8Array {
   return sha256(utf8(normaliseInvite(code)));

@@ -27,17 +27,38 @@ const Header = z.object({
 
 const AAD = utf8('agora-profile-v1');
 
+export interface EncryptedProfileOptions {
+  /** Accept an empty passphrase. The profile is then still encrypted, but under a key anyone who
+   * can read its bytes derives as well: the device keys are effectively in the clear. Only for
+   * throwaway test profiles, and only when asked for by name. */
+  insecureNoPassphrase?: boolean;
+}
+
 export class EncryptedProfile {
   private key: Uint8Array | undefined;
   private kdf: KdfParams | undefined;
 
-  constructor(private readonly blobs: BlobStore, private readonly passphrase: string) {}
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly passphrase: string,
+    private readonly opts: EncryptedProfileOptions = {},
+  ) {}
+
+  /** Refuses to derive a key from an empty passphrase unless that was asked for by name. */
+  private checkPassphrase(): void {
+    if (this.passphrase === '' && !this.opts.insecureNoPassphrase) {
+      throw new AgoraError('no_passphrase', 'AGORA_PASSPHRASE is not set: set it to protect this device\'s keys (or pass --insecure-no-passphrase to go without)');
+    }
+  }
 
   get location(): string {
     return this.blobs.describe();
   }
 
-  lock(): Promise<() => Promise<void>> {
+  /** Every operation on the profile starts here, so a missing passphrase stops it before anything
+   * happens (registration, say, before the invite is used up). */
+  async lock(): Promise<() => Promise<void>> {
+    this.checkPassphrase();
     return this.blobs.lock();
   }
 
@@ -55,6 +76,7 @@ export class EncryptedProfile {
       throw new AgoraError('profile_corrupt', `the profile at ${this.location} is not a readable Agora profile`);
     }
     if (!this.key || this.kdf?.salt !== header.kdf.salt) {
+      this.checkPassphrase();
       try {
         this.key = await deriveProfileKey(this.passphrase, header.kdf);
       } catch {
@@ -77,6 +99,7 @@ export class EncryptedProfile {
 
   async save(state: ProfileState): Promise<void> {
     if (!this.key || !this.kdf) {
+      this.checkPassphrase();
       this.kdf = newKdfParams();
       this.key = await deriveProfileKey(this.passphrase, this.kdf);
     }

@@ -75,6 +75,13 @@ export class RelayHttp {
   addDepartmentMember(departmentId: string, userId: string) {
     return this.call('POST', `/v1/departments/${encodeURIComponent(departmentId)}/members`, api.Department, { userId });
   }
+  removeDepartmentMember(departmentId: string, userId: string) {
+    return this.call('POST', `/v1/departments/${encodeURIComponent(departmentId)}/members/remove`, api.Department, { userId });
+  }
+  renameDepartment(id: string, name: string) { return this.call('POST', `/v1/departments/${encodeURIComponent(id)}/rename`, api.Department, { name }); }
+  deleteDepartment(id: string) { return this.call('POST', `/v1/departments/${encodeURIComponent(id)}/delete`, api.DeletedResponse, {}); }
+  renameGroup(id: string, name: string) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/rename`, api.GroupView, { name }); }
+  deleteGroup(id: string) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/delete`, api.DeletedResponse, {}); }
   deactivate(userId: string) { return this.call('POST', `/v1/admin/users/${encodeURIComponent(userId)}/deactivate`, api.DeactivateResponse, {}); }
   createGroup(body: z.input<typeof api.CreateGroupRequest>) { return this.call('POST', '/v1/groups', api.GroupView, body); }
   groups() { return this.call('GET', '/v1/groups', api.GroupsResponse); }
@@ -98,8 +105,13 @@ export class RelayHttp {
   uploadKeyPackages(keyPackages: string[], lastResort?: string) {
     return this.call('POST', '/v1/keypackages', api.StockResponse, { keyPackages, ...(lastResort ? { lastResort } : {}) });
   }
+  approveDevice(deviceId: string, signature: string) {
+    return this.call('POST', '/v1/devices/approve', api.ApproveDeviceResponse, { deviceId, signature });
+  }
   keyPackageStock() { return this.call('GET', '/v1/keypackages/stock', api.StockResponse); }
-  claimKeyPackages(deviceIds: string[]) { return this.call('POST', '/v1/keypackages/claim', api.ClaimKeyPackagesResponse, { deviceIds }); }
+  claimKeyPackages(groupId: string, deviceIds: string[]) {
+    return this.call('POST', '/v1/keypackages/claim', api.ClaimKeyPackagesResponse, { groupId, deviceIds });
+  }
   orgKeys() { return this.call('GET', '/v1/orgkeys', api.OrgKeysResponse); }
   createGeneration(body: z.input<typeof api.CreateGenerationRequest>) {
     return this.call('POST', '/v1/orgkeys/generations', api.CreateGenerationResponse, body);

@@ -1,21 +1,56 @@
-/** The relay's public key-transparency endpoints. They need no account: witnesses and the
- * security officer's audit read the log without being employees' devices. */
+/** The relay's key-transparency endpoints. Reading them needs an employee device's token, or a
+ * witness's or auditor's token got by signing a relay challenge with the key the organisation's
+ * published policy names (`readerTokens`). Only the policy itself is open to anyone. */
+import { ed25519 } from '@noble/curves/ed25519.js';
 import * as api from '../protocol/api.js';
-import type { RelayHttp } from './http.js';
-import { fromB64u } from '../protocol/encoding.js';
+import { RelayHttp, type FetchLike } from './http.js';
+import { fromB64u, toB64u } from '../protocol/encoding.js';
+import { ktReaderChallengeMessage } from '../protocol/signing.js';
+import type { Policy } from '../kt/policy.js';
+
+/** A bearer-token source for a witness or auditor: signs the relay's challenge with the key's 32-byte
+ * Ed25519 seed, and keeps the token until the relay refuses it or it is about to expire. */
+export function readerTokens(server: string, fetchImpl: FetchLike, role: api.KtReaderRole, seed: Uint8Array, now: () => number = Date.now): (fresh?: boolean) => Promise<string> {
+  const open = new RelayHttp(server, fetchImpl);
+  const key = toB64u(ed25519.getPublicKey(seed));
+  let held: { token: string; expiresAt: number } | undefined;
+  return async (fresh) => {
+    if (!fresh && held && held.expiresAt - 30_000 > now()) return held.token;
+    const { challenge } = await open.call('POST', '/v1/kt/auth/challenge', api.KtReaderChallengeResponse, { role, key }, false);
+    const signature = toB64u(ed25519.sign(ktReaderChallengeMessage({ role, key, challenge }), seed));
+    held = await open.call('POST', '/v1/kt/auth/token', api.TokenResponse, { role, key, challenge, signature }, false);
+    return held.token;
+  };
+}
+
+/** A key-transparency client for a witness or auditor signed in with its own key. */
+export function readerKtHttp(server: string, fetchImpl: FetchLike, role: api.KtReaderRole, seed: Uint8Array): KtHttp {
+  return new KtHttp(new RelayHttp(server, fetchImpl, readerTokens(server, fetchImpl, role, seed)), true);
+}
 
 export class KtHttp {
-  /** With `authenticated`, a device's token goes along so the relay counts its requests against the
-   * device's own rate limit rather than its network address's. */
+  /** With `authenticated`, the http client's token (a device's, a witness's or an auditor's) goes
+   * along; without, only the open policy endpoint answers. */
   constructor(private readonly http: RelayHttp, private readonly authenticated = false) {}
 
   policy() {
-    return this.http.call('GET', '/v1/kt/policy', api.KtPolicyResponse, undefined, this.authenticated);
+    // open to anyone: a device asks before it has an account
+    return this.http.call('GET', '/v1/kt/policy', api.KtPolicyResponse, undefined, false);
   }
-  /** The latest checkpoint, or with `cosigners` the largest one that many witnesses cosigned. */
-  checkpoint(cosigners?: number) {
-    const q = cosigners ? `?cosigners=${cosigners}` : '';
+  /** Publishes the organisation's policy file (administrators only). */
+  publish(policy: Policy) {
+    return this.http.call('POST', '/v1/kt/policy', api.KtPublishPolicyResponse, policy, true);
+  }
+  /** The latest checkpoint, or the largest one that `quorum` of these witnesses (their verifier
+   * keys) cosigned, carrying only their cosignatures. */
+  checkpoint(select?: { witnesses: string[]; quorum: number }) {
+    const q = select ? `?quorum=${select.quorum}${select.witnesses.map((w) => `&witness=${encodeURIComponent(w)}`).join('')}` : '';
     return this.http.call('GET', `/v1/kt/checkpoint${q}`, api.KtCheckpointResponse, undefined, this.authenticated);
+  }
+  /** What a client whose policy requires witnesses asks for: the newest checkpoint its own witnesses
+   * vouch for, which nobody else's cosignature can move. */
+  witnessedCheckpoint(policy: Policy) {
+    return this.checkpoint(policy.quorum > 0 ? { witnesses: policy.witnesses.map((w) => w.vkey), quorum: policy.quorum } : undefined);
   }
   entries(start: number, end: number) {
     return this.http.call('GET', `/v1/kt/entries?start=${start}&end=${end}`, api.KtEntriesResponse, undefined, this.authenticated);
@@ -28,6 +63,10 @@ export class KtHttp {
   }
   user(userId: string, size: number) {
     return this.http.call('GET', `/v1/kt/users/${encodeURIComponent(userId)}?size=${size}`, api.KtUserResponse, undefined, this.authenticated);
+  }
+  /** A secret group's membership entry for `epoch`, proven at `size`. */
+  membership(groupId: string, epoch: number, size: number) {
+    return this.http.call('GET', `/v1/kt/groups/${encodeURIComponent(groupId)}/membership?epoch=${epoch}&size=${size}`, api.KtMembershipResponse, undefined, this.authenticated);
   }
   cosign(body: api.KtCosignatureRequest) {
     return this.http.call('POST', '/v1/kt/cosignatures', api.KtCosignatureResponse, body, this.authenticated);

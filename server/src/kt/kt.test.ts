@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   compareIds, cosign, cosignatureVkey, decodeEntry, decodeSnapshotLeaf, deviceEnrolmentMessage, deviceSetHash, encodeSnapshotLeaf,
-  entryHash, formatSignatureLine, idListHash, inviteApprovalMessage, invitePublicKey, isUserEntry, leafHash, memberSetHash,
-  membershipMessage, openNote, orgKeyGenerationMessage, parseCheckpoint, parseNote, rootFromLeafHashes, verifierFromVkey,
+  entryHash, formatSignatureLine, idListHash, inviteApprovalMessage, invitePublicKey, isLegacyMembership, isUserEntry, leafHash,
+  membershipMessage, openNote, orgKeyGenerationMessage, parseCheckpoint, parseNote, rootFromInclusionProof, rootFromLeafHashes, verifierFromVkey,
   verifyConsistency, verifyCosignature, verifyInclusion, ZERO_HASH, type DeviceAddedEntry, type Entry,
 } from '@agora/client-sdk/kt';
 import {
@@ -21,7 +21,7 @@ import { verifyEd25519 } from '../auth.js';
 import { startRelay } from '../relay.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import {
-  call, commitBody, deviceInvite, enrol, generationBody, inviteBody, membership, opaque, secretGroupBody, startTestOrg,
+  call, commitBody, deviceInvite, enrol, generationBody, inviteBody, membership, opaque, publishKtPolicy, readerToken, secretGroupBody, startTestOrg,
   type TestDevice, type TestOrg,
 } from '../testing.js';
 import { KtLog } from './log.js';
@@ -89,8 +89,9 @@ describe('key-transparency log on the relay', () => {
   });
   afterAll(() => org.close());
 
+  // The log is read by the organisation's devices (and named witnesses and auditors, see access.test.ts).
   const get = async <T>(path: string): Promise<T> => {
-    const res = await call<T>(org.url, 'GET', path);
+    const res = await call<T>(org.url, 'GET', path, undefined, { token: org.admin.token });
     expect(res.status).toBe(200);
     return res.body;
   };
@@ -155,31 +156,52 @@ describe('key-transparency log on the relay', () => {
     expect([...users.get(alice.userId)!.devices.keys()].sort()).toEqual([alice.deviceId, alice2.deviceId].sort());
   });
 
-  it('logs secret-group membership at creation and at each commit, signed by the committer', async () => {
+  it('logs secret-group membership at creation and at each commit as the committer signed it, without the member list', async () => {
     const before = await size();
-    const created = await call<GroupView>(org.url, 'POST', '/v1/groups', secretGroupBody(alice, 'Bauleitung'), { token: alice.token });
+    const createBody = secretGroupBody(alice, 'Bauleitung');
+    const created = await call<GroupView>(org.url, 'POST', '/v1/groups', createBody, { token: alice.token });
     expect(created.status).toBe(201);
     const g = created.body.id;
-    const commit = await call(org.url, 'POST', `/v1/groups/${g}/commits`,
-      await commitBody(org.url, alice, g, { epoch: 0, added: [bob.deviceId, alice2.deviceId], welcome: opaque('w') }), { token: alice.token });
+    const addBody = await commitBody(org.url, alice, g, { epoch: 0, added: [bob.deviceId, alice2.deviceId], welcome: opaque('w') });
+    // The relay files sealed copies by auditor id whatever order they came in.
+    const sealed = [{ auditor: toB64u(new Uint8Array(8).fill(9)), sealed: toB64u(new Uint8Array([1, 2, 3])) }, { auditor: toB64u(new Uint8Array(8).fill(2)), sealed: toB64u(new Uint8Array([4])) }];
+    addBody.membership.sealedForAuditors = sealed;
+    const commit = await call(org.url, 'POST', `/v1/groups/${g}/commits`, addBody, { token: alice.token });
     expect(commit.status).toBe(200);
-    const removal = await call(org.url, 'POST', `/v1/groups/${g}/commits`,
-      await commitBody(org.url, bob, g, { epoch: 1, removed: [alice2.deviceId] }), { token: bob.token });
+    const removeBody = await commitBody(org.url, bob, g, { epoch: 1, removed: [alice2.deviceId] });
+    const removal = await call(org.url, 'POST', `/v1/groups/${g}/commits`, removeBody, { token: bob.token });
     expect(removal.status).toBe(200);
 
     const entries = await since(before);
     expect(entries.map((e) => e.type)).toEqual(['group-membership', 'snapshot', 'group-membership', 'snapshot', 'group-membership', 'snapshot']);
     const [m0, , m1, , m2] = entries;
-    expect(m0).toMatchObject({ groupId: g, epoch: 0, members: [alice.deviceId], committerDeviceId: alice.deviceId });
-    expect(m1).toMatchObject({ groupId: g, epoch: 1, members: [alice.deviceId, bob.deviceId, alice2.deviceId].sort(compareIds), committerDeviceId: alice.deviceId });
-    expect(m2).toMatchObject({ groupId: g, epoch: 2, members: [alice.deviceId, bob.deviceId].sort(compareIds), committerDeviceId: bob.deviceId });
+    expect(m0).toMatchObject({ groupId: g, epoch: 0, commitment: fromB64u(createBody.membership.commitment), sealedForAuditors: [], committerDeviceId: alice.deviceId });
+    expect(m1).toMatchObject({
+      groupId: g, epoch: 1, commitment: fromB64u(addBody.membership.commitment), committerDeviceId: alice.deviceId,
+      sealedForAuditors: [sealed[1], sealed[0]].map((x) => ({ auditor: fromB64u(x.auditor), sealed: fromB64u(x.sealed) })),
+    });
+    expect(m2).toMatchObject({ groupId: g, epoch: 2, commitment: fromB64u(removeBody.membership.commitment), committerDeviceId: bob.deviceId });
     for (const [m, by] of [[m0, alice], [m1, alice], [m2, bob]] as const) {
-      if (m.type !== 'group-membership') throw new Error('unreachable');
-      expect(verifyEd25519(by.signPub, membershipMessage(g, m.epoch, memberSetHash(m.members)), toB64u(m.signature))).toBe(true);
+      if (m.type !== 'group-membership' || isLegacyMembership(m)) throw new Error('unreachable');
+      expect(verifyEd25519(by.signPub, membershipMessage(g, m.epoch, m.commitment), toB64u(m.signature))).toBe(true);
     }
-    // no content in the log: the MLS bytes are not in it
-    const raw = Buffer.concat((await allEntries()).slice(before));
-    expect(raw.includes(Buffer.from('w:'))).toBe(false);
+    // no content in the log (the MLS bytes are not in it), and no member device but the committer
+    const raw = (await allEntries()).slice(before);
+    expect(Buffer.concat(raw).includes(Buffer.from('w:'))).toBe(false);
+    expect(Buffer.from(raw[2]).includes(Buffer.from(bob.deviceId))).toBe(false);
+    expect(Buffer.from(raw[2]).includes(Buffer.from(alice2.deviceId))).toBe(false);
+    expect(Buffer.from(raw[4]).includes(Buffer.from(alice.deviceId))).toBe(false);
+
+    // Members look their entry up by group and epoch, proven at a size of their choosing.
+    const at = await size();
+    const found = await call<{ index: number; entry: string; proof: string[] }>(org.url, 'GET', `/v1/kt/groups/${g}/membership?epoch=1&size=${at}`, undefined, { token: bob.token });
+    expect(found.status).toBe(200);
+    expect(found.body.index).toBe(before + 2);
+    expect(fromB64u(found.body.entry)).toEqual(raw[2]);
+    const root = parseCheckpoint(parseNote((await org.relay.kt.checkpoint(at)).checkpoint).text).root;
+    expect(hex(rootFromInclusionProof(leafHash(raw[2]), found.body.index, at, found.body.proof.map(fromB64u)))).toBe(hex(root));
+    expect((await call(org.url, 'GET', `/v1/kt/groups/${g}/membership?epoch=3&size=${at}`, undefined, { token: bob.token })).status).toBe(404);
+    expect((await call(org.url, 'GET', `/v1/kt/groups/${g}/membership?epoch=1&size=${before + 2}`, undefined, { token: bob.token })).status).toBe(404);
   });
 
   it('logs an organisation-key generation with the devices it was sealed to; records never touch the log', async () => {
@@ -191,7 +213,8 @@ describe('key-transparency log on the relay', () => {
     expect(e).toMatchObject({ type: 'orgkey-generation', generation: 1, creatorDeviceId: org.admin.deviceId });
     if (e.type !== 'orgkey-generation') throw new Error('unreachable');
     expect(hex(e.deviceSetHash)).toBe(hex(idListHash([alice.deviceId, bob.deviceId])));
-    expect(verifyEd25519(org.admin.signPub, orgKeyGenerationMessage(1, e.deviceSetHash), toB64u(e.signature))).toBe(true);
+    expect(e.keyCommitment).toHaveLength(32);
+    expect(verifyEd25519(org.admin.signPub, orgKeyGenerationMessage(1, e.deviceSetHash, e.keyCommitment), toB64u(e.signature))).toBe(true);
     expect(snap.type).toBe('snapshot');
 
     const pub = await call<GroupView>(org.url, 'POST', '/v1/groups', { name: 'Kantine', kind: 'public' }, { token: alice.token });
@@ -268,16 +291,17 @@ describe('key-transparency log on the relay', () => {
     const n = await size();
     for (const q of [`inclusion?index=${n}&size=${n}`, `inclusion?index=0&size=${n + 1}`, 'inclusion?index=0&size=0', `consistency?from=0&to=${n}`,
       `consistency?from=3&to=2`, `consistency?from=1&to=${n + 1}`, 'inclusion?index=-1&size=2']) {
-      const res = await call(org.url, 'GET', `/v1/kt/proof/${q}`);
+      const res = await call(org.url, 'GET', `/v1/kt/proof/${q}`, undefined, { token: org.admin.token });
       expect(res.status).toBe(400);
     }
-    expect((await call(org.url, 'GET', `/v1/kt/entries?start=${n + 1}&end=${n + 2}`)).status).toBe(400);
-    expect((await call(org.url, 'GET', '/v1/kt/entries?start=3&end=2')).status).toBe(400);
+    expect((await call(org.url, 'GET', `/v1/kt/entries?start=${n + 1}&end=${n + 2}`, undefined, { token: org.admin.token })).status).toBe(400);
+    expect((await call(org.url, 'GET', '/v1/kt/entries?start=3&end=2', undefined, { token: org.admin.token })).status).toBe(400);
     expect((await get<KtEntriesResponse>(`/v1/kt/entries?start=${n}&end=${n + 10}`)).entries).toEqual([]);
     expect((await get<KtEntriesResponse>('/v1/kt/entries?start=0&end=5000')).entries).toHaveLength(Math.min(n, 1000));
-    expect((await call(org.url, 'GET', `/v1/kt/checkpoint?size=${n + 1}`)).status).toBe(400);
-    expect((await call(org.url, 'GET', '/v1/kt/users/u_AAAAAAAAAAAAAAAAAAAAAA')).status).toBe(404);
-    // open to anyone, but a token that is sent must be valid
+    expect((await call(org.url, 'GET', `/v1/kt/checkpoint?size=${n + 1}`, undefined, { token: org.admin.token })).status).toBe(400);
+    expect((await call(org.url, 'GET', '/v1/kt/users/u_AAAAAAAAAAAAAAAAAAAAAA', undefined, { token: org.admin.token })).status).toBe(404);
+    // only for signed-in devices (and named witnesses and auditors): a token that is sent must be valid
+    expect((await call(org.url, 'GET', '/v1/kt/checkpoint')).status).toBe(401);
     expect((await call(org.url, 'GET', '/v1/kt/checkpoint', undefined, { token: 'not.valid' })).status).toBe(401);
     expect((await call(org.url, 'GET', '/v1/kt/checkpoint', undefined, { token: alice.token })).status).toBe(200);
   });
@@ -328,7 +352,10 @@ describe('key-transparency log on the relay', () => {
     const body = parseNote(cp.checkpoint).text;
     const now = Math.floor(Date.now() / 1000);
     const line = formatSignatureLine(cosign(body, 'witness.example/w1', seed, now));
-    const post = (b: { checkpoint: string; cosignature: string; vkey: string }) => call(org.url, 'POST', '/v1/kt/cosignatures', b);
+    // Only a witness named in the published policy posts, signed in with its own key.
+    await publishKtPolicy(org.url, org.admin, { witnesses: [{ name: 'w1', vkey: witnessVkey }] });
+    const token = await readerToken(org.url, 'witness', seed);
+    const post = (b: { checkpoint: string; cosignature: string; vkey: string }) => call(org.url, 'POST', '/v1/kt/cosignatures', b, { token });
 
     // refused: signed over another checkpoint, another witness's key, a checkpoint that is not the log's
     const old = parseNote((await get<KtCheckpointResponse>('/v1/kt/checkpoint?size=4')).checkpoint).text;
@@ -337,8 +364,6 @@ describe('key-transparency log on the relay', () => {
     const forgedRoot = body.replace(/\n[A-Za-z0-9+/=]{44}\n/, `\n${Buffer.alloc(32, 1).toString('base64')}\n`);
     for (const [b, field] of [
       [{ checkpoint: cp.checkpoint, cosignature: otherBody, vkey: witnessVkey }, 'cosignature'],
-      [{ checkpoint: cp.checkpoint, cosignature: line, vkey: otherKey }, 'cosignature'],
-      [{ checkpoint: cp.checkpoint, cosignature: line, vkey }, 'vkey'],
       [{ checkpoint: `${forgedRoot}\n${formatSignatureLine(cosign(forgedRoot, 'witness.example/w1', seed, now))}`, cosignature: formatSignatureLine(cosign(forgedRoot, 'witness.example/w1', seed, now)), vkey: witnessVkey }, 'checkpoint'],
       [{ checkpoint: 'not a note', cosignature: line, vkey: witnessVkey }, 'checkpoint'],
       [{ checkpoint: cp.checkpoint, cosignature: formatSignatureLine(cosign(body, 'witness.example/w1', seed, now + 3600)), vkey: witnessVkey }, 'cosignature'],
@@ -346,6 +371,12 @@ describe('key-transparency log on the relay', () => {
       const res = await post(b);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: { code: 'invalid_field', field } });
+    }
+    // another witness's key, or the log's own key, is not this witness's to post under
+    for (const v of [otherKey, vkey]) {
+      const res = await post({ checkpoint: cp.checkpoint, cosignature: line, vkey: v });
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ error: { code: 'forbidden', field: 'vkey' } });
     }
     expect(await org.relay.store.listCosignatures(cp.size)).toEqual([]);
 
@@ -371,7 +402,7 @@ describe('key-transparency log on the relay', () => {
     expect((await get<KtCheckpointResponse>('/v1/kt/checkpoint')).cosigners).toEqual([]);
     const witnessed = await get<KtCheckpointResponse>('/v1/kt/checkpoint?cosigners=1');
     expect(witnessed).toMatchObject({ size: cp.size, cosigners: ['witness.example/w1'] });
-    expect((await call(org.url, 'GET', '/v1/kt/checkpoint?cosigners=2')).status).toBe(404);
+    expect((await call(org.url, 'GET', '/v1/kt/checkpoint?cosigners=2', undefined, { token: org.admin.token })).status).toBe(404);
   });
 
   it('refuses bad membership, generation and approval signatures with 400 and stores nothing', async () => {
@@ -387,7 +418,9 @@ describe('key-transparency log on the relay', () => {
     const good = secretGroupBody(alice, 'Nope');
     await expect400(post(alice, '/v1/groups', { ...good, membership: membership(bob, good.id, 0, [alice.deviceId]) }), 'membership.signature');
     await expect400(post(alice, '/v1/groups', { ...good, membership: membership(alice, good.id, 1, [alice.deviceId]) }), 'membership.signature');
-    await expect400(post(alice, '/v1/groups', { ...good, membership: membership(alice, good.id, 0, [alice.deviceId, bob.deviceId]) }), 'membership.members');
+    const dup = { auditor: toB64u(new Uint8Array(8)), sealed: toB64u(new Uint8Array(1)) };
+    await expect400(post(alice, '/v1/groups', { ...good, membership: { ...good.membership, sealedForAuditors: [dup, dup] } }), 'membership.sealedForAuditors');
+    await expect400(post(alice, '/v1/groups', { ...good, membership: { ...good.membership, commitment: toB64u(new Uint8Array(31)) } }), 'membership.commitment');
     await expect400(post(alice, '/v1/groups', { ...good, membership: undefined }), 'membership');
     await expect400(post(alice, '/v1/groups', { ...good, id: undefined }), 'id');
     expect(await org.relay.store.getGroup(good.id)).toBeUndefined();
@@ -396,7 +429,6 @@ describe('key-transparency log on the relay', () => {
     const g = (await post(alice, '/v1/groups', secretGroupBody(alice, 'Real'))).body as GroupView;
     const afterCreate = await size();
     const body = await commitBody(org.url, alice, g.id, { epoch: 0, added: [bob.deviceId], welcome: opaque('w') });
-    await expect400(post(alice, `/v1/groups/${g.id}/commits`, { ...body, membership: membership(alice, g.id, 1, [alice.deviceId]) }), 'membership.members');
     await expect400(post(alice, `/v1/groups/${g.id}/commits`, { ...body, membership: membership(bob, g.id, 1, [alice.deviceId, bob.deviceId]) }), 'membership.signature');
     await expect400(post(alice, `/v1/groups/${g.id}/commits`, { ...body, membership: membership(alice, g.id, 2, [alice.deviceId, bob.deviceId]) }), 'membership.signature');
     expect(await org.relay.store.getGroup(g.id)).toMatchObject({ epoch: 0, head: 0 });
@@ -415,6 +447,7 @@ describe('key-transparency log on the relay', () => {
     await expect400(post(org.admin, '/v1/orgkeys/generations', { ...gen, deviceSetHash: toB64u(idListHash([bob.deviceId])) }), 'deviceSetHash');
     await expect400(post(org.admin, '/v1/orgkeys/generations', { ...gen, signature: generationBody(alice, 2, envelopes).signature }), 'signature');
     await expect400(post(org.admin, '/v1/orgkeys/generations', { ...gen, signature: generationBody(org.admin, 3, envelopes).signature }), 'signature');
+    await expect400(post(org.admin, '/v1/orgkeys/generations', { ...gen, keyCommitment: generationBody(org.admin, 2, envelopes).keyCommitment }), 'signature');
     expect(await org.relay.store.currentGeneration()).toBe(1);
 
     // an invite whose approval is not the creating device's, or approves something else
@@ -436,20 +469,20 @@ describe('key-transparency log across restarts and relays', () => {
       let relay = await startRelay({ port: 0, quiet: true, rateLimit: false, dataDir });
       const admin = await enrol(relay.url, relay.adminInvite!, 'Admin');
       await enrol(relay.url, await deviceInvite(relay.url, admin));
-      const before = (await call<KtCheckpointResponse>(relay.url, 'GET', '/v1/kt/checkpoint')).body;
+      const before = (await call<KtCheckpointResponse>(relay.url, 'GET', '/v1/kt/checkpoint', undefined, { token: admin.token })).body;
       await relay.close();
 
       relay = await startRelay({ port: 0, quiet: true, rateLimit: false, dataDir });
       try {
-        const after = (await call<KtCheckpointResponse>(relay.url, 'GET', '/v1/kt/checkpoint')).body;
+        const after = (await call<KtCheckpointResponse>(relay.url, 'GET', '/v1/kt/checkpoint', undefined, { token: admin.token })).body;
         // deterministic signatures: the very same note
         expect(after).toEqual(before);
         const token = (await import('../testing.js')).signIn(relay.url, admin);
         const dev = { ...admin, token: await token };
         await enrol(relay.url, await deviceInvite(relay.url, dev));
-        const grown = (await call<KtCheckpointResponse>(relay.url, 'GET', '/v1/kt/checkpoint')).body;
+        const grown = (await call<KtCheckpointResponse>(relay.url, 'GET', '/v1/kt/checkpoint', undefined, { token: admin.token })).body;
         expect(grown.size).toBe(before.size + 2);
-        const { proof } = (await call<KtProofResponse>(relay.url, 'GET', `/v1/kt/proof/consistency?from=${before.size}&to=${grown.size}`)).body;
+        const { proof } = (await call<KtProofResponse>(relay.url, 'GET', `/v1/kt/proof/consistency?from=${before.size}&to=${grown.size}`, undefined, { token: admin.token })).body;
         const root = (c: KtCheckpointResponse) => parseCheckpoint(parseNote(c.checkpoint).text).root;
         verifyConsistency(before.size, grown.size, root(before), root(grown), proof.map(fromB64u));
       } finally {

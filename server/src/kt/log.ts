@@ -22,8 +22,8 @@ import { isKtConflict, type Store } from '../store/types.js';
 import { KtDraft, KtState } from './state.js';
 
 export const KT_LOG_KEY_META = 'kt-log-key';
-/** Distinct witnesses whose cosignatures are kept per checkpoint size; anyone may post one, so a
- * bound keeps a flood of made-up witnesses from growing the answer without limit. */
+/** Distinct witnesses whose cosignatures are kept per checkpoint size: whatever witness list the
+ * organisation publishes, the answer stays small. */
 export const MAX_COSIGNERS = 32;
 /** Cosignature timestamps further ahead than this are refused (clients refuse them anyway). */
 const MAX_COSIGNATURE_SKEW_S = 300;
@@ -166,15 +166,24 @@ export class KtLog {
     return { origin: keys.origin, vkey: keys.vkey, size: this.state.size };
   }
 
-  /** The signed checkpoint of `size` (default: the current size) with every cosignature of it. */
-  async checkpoint(size?: number): Promise<CheckpointView> {
+  /** Where the ORGKEY_GENERATION entries are in the log, and whether a revocation or deactivation
+   * came after the latest one (then any active employee's device may create the next generation). */
+  async orgKeyGenerations(): Promise<{ indexes: ReadonlyMap<number, number>; rotationDue: boolean }> {
+    await this.current();
+    return { indexes: new Map(this.state.generationIndex), rotationDue: this.state.rotationDue };
+  }
+
+  /** The signed checkpoint of `size` (default: the current size) with every cosignature of it, or
+   * with `only`, the cosignatures of those witness keys. */
+  async checkpoint(size?: number, only?: string[]): Promise<CheckpointView> {
     const keys = await this.current();
     const n = size ?? this.state.size;
     this.checkSize(n, 'size');
     const body = formatCheckpoint({ origin: keys.origin, size: n, root: this.state.tree.root(n), extensions: [] });
     if (this.signed?.size !== n) this.signed = { size: n, line: formatSignatureLine(signNote(body, keys.origin, keys.seed)) };
     const line = this.signed.line;
-    const cosignatures = await this.deps.store.listCosignatures(n);
+    const all = await this.deps.store.listCosignatures(n);
+    const cosignatures = only ? all.filter((c) => only.includes(c.vkey)) : all;
     return {
       checkpoint: `${body}\n${line}${cosignatures.map((c) => c.line).join('')}`,
       size: n,
@@ -182,12 +191,16 @@ export class KtLog {
     };
   }
 
-  /** The checkpoint of the largest size at least `minWitnesses` witnesses cosigned. */
-  async cosignedCheckpoint(minWitnesses: number): Promise<CheckpointView> {
+  /** The checkpoint of the largest size at least `minWitnesses` witnesses cosigned; with
+   * `witnesses` (verifier keys), counting and showing only theirs, so that cosignatures by anyone
+   * else, however many and however new, never change which checkpoint a client gets. */
+  async cosignedCheckpoint(minWitnesses: number, witnesses?: string[]): Promise<CheckpointView> {
     await this.current();
-    const size = await this.deps.store.latestCosignedSize(minWitnesses);
-    if (size === undefined || size > this.state.size) throw new AppError('not_found', `no checkpoint has ${minWitnesses} cosignatures yet`);
-    return this.checkpoint(size);
+    const size = await this.deps.store.latestCosignedSize(minWitnesses, witnesses);
+    if (size === undefined || size > this.state.size) {
+      throw new AppError('not_found', `no checkpoint has ${minWitnesses} cosignatures${witnesses ? ' by these witnesses' : ''} yet`);
+    }
+    return this.checkpoint(size, witnesses);
   }
 
   async entries(start: number, end: number): Promise<{ index: number; entry: Uint8Array }[]> {
@@ -204,6 +217,17 @@ export class KtLog {
     this.checkSize(size, 'size', 1);
     if (index >= size) throw new AppError('invalid_field', 'index: must be below size', { field: 'index' });
     return this.state.tree.inclusionProof(index, size);
+  }
+
+  /** A secret group's membership entry of one epoch, below `size`, with its inclusion proof: each
+   * member fetches it after a commit and checks it against its own MLS tree. */
+  async membership(groupId: string, epoch: number, size: number): Promise<ProvenEntry> {
+    await this.current();
+    this.checkSize(size, 'size', 1);
+    const index = this.state.membershipIndex(groupId, epoch);
+    if (index === undefined || index >= size) throw new AppError('not_found', 'no membership entry for that group and epoch at that size');
+    const [entry] = await this.deps.store.getKtEntries([index]);
+    return { index, entry, proof: this.state.tree.inclusionProof(index, size) };
   }
 
   async consistencyProof(from: number, to: number): Promise<Uint8Array[]> {

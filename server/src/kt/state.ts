@@ -3,8 +3,8 @@
  * people. `KtState.apply` is the one place that interprets entries; `KtDraft` builds the entries of
  * a change on top of the state without touching it, so a change the store refuses leaves no trace. */
 import {
-  compareIds, decodeEntry, deviceSetHash, encodeEntry, encodeSnapshotLeaf, entryHash, leafHash, sortedIds,
-  ZERO_HASH, ZERO_SIG, type DeviceAddedEntry, type Entry, type KtRole, type UserEntry,
+  compareIds, decodeEntry, deviceSetHash, encodeEntry, encodeSnapshotLeaf, entryHash, isUserEntry, leafHash,
+  ZERO_HASH, ZERO_SIG, type DeviceAddedEntry, type Entry, type GroupMembershipEntry, type KtRole, type UserEntry,
   MerkleLevels,
 } from '@agora/client-sdk/kt';
 import { bytesEqual } from '@agora/client-sdk/protocol';
@@ -24,6 +24,9 @@ export interface UserState {
   devices: Map<string, DeviceKeys>;
   /** Every device id the user ever had (ids are never reused). */
   everHad: Set<string>;
+  /** Devices the person's own devices vouch for (see kt/chain.ts `approved`): enrolled as their
+   * only device, through one of their approved devices' links, or named by a DEVICE_APPROVED entry. */
+  approved: Set<string>;
   deactivated: boolean;
   /** The user's current snapshot leaf bytes and their leafHash. */
   leaf: Uint8Array;
@@ -46,15 +49,16 @@ function step(u: UserState | undefined, e: UserEntry, bytes: Uint8Array): UserSt
   if (e.type === 'user-created') {
     if (u) throw new KtStateError(`user ${e.userId} created twice`);
     if (e.userSeq !== 1) throw new KtStateError('a user starts at seq 1');
-    next = { userId: e.userId, seq: 0, head: ZERO_HASH, devices: new Map(), everHad: new Set(), deactivated: false, leaf: ZERO_HASH, leafHash: ZERO_HASH };
+    next = { userId: e.userId, seq: 0, head: ZERO_HASH, devices: new Map(), everHad: new Set(), approved: new Set(), deactivated: false, leaf: ZERO_HASH, leafHash: ZERO_HASH };
   } else {
     if (!u) throw new KtStateError(`entry for unknown user ${e.userId}`);
     if (e.userSeq !== u.seq + 1 || !bytesEqual(e.prevHash, u.head)) throw new KtStateError(`broken chain for user ${e.userId}`);
-    next = { ...u, devices: new Map(u.devices), everHad: new Set(u.everHad) };
+    next = { ...u, devices: new Map(u.devices), everHad: new Set(u.everHad), approved: new Set(u.approved) };
   }
   switch (e.type) {
     case 'device-added':
       if (next.everHad.has(e.deviceId)) throw new KtStateError(`device ${e.deviceId} added twice`);
+      if (next.devices.size === 0 || (next.devices.has(e.approverDeviceId) && next.approved.has(e.approverDeviceId))) next.approved.add(e.deviceId);
       next.devices.set(e.deviceId, { signPub: e.signPub, encPub: e.encPub });
       next.everHad.add(e.deviceId);
       break;
@@ -63,6 +67,13 @@ function step(u: UserState | undefined, e: UserEntry, bytes: Uint8Array): UserSt
       break;
     case 'user-deactivated':
       next.deactivated = true;
+      break;
+    case 'device-approved':
+      if (!next.devices.has(e.deviceId) || next.approved.has(e.deviceId)) throw new KtStateError(`device ${e.deviceId} is not active and awaiting approval`);
+      if (e.approverDeviceId === e.deviceId || !next.devices.has(e.approverDeviceId) || !next.approved.has(e.approverDeviceId)) {
+        throw new KtStateError(`device ${e.approverDeviceId} cannot approve devices`);
+      }
+      next.approved.add(e.deviceId);
       break;
     default:
       break;
@@ -88,6 +99,21 @@ export class KtState {
   private lastUserEntry = -1;
   /** Per user, (entry index, leaf after it): the leaves of past snapshots. */
   private readonly history = new Map<string, { index: number; leaf: Uint8Array }[]>();
+  /** Log index of each ORGKEY_GENERATION entry, by generation. */
+  readonly generationIndex = new Map<number, number>();
+  /** Index of the latest ORGKEY_GENERATION entry (-1: none yet). */
+  latestGenerationIndex = -1;
+  /** Index of the latest DEVICE_REVOKED or USER_DEACTIVATED entry (-1: none yet). */
+  lastRevocationIndex = -1;
+
+  /** A device was revoked or a person deactivated after the latest generation: whoever still holds
+   * the organisation key includes them, so the next generation is due. */
+  get rotationDue(): boolean {
+    return this.lastRevocationIndex > this.latestGenerationIndex;
+  }
+  /** Per secret group, epoch → index of its first membership entry: what members look up to check
+   * their tree against the log. */
+  private readonly memberships = new Map<string, Map<number, number>>();
 
   get size(): number {
     return this.tree.size;
@@ -125,7 +151,7 @@ export class KtState {
   apply(bytes: Uint8Array, checkSnapshot = true): Entry {
     const e = decodeEntry(bytes);
     const index = this.size;
-    if (e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated') {
+    if (isUserEntry(e)) {
       const before = this.users.get(e.userId);
       const after = step(before, e, bytes);
       this.users.set(e.userId, after);
@@ -133,6 +159,7 @@ export class KtState {
       if (!history) this.history.set(e.userId, (history = []));
       history.push({ index, leaf: after.leaf });
       this.lastUserEntry = index;
+      if (e.type === 'device-revoked' || e.type === 'user-deactivated') this.lastRevocationIndex = index;
       const pos = this.position(e.userId);
       if (pos.found) {
         if (!this.stale) this.snapshotTree.setLeaf(pos.at, after.leafHash);
@@ -142,9 +169,16 @@ export class KtState {
         if (checkSnapshot && !this.stale) this.snapshotTree.insertLeaf(pos.at, after.leafHash);
         else this.stale = true;
       }
+    } else if (e.type === 'orgkey-generation') {
+      this.generationIndex.set(e.generation, index);
+      this.latestGenerationIndex = index;
     } else if (e.type === 'snapshot') {
       if (checkSnapshot) this.checkSnapshot(e.userCount, e.snapshotRoot);
       this.snapshots.push(index);
+    } else if (e.type === 'group-membership') {
+      let epochs = this.memberships.get(e.groupId);
+      if (!epochs) this.memberships.set(e.groupId, (epochs = new Map()));
+      if (!epochs.has(e.epoch)) epochs.set(e.epoch, index);
     }
     this.tree.appendEntry(bytes);
     return e;
@@ -189,6 +223,11 @@ export class KtState {
     return { userIds, leaves };
   }
 
+  /** Index of the membership entry of a group's epoch, if the log has one. */
+  membershipIndex(groupId: string, epoch: number): number | undefined {
+    return this.memberships.get(groupId)?.get(epoch);
+  }
+
   /** True if no user-scoped entry came after the snapshot at `index`: the current snapshot tree is its tree. */
   isCurrentSnapshot(index: number): boolean {
     return this.snapshots[this.snapshots.length - 1] === index && this.lastUserEntry < index;
@@ -219,10 +258,16 @@ export class KtDraft {
     return this.overlay.get(userId) ?? this.state.users.get(userId);
   }
 
+  /** Whether the log, as this draft starts from it, shows a revocation or deactivation newer than
+   * the latest organisation-key generation. */
+  get rotationDue(): boolean {
+    return this.state.rotationDue;
+  }
+
   private push(e: Entry): void {
     if (this.sealed) throw new Error('the draft is sealed');
     const bytes = encodeEntry(e);
-    if (e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated') {
+    if (isUserEntry(e)) {
       this.overlay.set(e.userId, step(this.user(e.userId), e, bytes));
       this.out.push({ entry: bytes, userId: e.userId });
     } else {
@@ -248,6 +293,11 @@ export class KtDraft {
     });
   }
 
+  /** The relay checked the approver's signature over deviceApprovalMessage(). */
+  deviceApproved(userId: string, deviceId: string, approverDeviceId: string, signature: Uint8Array): void {
+    this.push({ type: 'device-approved', time: this.time, ...this.chain(userId), deviceId, approverDeviceId, signature });
+  }
+
   deviceRevoked(userId: string, deviceId: string, byUserId: string): void {
     this.push({ type: 'device-revoked', time: this.time, ...this.chain(userId), deviceId, byUserId });
   }
@@ -256,12 +306,13 @@ export class KtDraft {
     this.push({ type: 'user-deactivated', time: this.time, ...this.chain(userId), byUserId });
   }
 
-  orgKeyGeneration(input: { generation: number; creatorDeviceId: string; deviceSetHash: Uint8Array; signature: Uint8Array }): void {
+  orgKeyGeneration(input: { generation: number; creatorDeviceId: string; deviceSetHash: Uint8Array; keyCommitment: Uint8Array; signature: Uint8Array }): void {
     this.push({ type: 'orgkey-generation', time: this.time, ...input });
   }
 
-  groupMembership(input: { groupId: string; epoch: number; members: string[]; committerDeviceId: string; signature: Uint8Array }): void {
-    this.push({ type: 'group-membership', time: this.time, ...input, members: sortedIds(input.members) });
+  /** The relay logs what the committer signed; it cannot open the commitment or the sealed lists. */
+  groupMembership(input: Omit<GroupMembershipEntry, 'type' | 'time'>): void {
+    this.push({ type: 'group-membership', time: this.time, ...input });
   }
 
   /** Adds the SNAPSHOT of the key state after the change and returns the batch for the store. */

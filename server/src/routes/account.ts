@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import type { InviteRow, Store } from '../store/types.js';
 import { deviceView, userView } from '../views.js';
 import { body, idParam, reply, type RouteKit } from './context.js';
+import { withUniqueName } from './names.js';
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -97,14 +98,15 @@ export function accountRoutes({ router, deps, authed, open, later }: RouteKit): 
           invitePub: fromB64u(invite.invitePub), approverDeviceId: invite.approverDeviceId, approval: fromB64u(invite.approval),
           inviteSig: fromB64u(req.inviteSig), deviceSig: fromB64u(req.deviceSig),
         });
-        return store.register({
+        // Person names are unique; the store's unique key decides between two racing invites.
+        return withUniqueName('name', () => store.register({
           codeHash: invite.codeHash,
           now: at,
           userId: req.userId,
           userName,
           device: { id: req.deviceId, signPub: req.signPub, encPub: req.encPub, status: 'active', createdAt: at },
           kt: draft.seal(),
-        });
+        }));
       }, (o) => o.ok);
       if (!outcome.ok) {
         switch (outcome.reason) {

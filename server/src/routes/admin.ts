@@ -2,14 +2,15 @@
  * invites). None of it touches secret-group membership, which only members' commits change. */
 import { inviteApprovalMessage } from '@agora/client-sdk/kt';
 import {
-  AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, UserId, fromB64u,
-  newId, wsCloseCode,
+  AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, RenameRequest, UserId,
+  fromB64u, newId, wsCloseCode,
 } from '@agora/client-sdk/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { DepartmentRow, GroupRow, InviteRow, Store } from '../store/types.js';
 import { departmentView, userView } from '../views.js';
 import { hex } from './account.js';
+import { requireFreePersonName, withUniqueName } from './names.js';
 import { body, idParam, noBody, reply, requireAdmin, type RouteKit } from './context.js';
 
 export const ROTATION_META = 'orgkey-rotation-needed';
@@ -42,6 +43,7 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
         if (req.departmentId !== undefined && !(await store.getDepartment(req.departmentId))) {
           throw new AppError('invalid_field', 'departmentId: no such department', { field: 'departmentId' });
         }
+        await requireFreePersonName(store, req.name, 'name');
         invite = { ...base, kind: 'user', name: req.name, role: req.role, departmentId: req.departmentId ?? null, userId: null };
       } else {
         const userId = req.userId ?? who.user.id;
@@ -74,10 +76,63 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
       });
       const id = newId('dep');
       const pub = group(req.name, 'public', id);
-      const secret = group(`${req.name} (secret)`, 'secret', id);
+      // The reserved secret group has no name on the relay; clients call it after the department.
+      const secret: GroupRow = { ...group(req.name, 'secret', id), name: null };
       const dept: DepartmentRow = { id, name: req.name, publicGroupId: pub.id, secretGroupId: secret.id, createdAt: at };
-      await store.createDepartment(dept, pub, secret);
+      await withUniqueName('name', () => store.createDepartment(dept, pub, secret));
       reply(ctx, 201, departmentView(dept, []));
+      later(ctx, () => hub.broadcast({ type: 'groups' }));
+    }),
+  );
+
+  router.post(
+    '/v1/departments/:id/members/remove',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const id = idParam(ctx, 'id', DepartmentId, 'department');
+      const req = await body(ctx, AddDepartmentMemberRequest);
+      const dept = await store.getDepartment(id);
+      if (!dept) throw new AppError('not_found', 'no such department');
+      await store.removeDepartmentMember(id, req.userId);
+      reply(ctx, 200, departmentView(dept, await store.listDepartmentMembers(id)));
+      later(ctx, () => {
+        hub.broadcast({ type: 'groups' });
+        hub.broadcast({ type: 'directory' });
+      });
+    }),
+  );
+
+  router.post(
+    '/v1/departments/:id/rename',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const id = idParam(ctx, 'id', DepartmentId, 'department');
+      const req = await body(ctx, RenameRequest);
+      // The department's public group carries its name, so both change together.
+      if (!(await withUniqueName('name', () => store.renameDepartment(id, req.name)))) {
+        throw new AppError('not_found', 'no such department');
+      }
+      const dept = (await store.getDepartment(id))!;
+      reply(ctx, 200, departmentView(dept, await store.listDepartmentMembers(id)));
+      later(ctx, () => hub.broadcast({ type: 'groups' }));
+    }),
+  );
+
+  router.post(
+    '/v1/departments/:id/delete',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const id = idParam(ctx, 'id', DepartmentId, 'department');
+      await noBody(ctx);
+      // Only an empty department goes: removing people from a department is a decision about
+      // each of them, not a side effect. Its public group goes with it; a secret group its
+      // members created stays theirs.
+      const outcome = await store.deleteDepartment(id);
+      if (outcome === 'not_found') throw new AppError('not_found', 'no such department');
+      if (outcome === 'has_members') {
+        throw new AppError('conflict', 'this department still has members: move them to another department first');
+      }
+      reply(ctx, 200, { deleted: true });
       later(ctx, () => hub.broadcast({ type: 'groups' }));
     }),
   );

@@ -2,12 +2,13 @@
  * to the rules (parse at the edge, JSON errors, authentication and rate limits before any work). */
 import type { Router, RouterContext } from '@koa/router';
 import type { ZodType } from 'zod';
-import { LIMITS } from '@agora/client-sdk/protocol';
+import { LIMITS, type KtReaderRole } from '@agora/client-sdk/protocol';
 import type { Auth, Principal } from '../auth.js';
 import { readJson } from '../body.js';
 import { AppError, parseWith, type LogFn } from '../errors.js';
 import type { PushHub } from '../hub.js';
 import type { KtLog } from '../kt/log.js';
+import type { KtAccess, KtReader } from '../kt/access.js';
 import type { Store } from '../store/types.js';
 
 export interface RouteDeps {
@@ -17,11 +18,14 @@ export interface RouteDeps {
   now: () => number;
   log: LogFn;
   kt: KtLog;
+  ktAccess: KtAccess;
 }
 
 export type Ctx = RouterContext;
 export type Handler = (ctx: Ctx) => Promise<void>;
 export type AuthedHandler = (ctx: Ctx, who: Principal) => Promise<void>;
+/** Who reads the key-transparency log: an employee's device, or a witness or auditor by its key. */
+export type KtCaller = { kind: 'device'; principal: Principal } | { kind: KtReaderRole; reader: KtReader };
 
 export interface RouteKit {
   router: Router;
@@ -30,9 +34,9 @@ export interface RouteKit {
   authed(handler: AuthedHandler): Handler;
   /** Wraps an unauthenticated handler that writes (per-address rate limit). */
   open(handler: Handler): Handler;
-  /** Wraps a handler open to anyone (key-transparency reads): a bearer token, if sent, must be
-   * valid and is rate-limited per device; without one, per address. */
-  publicRead(handler: Handler): Handler;
+  /** Wraps a key-transparency handler: it needs a signed-in, active device, or a witness or auditor
+   * token (kt/access.ts) whose role is `allowed`; each is rate-limited per device or key. */
+  ktRead(allowed: readonly KtReaderRole[], handler: (ctx: Ctx, who: KtCaller) => Promise<void>): Handler;
   /** Runs `work` (pushes) once the answer has gone out: Koa writes the response only after the
    * handler returns, and a device must learn of its own write from the answer before the push. */
   later(ctx: Ctx, work: () => void | Promise<void>): void;

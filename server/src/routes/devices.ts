@@ -1,5 +1,10 @@
 /** Per-device delivery: the mailbox (Welcomes, history bundles) and MLS key packages. */
-import { ClaimKeyPackagesRequest, HistoryRequest, LIMITS, LogQuery, UploadKeyPackagesRequest } from '@agora/client-sdk/protocol';
+import { deviceApprovalMessage } from '@agora/client-sdk/kt';
+import {
+  ApproveDeviceRequest, ClaimKeyPackagesRequest, HistoryRequest, LIMITS, LogQuery, UploadKeyPackagesRequest, fromB64u, toB64u,
+} from '@agora/client-sdk/protocol';
+import { verifyEd25519 } from '../auth.js';
+import { ClaimLimits } from '../claim-limits.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { mailboxView } from '../views.js';
@@ -11,7 +16,8 @@ async function stockOf(store: Store, deviceId: string) {
 }
 
 export function deviceRoutes({ router, deps, authed, later }: RouteKit): void {
-  const { store, hub, now } = deps;
+  const { store, hub, now, kt } = deps;
+  const claimLimits = new ClaimLimits();
 
   router.get(
     '/v1/mailbox',
@@ -45,6 +51,40 @@ export function deviceRoutes({ router, deps, authed, later }: RouteKit): void {
   );
 
   router.post(
+    '/v1/devices/approve',
+    authed(async (ctx, who) => {
+      const req = await body(ctx, ApproveDeviceRequest);
+      const bad = (field: string, why: string) => new AppError('invalid_field', `${field}: ${why}`, { field });
+      const target = await store.getDevice(req.deviceId);
+      if (!target || target.userId !== who.user.id) throw bad('deviceId', 'not a device of your own');
+      if (target.id === who.device.id) throw bad('deviceId', 'must be another device');
+      if (target.status !== 'active') throw bad('deviceId', 'device is revoked');
+      await kt.write(async (draft) => {
+        // The log's view decides: the keys the approval covers are the logged ones, and only a device
+        // the person already vouches for may vouch for another.
+        const state = draft.user(who.user.id);
+        const keys = state?.devices.get(target.id);
+        if (!state || !keys) throw bad('deviceId', 'the key-transparency log does not show this device yet');
+        if (state.approved.has(target.id)) throw new AppError('conflict', 'deviceId: approved already', { field: 'deviceId' });
+        const approver = state.devices.get(who.device.id);
+        if (!approver || !state.approved.has(who.device.id)) {
+          throw new AppError('forbidden', 'this device is not approved by you itself: approve devices from one that is');
+        }
+        const message = deviceApprovalMessage({ userId: who.user.id, deviceId: target.id, signPub: keys.signPub, encPub: keys.encPub });
+        if (!verifyEd25519(toB64u(approver.signPub), message, req.signature)) {
+          throw new AppError('bad_signature', 'signature: does not verify for this device and the logged keys', { field: 'signature' });
+        }
+        draft.deviceApproved(who.user.id, target.id, who.device.id, fromB64u(req.signature));
+        // The entry is the whole change: the approval lives in the log, nowhere else.
+        await store.appendKt(draft.seal());
+      }, () => true);
+      reply(ctx, 200, { deviceId: target.id, approved: true });
+      // Members' devices add it to the person's secret groups on their next sync.
+      later(ctx, () => hub.broadcast({ type: 'directory' }));
+    }),
+  );
+
+  router.post(
     '/v1/keypackages',
     authed(async (ctx, who) => {
       const req = await body(ctx, UploadKeyPackagesRequest);
@@ -62,8 +102,13 @@ export function deviceRoutes({ router, deps, authed, later }: RouteKit): void {
 
   router.post(
     '/v1/keypackages/claim',
-    authed(async (ctx) => {
+    authed(async (ctx, who) => {
       const req = await body(ctx, ClaimKeyPackagesRequest);
+      // Packages are for adding devices to a secret group, which only its member devices can do.
+      const group = await store.getGroup(req.groupId);
+      if (!group || group.kind !== 'secret' || !(await store.getGroupDevice(group.id, who.device.id))) {
+        throw new AppError('forbidden', 'groupId: only a member device of that secret group may claim KeyPackages for it', { field: 'groupId' });
+      }
       // Check every device before claiming any, so a refused request consumes nothing.
       const seen = new Set<string>();
       for (const [i, deviceId] of req.deviceIds.entries()) {
@@ -76,6 +121,14 @@ export function deviceRoutes({ router, deps, authed, later }: RouteKit): void {
         if (device.status !== 'active') throw bad('device is revoked');
         const user = await store.getUser(device.userId);
         if (!user || user.status !== 'active') throw bad('the device\'s owner is deactivated');
+      }
+      const allowed = claimLimits.take(who.user.id, req.deviceIds);
+      if (!allowed.ok) {
+        const field = allowed.target ? `deviceIds.${req.deviceIds.indexOf(allowed.target)}` : 'deviceIds';
+        throw new AppError('rate_limited', `${field}: too many KeyPackage claims, try again later`, {
+          field,
+          headers: { 'Retry-After': String(allowed.retryAfterSeconds) },
+        });
       }
       const keyPackages: { deviceId: string; keyPackage: string; lastResort: boolean }[] = [];
       const missing: string[] = [];

@@ -1,37 +1,46 @@
 /** Groups and their ordered logs. For secret groups the relay is the MLS delivery service: it
  * orders commits, accepts one only for the current epoch, routes Welcomes and lets only member
  * devices read, but it never decides membership itself; only a member's commit changes it. */
-import { membershipMessage, memberSetHash, sortedIds } from '@agora/client-sdk/kt';
+import { compareBytes, membershipMessage, type GroupMembershipEntry } from '@agora/client-sdk/kt';
 import {
   CommitRequest, CreateGroupRequest, GroupId, InitSecretGroupRequest, LogQuery, PublicMembersRequest, RecordRequest,
-  fromB64u, newId, type GroupView, type LogEntry, type MembershipProof, type PushMessage,
+  LIMITS, RenameRequest, bytesEqual, fromB64u, newId, type GroupView, type LogEntry, type MembershipProof, type PushMessage,
 } from '@agora/client-sdk/protocol';
 import { verifyEd25519, type Principal } from '../auth.js';
 import { AppError } from '../errors.js';
-import type { GroupDeviceRow, GroupRow } from '../store/types.js';
+import { isStaleEpoch, type GroupDeviceRow, type GroupRow } from '../store/types.js';
 import { groupBase, logEntryView } from '../views.js';
 import { body, idParam, noBody, query, reply, type Ctx, type RouteKit } from './context.js';
+import { withUniqueName } from './names.js';
 
 const SECRET_MEMBERSHIP = 'secret-group membership changes only through a member\'s MLS commit';
 
-/** Checks that a signed membership names exactly the devices the relay will route to after the
- * change and that the changing device signed it; returns the members sorted for the log. */
-function checkMembership(groupId: string, epoch: number, proof: MembershipProof, expected: Iterable<string>, who: Principal): string[] {
-  let members: string[];
-  try {
-    members = sortedIds(proof.members);
-  } catch {
-    throw new AppError('invalid_field', 'membership.members: a device is listed twice', { field: 'membership.members' });
-  }
-  const want = new Set(expected);
-  const signed = new Set(members);
-  if (signed.size !== want.size || ![...want].every((d) => signed.has(d))) {
-    throw new AppError('invalid_field', 'membership.members: not the member devices after this change', { field: 'membership.members' });
-  }
-  if (!verifyEd25519(who.device.signPub, membershipMessage(groupId, epoch, memberSetHash(members)), proof.signature)) {
+/** Checks that the changing device signed the membership commitment for this group and epoch and
+ * returns the log entry's fields. The relay cannot open the commitment (its salt comes from the new
+ * MLS epoch): every member checks it against its own tree, and the audit against the sealed list. */
+function checkMembership(groupId: string, epoch: number, proof: MembershipProof, who: Principal): Omit<GroupMembershipEntry, 'type' | 'time'> {
+  const commitment = fromB64u(proof.commitment);
+  if (!verifyEd25519(who.device.signPub, membershipMessage(groupId, epoch, commitment), proof.signature)) {
     throw new AppError('invalid_field', 'membership.signature: does not verify with this device\'s key', { field: 'membership.signature' });
   }
-  return members;
+  // The log wants one copy per auditor, in id order; the order carries no meaning, so sort here.
+  const sealed = proof.sealedForAuditors.map((s) => ({ auditor: fromB64u(s.auditor), sealed: fromB64u(s.sealed) }));
+  sealed.sort((a, b) => compareBytes(a.auditor, b.auditor));
+  for (let i = 1; i < sealed.length; i++) {
+    if (bytesEqual(sealed[i].auditor, sealed[i - 1].auditor)) {
+      throw new AppError('invalid_field', 'membership.sealedForAuditors: an auditor is listed twice', { field: 'membership.sealedForAuditors' });
+    }
+  }
+  // Every reader of the log must be able to take the entry: its base64url form stays within the
+  // size the log's readers accept per entry.
+  const bytes = 256 + groupId.length + sealed.reduce((n, x) => n + 12 + x.sealed.length, 0);
+  if (Math.ceil((bytes * 4) / 3) > LIMITS.mlsMessageChars) {
+    throw new AppError('invalid_field', 'membership.sealedForAuditors: too large for the log', { field: 'membership.sealedForAuditors' });
+  }
+  return {
+    groupId, epoch, commitment, committerDeviceId: who.device.id, signature: fromB64u(proof.signature),
+    sealedForAuditors: sealed,
+  };
 }
 
 export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
@@ -108,8 +117,16 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
           throw new AppError('forbidden', 'only an administrator or a member of the department may do this');
         }
       }
+      // A secret group's name is encrypted to its members (a 'meta' record in its log): the relay
+      // must never be handed one, so it refuses rather than drops it.
+      if (req.kind === 'secret' && req.name !== undefined) {
+        throw new AppError('invalid_field', 'name: a secret group\'s name is encrypted to its members; send none', { field: 'name' });
+      }
+      if (req.kind === 'public' && req.name === undefined) {
+        throw new AppError('invalid_field', 'name: required for a public group', { field: 'name' });
+      }
       const group: GroupRow = {
-        id: req.id ?? newId('g'), name: req.name, kind: req.kind, departmentId: req.departmentId ?? null,
+        id: req.id ?? newId('g'), name: req.kind === 'public' ? req.name! : null, kind: req.kind, departmentId: req.departmentId ?? null,
         epoch: req.kind === 'secret' ? 0 : null, createdBy: who.user.id, createdAt: now(), head: 0,
       };
       if (req.id !== undefined && (await store.getGroup(req.id))) throw new AppError('conflict', 'id: a group with this id exists');
@@ -117,13 +134,13 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         // The creator signs the group's first membership, so the id is the creator's to choose.
         if (req.id === undefined) throw new AppError('invalid_field', 'id: a secret group\'s creator chooses its id', { field: 'id' });
         if (!req.membership) throw new AppError('invalid_field', 'membership: required for a secret group', { field: 'membership' });
-        const members = checkMembership(group.id, 0, req.membership, [who.device.id], who);
+        const membership = checkMembership(group.id, 0, req.membership, who);
         await kt.write(async (draft) => {
-          draft.groupMembership({ groupId: group.id, epoch: 0, members, committerDeviceId: who.device.id, signature: fromB64u(req.membership!.signature) });
+          draft.groupMembership(membership);
           await store.createGroup(group, { deviceId: who.device.id, userId: who.user.id }, draft.seal());
         }, () => true);
       } else {
-        await store.createGroup(group);
+        await withUniqueName('name', () => store.createGroup(group));
         await store.addPublicMembers(group.id, [who.user.id]);
       }
       reply(ctx, 201, await view(group, who));
@@ -170,6 +187,47 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         throw new AppError('forbidden', 'this secret group is visible to its member devices only');
       }
       reply(ctx, 200, await view(group, who));
+    }),
+  );
+
+  /** Public groups outside departments: renamed and deleted by an administrator or their creator.
+   * A department's public group follows its department. A secret group's name is its owners' to
+   * change in its own log; the relay only routes. */
+  function requirePublicGroupManager(group: GroupRow, who: Principal, action: string): void {
+    if (group.kind === 'secret') {
+      throw new AppError('bad_request', `a secret group's name lives encrypted in its log: its owners ${action} it there`);
+    }
+    if (group.departmentId !== null) {
+      throw new AppError('bad_request', `this is a department's group: ${action} the department instead`);
+    }
+    if (who.user.role !== 'admin' && group.createdBy !== who.user.id) {
+      throw new AppError('forbidden', `only an administrator or the group's creator may ${action} it`);
+    }
+  }
+
+  router.post(
+    '/v1/groups/:id/rename',
+    authed(async (ctx, who) => {
+      const group = await loadGroup(ctx);
+      const req = await body(ctx, RenameRequest);
+      requirePublicGroupManager(group, who, 'rename');
+      if (!(await withUniqueName('name', () => store.renameGroup(group.id, req.name)))) {
+        throw new AppError('not_found', 'no such group');
+      }
+      reply(ctx, 200, await view((await store.getGroup(group.id)) ?? group, who));
+      later(ctx, () => hub.broadcast({ type: 'groups' }));
+    }),
+  );
+
+  router.post(
+    '/v1/groups/:id/delete',
+    authed(async (ctx, who) => {
+      const group = await loadGroup(ctx);
+      await noBody(ctx);
+      requirePublicGroupManager(group, who, 'delete');
+      if (!(await store.deleteGroup(group.id))) throw new AppError('not_found', 'no such group');
+      reply(ctx, 200, { deleted: true });
+      later(ctx, () => hub.broadcast({ type: 'groups' }));
     }),
   );
 
@@ -241,9 +299,9 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         throw new AppError('forbidden', 'only a member of the department may create its secret group');
       }
       if (group.epoch !== null) throw new AppError('conflict', 'this secret group has been created already');
-      const signed = checkMembership(group.id, 0, req.membership, [who.device.id], who);
+      const signed = checkMembership(group.id, 0, req.membership, who);
       const created = await kt.write(async (draft) => {
-        draft.groupMembership({ groupId: group.id, epoch: 0, members: signed, committerDeviceId: who.device.id, signature: fromB64u(req.membership.signature) });
+        draft.groupMembership(signed);
         return store.initSecretGroup(group.id, { deviceId: who.device.id, userId: who.user.id }, now(), draft.seal());
       }, (ok) => ok);
       if (!created) throw new AppError('conflict', 'this secret group has been created already');
@@ -289,21 +347,20 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         if (deviceId === who.device.id) throw bad('a commit cannot remove its own sender');
         removedSet.add(deviceId);
       }
-      if (added.length > 0 && req.welcome === undefined) {
-        throw new AppError('invalid_field', 'welcome: required when the commit adds devices', { field: 'welcome' });
-      }
+      // A commit may declare devices without a Welcome: members route again to leaves that a commit
+      // they all voided had cut off (they hold the group state already). Members check every
+      // declared device against their tree, so nobody gets in this way.
       if (added.length === 0 && req.welcome !== undefined) {
         throw new AppError('invalid_field', 'welcome: only a commit that adds devices carries one', { field: 'welcome' });
       }
 
-      // The log records who can read from the new epoch on, signed by the committer; the relay's
-      // routing after the commit must be exactly that set.
+      // The log records, committed and signed by the committer, who can read from the new epoch
+      // on; the members compare it with the MLS tree the commit gives them.
       const stale = (epoch: number) => new AppError('stale_epoch', `the group is at epoch ${epoch}`, { epoch });
       if (group.epoch !== null && group.epoch !== req.epoch) throw stale(group.epoch);
-      const after = memberDevices.filter((d) => !removedSet.has(d)).concat(added.map((a) => a.deviceId));
-      let signed: string[];
+      let signed: ReturnType<typeof checkMembership>;
       try {
-        signed = checkMembership(group.id, req.epoch + 1, req.membership, after, who);
+        signed = checkMembership(group.id, req.epoch + 1, req.membership, who);
       } catch (err) {
         // the member list read above may already be a newer epoch's: that is a stale commit
         const fresh = await store.getGroup(group.id);
@@ -311,9 +368,7 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         throw err;
       }
       const outcome = await kt.write(async (draft) => {
-        draft.groupMembership({
-          groupId: group.id, epoch: req.epoch + 1, members: signed, committerDeviceId: who.device.id, signature: fromB64u(req.membership.signature),
-        });
+        draft.groupMembership(signed);
         return store.applyCommit({
           groupId: group.id, expectedEpoch: req.epoch, sender: who.device.id, at: now(), payload: req.commit,
           added, removed: req.removed, welcome: req.welcome ?? null, kt: draft.seal(),
@@ -346,9 +401,11 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
       const req = await body(ctx, RecordRequest);
       if (group.kind === 'secret') {
         await requireMemberDevice(group, who, 'write');
-        if (group.epoch === null || req.epoch > group.epoch) {
-          throw new AppError('invalid_field', `epoch: ahead of the group's epoch ${group.epoch ?? 'none'}`, { field: 'epoch' });
-        }
+        if (group.epoch === null) throw new AppError('invalid_field', 'epoch: the group has no epoch yet', { field: 'epoch' });
+        // Only the current epoch: a record sealed before a commit (that may have removed someone)
+        // must not land after it. The sender catches up, seals again and retries; readers refuse
+        // such a record too, since the relay's word is not what keeps it out.
+        if (req.epoch !== group.epoch) throw new AppError('stale_epoch', `the group is at epoch ${group.epoch}`, { epoch: group.epoch });
       } else {
         const generation = await store.currentGeneration();
         if (req.epoch < 1 || req.epoch > generation) {
@@ -358,7 +415,17 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         }
       }
       const at = now();
-      const seq = await store.appendRecord({ groupId: group.id, epoch: req.epoch, sender: who.device.id, at, payload: req.ciphertext });
+      let seq: number;
+      try {
+        seq = await store.appendRecord({
+          groupId: group.id, epoch: req.epoch, sender: who.device.id, at, payload: req.ciphertext,
+          expectEpoch: group.kind === 'secret' ? req.epoch : undefined,
+        });
+      } catch (err) {
+        // A commit landed between the check above and the write.
+        if (isStaleEpoch(err)) throw new AppError('stale_epoch', `the group is at epoch ${err.epoch ?? 'none'}`, { epoch: err.epoch ?? undefined });
+        throw err;
+      }
       reply(ctx, 201, { seq });
 
       const entry: LogEntry = { seq, kind: 'record', epoch: req.epoch, sender: who.device.id, at, payload: req.ciphertext };

@@ -1,37 +1,85 @@
-/** The key-transparency log over HTTP. Open to anyone, because witnesses and the security
- * officer's audit run without an account and the log holds no content: public keys, device and
- * group ids, names and roles, which every member of the organisation sees in the directory anyway. */
+/** The key-transparency log over HTTP. It lists every member of staff, their devices and the
+ * changes of secret groups, so only the organisation's devices read it, and the witnesses and
+ * auditors the organisation's published policy names, each signed in with its own key
+ * (kt/access.ts). A witness needs only checkpoints and consistency proofs, and posts its
+ * cosignatures; an auditor reads everything. The policy itself (log key, witness and auditor keys)
+ * is public: a device needs it before it has an account. */
 import {
-  KtCheckpointQuery, KtConsistencyQuery, KtCosignatureRequest, KtEntriesQuery, KtInclusionQuery, KtUserQuery, UserId, toB64u,
-  type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse, type KtProofResponse, type KtUserResponse,
+  KtCheckpointQuery, KtConsistencyQuery, KtCosignatureRequest, KtEntriesQuery, KtInclusionQuery, KtReaderChallengeRequest,
+  KtReaderTokenRequest, KtUserQuery, UserId, toB64u, GroupId, KtMembershipQuery, type KtMembershipResponse,
+  type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse, type KtProofResponse, type KtReaderRole, type KtUserResponse,
 } from '@agora/client-sdk/protocol';
-import { body, idParam, query, reply, type RouteKit } from './context.js';
+import { PolicySchema } from '@agora/client-sdk/kt';
+import { cosignerKey } from '../kt/access.js';
+import { AppError } from '../errors.js';
+import { body, idParam, query, reply, requireAdmin, type RouteKit } from './context.js';
+
+/** Who besides devices may read each part of the log. */
+const WITNESS_READ: readonly KtReaderRole[] = ['witness', 'auditor'];
+const AUDITOR_READ: readonly KtReaderRole[] = ['auditor'];
 
 const b64 = (proof: Uint8Array[]) => proof.map(toB64u);
 
-export function ktRoutes({ router, deps, open, publicRead }: RouteKit): void {
-  const { kt } = deps;
+export function ktRoutes({ router, deps, open, authed, ktRead }: RouteKit): void {
+  const { kt, ktAccess } = deps;
 
   router.get(
     '/v1/kt/policy',
-    publicRead(async (ctx) => {
-      const answer: KtPolicyResponse = await kt.policy();
+    open(async (ctx) => {
+      const answer: KtPolicyResponse = { ...(await kt.policy()), policy: await ktAccess.published() };
       reply(ctx, 200, answer);
+    }),
+  );
+
+  // The security officer's policy file, published by an administrator: it names who besides the
+  // organisation's devices may read the log, and which witnesses may cosign.
+  router.post(
+    '/v1/kt/policy',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const policy = await body(ctx, PolicySchema);
+      await ktAccess.publish(policy, await kt.policy());
+      reply(ctx, 200, { published: true });
+    }),
+  );
+
+  router.post(
+    '/v1/kt/auth/challenge',
+    open(async (ctx) => {
+      const req = await body(ctx, KtReaderChallengeRequest);
+      reply(ctx, 200, await ktAccess.challenge(req.role, req.key));
+    }),
+  );
+
+  router.post(
+    '/v1/kt/auth/token',
+    open(async (ctx) => {
+      const req = await body(ctx, KtReaderTokenRequest);
+      reply(ctx, 200, await ktAccess.token(req));
     }),
   );
 
   router.get(
     '/v1/kt/checkpoint',
-    publicRead(async (ctx) => {
+    ktRead(WITNESS_READ, async (ctx) => {
       const q = query(ctx, KtCheckpointQuery);
-      const answer: KtCheckpointResponse = q.cosigners !== undefined ? await kt.cosignedCheckpoint(q.cosigners) : await kt.checkpoint(q.size);
+      if ((q.witness === undefined) !== (q.quorum === undefined)) {
+        throw new AppError('invalid_field', 'quorum: witness and quorum go together', { field: 'quorum' });
+      }
+      if (q.witness && q.witness.some((v) => !cosignerKey(v))) {
+        throw new AppError('invalid_field', 'witness: not a cosignature/v1 verifier key', { field: 'witness' });
+      }
+      const answer: KtCheckpointResponse =
+        q.witness && q.quorum !== undefined ? await kt.cosignedCheckpoint(q.quorum, q.witness)
+          : q.cosigners !== undefined ? await kt.cosignedCheckpoint(q.cosigners)
+            : await kt.checkpoint(q.size);
       reply(ctx, 200, answer);
     }),
   );
 
   router.get(
     '/v1/kt/entries',
-    publicRead(async (ctx) => {
+    ktRead(AUDITOR_READ, async (ctx) => {
       const q = query(ctx, KtEntriesQuery);
       const rows = await kt.entries(q.start, q.end);
       const answer: KtEntriesResponse = { entries: rows.map((r) => ({ index: r.index, entry: toB64u(r.entry) })) };
@@ -41,7 +89,7 @@ export function ktRoutes({ router, deps, open, publicRead }: RouteKit): void {
 
   router.get(
     '/v1/kt/proof/inclusion',
-    publicRead(async (ctx) => {
+    ktRead(AUDITOR_READ, async (ctx) => {
       const q = query(ctx, KtInclusionQuery);
       const answer: KtProofResponse = { proof: b64(await kt.inclusionProof(q.index, q.size)) };
       reply(ctx, 200, answer);
@@ -50,7 +98,7 @@ export function ktRoutes({ router, deps, open, publicRead }: RouteKit): void {
 
   router.get(
     '/v1/kt/proof/consistency',
-    publicRead(async (ctx) => {
+    ktRead(WITNESS_READ, async (ctx) => {
       const q = query(ctx, KtConsistencyQuery);
       const answer: KtProofResponse = { proof: b64(await kt.consistencyProof(q.from, q.to)) };
       reply(ctx, 200, answer);
@@ -58,8 +106,19 @@ export function ktRoutes({ router, deps, open, publicRead }: RouteKit): void {
   );
 
   router.get(
+    '/v1/kt/groups/:id/membership',
+    ktRead(AUDITOR_READ, async (ctx) => {
+      const id = idParam(ctx, 'id', GroupId, 'group');
+      const q = query(ctx, KtMembershipQuery);
+      const m = await kt.membership(id, q.epoch, q.size);
+      const answer: KtMembershipResponse = { index: m.index, entry: toB64u(m.entry), proof: b64(m.proof) };
+      reply(ctx, 200, answer);
+    }),
+  );
+
+  router.get(
     '/v1/kt/users/:id',
-    publicRead(async (ctx) => {
+    ktRead(AUDITOR_READ, async (ctx) => {
       const id = idParam(ctx, 'id', UserId, 'user');
       const q = query(ctx, KtUserQuery);
       const v = await kt.user(id, q.size);
@@ -81,8 +140,13 @@ export function ktRoutes({ router, deps, open, publicRead }: RouteKit): void {
 
   router.post(
     '/v1/kt/cosignatures',
-    open(async (ctx) => {
+    ktRead(['witness'], async (ctx, who) => {
       const req = await body(ctx, KtCosignatureRequest);
+      // A witness posts its own cosignatures only, and only a witness the published policy names.
+      if (who.kind !== 'witness' || cosignerKey(req.vkey) !== who.reader.key) {
+        throw new AppError('forbidden', 'vkey: a witness posts only cosignatures made with its own key', { field: 'vkey' });
+      }
+      await ktAccess.checkCosigner(req.vkey);
       reply(ctx, 200, await kt.addCosignature(req));
     }),
   );

@@ -1,13 +1,13 @@
 /** Organisation-key generations for public groups. The relay keeps sealed envelopes per device
  * and tells devices who is still missing which generation; it never holds an opened key. */
 import { idListHash, orgKeyGenerationMessage } from '@agora/client-sdk/kt';
-import { CreateGenerationRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type PendingResponse } from '@agora/client-sdk/protocol';
+import { CreateGenerationRequest, LIMITS, UploadEnvelopesRequest, bytesEqual, fromB64u, type PendingResponse } from '@agora/client-sdk/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { EnvelopeRow, Store } from '../store/types.js';
 import { envelopeView } from '../views.js';
 import { ROTATION_META } from './admin.js';
-import { body, reply, requireAdmin, type RouteKit } from './context.js';
+import { body, reply, type RouteKit } from './context.js';
 
 /** Refuses an envelope for a device that is revoked or belongs to a deactivated person: sealing
  * a key to a leaver is exactly what a rotation is meant to stop. */
@@ -27,19 +27,34 @@ export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
   router.get(
     '/v1/orgkeys',
     authed(async (ctx, who) => {
-      const [current, flag, envelopes] = await Promise.all([
+      const [current, flag, envelopes, logged] = await Promise.all([
         store.currentGeneration(),
         store.getMeta(ROTATION_META),
         store.listEnvelopes(who.device.id),
+        kt.orgKeyGenerations(),
       ]);
-      reply(ctx, 200, { current, rotationNeeded: flag === '1', envelopes: envelopes.map(envelopeView) });
+      // The log positions of the generations this device holds envelopes for, and of the current
+      // one: the device proves each entry in the log before it accepts that generation's key.
+      const wanted = new Set([...envelopes.map((e) => e.generation), ...(current > 0 ? [current] : [])]);
+      const generations = [...wanted].sort((a, b) => a - b).flatMap((generation) => {
+        const index = logged.indexes.get(generation);
+        return index === undefined ? [] : [{ generation, index }];
+      }).slice(-LIMITS.fanOut);
+      reply(ctx, 200, { current, rotationNeeded: flag === '1' || logged.rotationDue, envelopes: envelopes.map(envelopeView), generations });
     }),
   );
 
   router.post(
     '/v1/orgkeys/generations',
     authed(async (ctx, who) => {
-      requireAdmin(who);
+      // Administrators rotate at any time. Any other active employee's device may create the next
+      // generation only when the log shows a revocation or deactivation newer than the latest
+      // generation: then the rotation is owed, and no administrator's device has to be online for
+      // a leaver to be shut out (the first generation created wins; the rest get a conflict).
+      const admin = who.user.role === 'admin';
+      if (!admin && !(await kt.orgKeyGenerations()).rotationDue) {
+        throw new AppError('forbidden', 'only an administrator may rotate the organisation key while no revocation is pending');
+      }
       const req = await body(ctx, CreateGenerationRequest);
       const current = await store.currentGeneration();
       if (req.generation !== current + 1) {
@@ -60,12 +75,16 @@ export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
       if (!bytesEqual(deviceSetHash, idListHash([...seen]))) {
         throw new AppError('invalid_field', 'deviceSetHash: not the hash of the envelopes\' devices', { field: 'deviceSetHash' });
       }
-      if (!verifyEd25519(who.device.signPub, orgKeyGenerationMessage(req.generation, deviceSetHash), req.signature)) {
+      const keyCommitment = fromB64u(req.keyCommitment);
+      if (!verifyEd25519(who.device.signPub, orgKeyGenerationMessage(req.generation, deviceSetHash, keyCommitment), req.signature)) {
         throw new AppError('invalid_field', 'signature: does not verify with this device\'s key', { field: 'signature' });
       }
       const created = await kt.write(async (draft) => {
+        // Checked again against the state the entry is drafted on: another generation may have
+        // settled the revocation meanwhile.
+        if (!admin && !draft.rotationDue) throw new AppError('conflict', 'another generation was created first');
         draft.orgKeyGeneration({
-          generation: req.generation, creatorDeviceId: who.device.id, deviceSetHash, signature: fromB64u(req.signature),
+          generation: req.generation, creatorDeviceId: who.device.id, deviceSetHash, keyCommitment, signature: fromB64u(req.signature),
         });
         return store.createGeneration({ generation: req.generation, createdBy: who.device.id, createdAt: at }, envelopes, draft.seal());
       }, (ok) => ok);

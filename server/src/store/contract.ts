@@ -3,7 +3,7 @@
  * serialises them by construction, a networked one must hold the same guarantees under real races. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
-  isKtConflict,
+  isKtConflict, isNameTaken,
   type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GroupRow, type InviteRow, type KtAppend,
   type MailboxRow, type Store, type UserRow,
 } from './types.js';
@@ -22,8 +22,9 @@ function deviceInput(id: string, createdAt = T0 + 1): Omit<DeviceRow, 'userId' |
   return { id, signPub: `sign-${id}`, encPub: `enc-${id}`, status: 'active', createdAt };
 }
 function groupRow(id: string, over: Partial<GroupRow> = {}): GroupRow {
+  // A secret group has no name on the relay.
   return {
-    id, name: `group ${id}`, kind: 'secret', departmentId: null, epoch: null, createdBy: 'u_a', createdAt: T0, head: 0,
+    id, name: over.kind === 'public' ? `group ${id}` : null, kind: 'secret', departmentId: null, epoch: null, createdBy: 'u_a', createdAt: T0, head: 0,
     ...over,
   };
 }
@@ -324,39 +325,137 @@ export function storeContract(
       });
     });
 
-    describe('sign-in challenges', () => {
-      it('a challenge is consumed exactly once', async () => {
-        await store.putChallenge('d_a1', 'ch-1', T0 + 60_000);
-        expect(await store.consumeChallenge('d_a1', 'ch-1', T0)).toBe(true);
-        expect(await store.consumeChallenge('d_a1', 'ch-1', T0)).toBe(false);
+    describe('unique names, rename and delete', () => {
+      async function expectNameTaken(p: Promise<unknown>, kind: 'person' | 'department' | 'group'): Promise<void> {
+        let thrown: unknown;
+        try {
+          await p;
+        } catch (err) {
+          thrown = err;
+        }
+        expect(isNameTaken(thrown)).toBe(true);
+        expect((thrown as { kind?: string }).kind).toBe(kind);
+      }
+      const dept = (id: string, name: string): [DepartmentRow, GroupRow, GroupRow] => {
+        const [d, pub, sec] = departmentRows(id);
+        return [{ ...d, name }, { ...pub, name }, sec];
+      };
+      const publicGroup = (id: string, name: string) => groupRow(id, { kind: 'public', name });
+
+      it('person names are unique by case, normal form and spacing; a clash writes nothing', async () => {
+        await addUser('u_a', 'd_a1', { name: 'Anna Müller' });
+        // NFD spelling, other case, doubled space
+        await store.createInvite(inviteRow({ codeHash: 'hash-u_b', name: 'ANNA  Mu\u0308ller' }));
+        await expectNameTaken(store.register({ codeHash: 'hash-u_b', now: T0 + 2, userId: 'u_b', userName: null, device: deviceInput('d_b1') }), 'person');
+        expect(await store.getUser('u_b')).toBeUndefined();
+        expect(await store.getDevice('d_b1')).toBeUndefined();
+        expect((await store.getInvite('hash-u_b'))?.usedAt).toBeNull();
+        await addUser('u_c', 'd_c1', { name: 'Anna Müller-Lang' });
       });
 
-      it('only the exact challenge of the exact device counts', async () => {
-        await store.putChallenge('d_a1', 'ch-1', T0 + 60_000);
-        expect(await store.consumeChallenge('d_a1', 'ch-2', T0)).toBe(false);
-        expect(await store.consumeChallenge('d_b1', 'ch-1', T0)).toBe(false);
-        expect(await store.consumeChallenge('d_a1', 'ch-1', T0)).toBe(true);
+      it('department names are unique; a clash writes neither the department nor its groups', async () => {
+        await store.createDepartment(...dept('dep_a', 'Bauamt'));
+        const second = dept('dep_b', 'bauamt');
+        await expectNameTaken(store.createDepartment(...second), 'department');
+        expect(await store.getDepartment('dep_b')).toBeUndefined();
+        expect(await store.getGroup(second[1].id)).toBeUndefined();
+        expect(await store.getGroup(second[2].id)).toBeUndefined();
       });
 
-      it('an expired challenge is refused (at and after expiresAt)', async () => {
-        await store.putChallenge('d_a1', 'ch-1', T0 + 60_000);
-        await store.putChallenge('d_a1', 'ch-2', T0 + 60_000);
-        expect(await store.consumeChallenge('d_a1', 'ch-1', T0 + 60_000)).toBe(false);
-        expect(await store.consumeChallenge('d_a1', 'ch-2', T0 + 90_000)).toBe(false);
-        expect(await store.consumeChallenge('d_a1', 'ch-2', T0 + 59_999)).toBe(false);
+      it('a public group cannot take a department\'s or another public group\'s name; secret groups carry none', async () => {
+        await store.createDepartment(...dept('dep_a', 'Bauamt'));
+        await expectNameTaken(store.createGroup(publicGroup('g_p1', 'BAUAMT')), 'group');
+        await store.createGroup(publicGroup('g_p2', 'Café'));
+        await expectNameTaken(store.createGroup(publicGroup('g_p3', 'cafe\u0301')), 'group');
+        expect(await store.getGroup('g_p3')).toBeUndefined();
+        // a secret group handed a name keeps none, so two of them never clash
+        await store.createGroup(groupRow('g_s1', { name: 'Geheim' }));
+        await store.createGroup(groupRow('g_s2', { name: 'Geheim' }));
+        expect((await store.getGroup('g_s1'))?.name).toBeNull();
+        expect((await store.listGroups()).filter((g) => g.kind === 'secret').map((g) => g.name)).toEqual([null, null, null]);
       });
 
-      it('several challenges of one device coexist', async () => {
-        await store.putChallenge('d_a1', 'ch-1', T0 + 60_000);
-        await store.putChallenge('d_a1', 'ch-2', T0 + 60_000);
-        expect(await store.consumeChallenge('d_a1', 'ch-2', T0)).toBe(true);
-        expect(await store.consumeChallenge('d_a1', 'ch-1', T0)).toBe(true);
+      it('concurrent creations of one name: exactly one wins', async () => {
+        const names = ['Einkauf', 'einkauf', 'EINKAUF', ' Einkauf', 'Einkauf '];
+        const results = await Promise.allSettled(names.map((n, i) => store.createDepartment(...dept(`dep_${i}`, n.trim()))));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(isNameTaken(r.reason)).toBe(true);
+        expect(await store.listDepartments()).toHaveLength(1);
       });
 
-      it('concurrent consumers: exactly one wins', async () => {
-        await store.putChallenge('d_a1', 'ch-1', T0 + 60_000);
-        const got = await Promise.all([1, 2, 3, 4, 5].map(() => store.consumeChallenge('d_a1', 'ch-1', T0)));
-        expect(got.filter(Boolean)).toHaveLength(1);
+      it('renameDepartment renames the department and its public group together, or nothing', async () => {
+        const [d, pub] = dept('dep_a', 'Bauamt');
+        await store.createDepartment(...dept('dep_a', 'Bauamt'));
+        await store.createDepartment(...dept('dep_b', 'Kasse'));
+        expect(await store.renameDepartment('dep_a', 'Bauverwaltung')).toBe(true);
+        expect((await store.getDepartment('dep_a'))?.name).toBe('Bauverwaltung');
+        expect((await store.getGroup(pub.id))?.name).toBe('Bauverwaltung');
+        await expectNameTaken(store.renameDepartment('dep_a', 'KASSE'), 'department');
+        await store.createGroup(publicGroup('g_news', 'News'));
+        await expectNameTaken(store.renameDepartment('dep_a', 'news'), 'group');
+        expect((await store.getDepartment('dep_a'))?.name).toBe('Bauverwaltung');
+        expect((await store.getGroup(pub.id))?.name).toBe('Bauverwaltung');
+        // the old name is free again
+        await store.createGroup(publicGroup('g_old', d.name));
+        expect(await store.renameDepartment('dep_nope', 'X')).toBe(false);
+      });
+
+      it('renameGroup renames public groups only and keeps names unique', async () => {
+        await store.createGroup(publicGroup('g_a', 'News'));
+        await store.createGroup(publicGroup('g_b', 'Sport'));
+        await secretGroup('g_s');
+        expect(await store.renameGroup('g_a', 'Neuigkeiten')).toBe(true);
+        expect((await store.getGroup('g_a'))?.name).toBe('Neuigkeiten');
+        await expectNameTaken(store.renameGroup('g_a', 'SPORT'), 'group');
+        expect((await store.getGroup('g_a'))?.name).toBe('Neuigkeiten');
+        expect(await store.renameGroup('g_s', 'Geheim')).toBe(false);
+        expect((await store.getGroup('g_s'))?.name).toBeNull();
+        expect(await store.renameGroup('g_nope', 'X')).toBe(false);
+      });
+
+      it('deleteDepartment: refused while anyone is in it; then its public group and unused secret group go', async () => {
+        const [, pub, sec] = dept('dep_a', 'Bauamt');
+        await store.createDepartment(...dept('dep_a', 'Bauamt'));
+        await store.addDepartmentMember('dep_a', 'u_a');
+        await store.appendRecord({ groupId: pub.id, epoch: 1, sender: 'd_a1', at: T0, payload: 'post' });
+        expect(await store.deleteDepartment('dep_a')).toBe('has_members');
+        expect(await store.getDepartment('dep_a')).toBeDefined();
+        await store.removeDepartmentMember('dep_a', 'u_a');
+        expect(await store.listDepartmentMembers('dep_a')).toEqual([]);
+        expect(await store.deleteDepartment('dep_a')).toBe('deleted');
+        expect(await store.getDepartment('dep_a')).toBeUndefined();
+        expect(await store.getGroup(pub.id)).toBeUndefined();
+        expect(await store.getGroup(sec.id)).toBeUndefined();
+        expect(await store.readLog(pub.id, 0, 10)).toEqual([]);
+        expect(await store.listUserGroupIds('u_a')).toEqual([]);
+        expect(await store.deleteDepartment('dep_a')).toBe('not_found');
+        // the name is free again
+        await store.createDepartment(...dept('dep_b', 'bauamt'));
+      });
+
+      it('deleteDepartment keeps a secret group its members created, no longer tied to the department', async () => {
+        const [, , sec] = dept('dep_a', 'Bauamt');
+        await store.createDepartment(...dept('dep_a', 'Bauamt'));
+        expect(await store.initSecretGroup(sec.id, { deviceId: 'd_a1', userId: 'u_a' }, T0)).toBe(true);
+        expect(await store.deleteDepartment('dep_a')).toBe('deleted');
+        const kept = await store.getGroup(sec.id);
+        expect(kept).toMatchObject({ kind: 'secret', departmentId: null, epoch: 0 });
+        expect((await store.listGroupDevices(sec.id)).map((d) => d.deviceId)).toEqual(['d_a1']);
+      });
+
+      it('deleteGroup deletes a group outside departments with its members and log', async () => {
+        await store.createGroup(publicGroup('g_a', 'News'));
+        await store.addPublicMembers('g_a', ['u_a', 'u_b']);
+        await store.appendRecord({ groupId: 'g_a', epoch: 1, sender: 'd_a1', at: T0, payload: 'post' });
+        await store.createDepartment(...dept('dep_a', 'Bauamt'));
+        const [, pub] = dept('dep_a', 'Bauamt');
+        expect(await store.deleteGroup(pub.id)).toBe(false);
+        expect(await store.deleteGroup('g_a')).toBe(true);
+        expect(await store.getGroup('g_a')).toBeUndefined();
+        expect(await store.listPublicMembers('g_a')).toEqual([]);
+        expect(await store.readLog('g_a', 0, 10)).toEqual([]);
+        expect(await store.deleteGroup('g_a')).toBe(false);
+        await store.createGroup(publicGroup('g_b', 'news'));
       });
     });
 
@@ -539,6 +638,16 @@ export function storeContract(
         expect((await store.getGroupDevice('g_s', 'd_b1'))?.sinceSeq).toBe(4);
         const mail = await store.readMailbox('d_b1', 0, 10);
         expect(mail.map((m) => [m.seq, m.kind, m.groupSeq, m.epoch])).toEqual([[1, 'history', null, null], [2, 'welcome', 4, 1]]);
+      });
+
+      it('a record expecting an epoch is written only while the group is at it', async () => {
+        await secretGroup();
+        expect(await store.appendRecord({ groupId: 'g_s', epoch: 0, sender: 'd_a1', at: T0, payload: 'r0', expectEpoch: 0 })).toBe(1);
+        await store.applyCommit(commitInput({ expectedEpoch: 0, removed: [] }));
+        await expect(store.appendRecord({ groupId: 'g_s', epoch: 0, sender: 'd_a1', at: T0 + 1, payload: 'late', expectEpoch: 0 }))
+          .rejects.toMatchObject({ name: 'StaleEpoch', epoch: 1 });
+        expect((await store.readLog('g_s', 0, 10)).map((e) => e.payload)).toEqual(['r0', 'commit-bytes']);
+        expect(await store.appendRecord({ groupId: 'g_s', epoch: 1, sender: 'd_a1', at: T0 + 2, payload: 'r1', expectEpoch: 1 })).toBe(3);
       });
 
       it('without a Welcome nothing goes to mailboxes', async () => {
@@ -999,6 +1108,12 @@ export function storeContract(
         expect(await store.latestCosignedSize(1)).toBe(6);
         expect(await store.latestCosignedSize(2)).toBe(5);
         expect(await store.latestCosignedSize(3)).toBeUndefined();
+        // Counting only chosen witnesses: others' cosignatures of a newer size do not move the answer.
+        expect(await store.latestCosignedSize(1, ['a'])).toBe(6);
+        expect(await store.latestCosignedSize(1, ['b'])).toBe(5);
+        expect(await store.latestCosignedSize(2, ['a', 'b', 'a'])).toBe(5);
+        expect(await store.latestCosignedSize(2, ['a', 'z'])).toBeUndefined();
+        expect(await store.latestCosignedSize(1, [])).toBeUndefined();
       });
     });
   });

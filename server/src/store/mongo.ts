@@ -19,15 +19,16 @@ import {
   Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db,
   type Document, type TransactionOptions, type WithId,
 } from 'mongodb';
+import { nameKey } from '@agora/client-sdk/protocol';
 import {
-  KtConflict,
-  type CommitOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
+  KtConflict, NameTaken, StaleEpoch,
+  type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
   type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
   type RegisterOutcome, type Store, type UserRow,
 } from './types.js';
 
 /** Bump together with a migration step in `migrate`; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const DEFAULT_DB_NAME = 'agora';
 
 const DURABLE = { w: 'majority', journal: true } as const;
@@ -40,7 +41,6 @@ const TXN: TransactionOptions = {
 interface MetaDoc { _id: string; value: string }
 interface CounterDoc { _id: string; n: number }
 interface OrgDoc extends OrgRow { _id: string }
-interface ChallengeDoc { deviceId: string; challenge: string; expiresAt: number }
 interface DepartmentMemberDoc { departmentId: string; userId: string }
 interface PublicMemberDoc { groupId: string; userId: string }
 interface KeyPackageDoc { deviceId: string; seq: number; keyPackage: string }
@@ -54,11 +54,17 @@ const keyPackageCounter = (deviceId: string) => `keypackages:${deviceId}`;
  * so two relays appending at once conflict on it and one of them recomputes its entries. */
 const KT_COUNTER = 'kt';
 
-/** Rows go out without Mongo's `_id`. */
+/** Rows go out without Mongo's `_id` and the stored name key. */
 function strip<T extends Document>(doc: WithId<T>): T {
-  const { _id: _dropped, ...row } = doc;
+  const { _id: _dropped, nameKey: _key, ...row } = doc as WithId<T> & { nameKey?: unknown };
   return row as unknown as T;
 }
+/** Maps a duplicate name key to NameTaken; anything else passes through. */
+function nameTaken(err: unknown, kind: NameTaken['kind'], name: string): unknown {
+  if (isDuplicateKey(err) && /nameKey/.test((err as Error).message)) return new NameTaken(kind, name);
+  return err;
+}
+const NAME_KEY_INDEX = { key: { nameKey: 1 }, unique: true, partialFilterExpression: { nameKey: { $type: 'string' } } } as const;
 function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
 }
@@ -88,7 +94,7 @@ export async function openMongoStore(uri: string, dbName?: string): Promise<Stor
 }
 
 const COLLECTIONS = [
-  'storeInfo', 'meta', 'counters', 'org', 'users', 'devices', 'invites', 'challenges', 'departments',
+  'storeInfo', 'meta', 'counters', 'org', 'users', 'devices', 'invites', 'departments',
   'departmentMembers', 'groups', 'publicMembers', 'groupDevices', 'log', 'mailbox', 'keyPackages',
   'lastResortPackages', 'generations', 'envelopes', 'ktEntries', 'ktCosignatures',
 ] as const;
@@ -116,7 +122,6 @@ async function migrate(db: Db): Promise<void> {
   await db.collection('users').createIndexes([{ key: { id: 1 }, unique: true }]);
   await db.collection('devices').createIndexes([{ key: { id: 1 }, unique: true }, { key: { userId: 1 } }]);
   await db.collection('invites').createIndexes([{ key: { codeHash: 1 }, unique: true }]);
-  await db.collection('challenges').createIndexes([{ key: { deviceId: 1, challenge: 1 }, unique: true }]);
   await db.collection('departments').createIndexes([{ key: { id: 1 }, unique: true }]);
   await db.collection('departmentMembers').createIndexes([
     { key: { departmentId: 1, userId: 1 }, unique: true }, { key: { userId: 1 } },
@@ -142,6 +147,21 @@ async function migrate(db: Db): Promise<void> {
   );
   await db.collection('ktEntries').createIndexes([{ key: { index: 1 }, unique: true }, { key: { userId: 1, index: 1 } }]);
   await db.collection('ktCosignatures').createIndexes([{ key: { size: 1, vkey: 1 }, unique: true }]);
+  // 3: unique names by nameKey() (see the SQLite store's backfillNameKeys: a second equal name of
+  // an older database gets a key made distinct by its id); secret-group names leave the relay.
+  await db.collection('groups').updateMany({ kind: 'secret', name: { $type: 'string' } }, { $set: { name: null } });
+  for (const name of ['users', 'departments', 'groups'] as const) {
+    const coll = db.collection<{ id: string; name: string | null; nameKey?: string; kind?: string }>(name);
+    const taken = new Set((await coll.find({ nameKey: { $type: 'string' } }).toArray()).map((d) => d.nameKey!));
+    for (const doc of await coll.find({ nameKey: { $exists: false } }).sort({ createdAt: 1, id: 1 }).toArray()) {
+      if (doc.name === null || doc.kind === 'secret') continue;
+      let key = nameKey(doc.name);
+      if (taken.has(key)) key = `${key}\u0000${doc.id}`;
+      taken.add(key);
+      await coll.updateOne({ _id: doc._id }, { $set: { nameKey: key } });
+    }
+    await coll.createIndexes([NAME_KEY_INDEX]);
+  }
   if (current !== SCHEMA_VERSION) {
     await info.updateOne({ _id: 'schema_version' }, { $set: { value: String(SCHEMA_VERSION) } }, { upsert: true });
   }
@@ -155,7 +175,6 @@ class MongoStore implements Store {
   private readonly users: Collection<UserRow>;
   private readonly devices: Collection<DeviceRow>;
   private readonly invites: Collection<InviteRow>;
-  private readonly challenges: Collection<ChallengeDoc>;
   private readonly departments: Collection<DepartmentRow>;
   private readonly departmentMembers: Collection<DepartmentMemberDoc>;
   private readonly groups: Collection<GroupRow>;
@@ -177,7 +196,6 @@ class MongoStore implements Store {
     this.users = db.collection('users');
     this.devices = db.collection('devices');
     this.invites = db.collection('invites');
-    this.challenges = db.collection('challenges');
     this.departments = db.collection('departments');
     this.departmentMembers = db.collection('departmentMembers');
     this.groups = db.collection('groups');
@@ -298,7 +316,11 @@ class MongoStore implements Store {
           status: 'active', createdAt: input.now,
         };
         enrolledBy = invite.bootstrap ? 'bootstrap' : 'user-invite';
-        await this.users.insertOne({ ...user }, { session });
+        try {
+          await this.users.insertOne({ ...user, nameKey: nameKey(user.name) } as UserRow, { session });
+        } catch (err) {
+          throw nameTaken(err, 'person', user.name);
+        }
         if (invite.departmentId !== null) await this.joinDepartment(invite.departmentId, user.id, session);
       }
       const device: DeviceRow = { ...input.device, userId: user.id, enrolledBy };
@@ -349,22 +371,84 @@ class MongoStore implements Store {
     return (await this.devices.find(query).sort({ createdAt: 1, id: 1 }).toArray()).map(strip);
   }
 
-  async putChallenge(deviceId: string, challenge: string, expiresAt: number): Promise<void> {
-    await this.challenges.updateOne({ deviceId, challenge }, { $set: { expiresAt } }, { upsert: true });
-  }
-  async consumeChallenge(deviceId: string, challenge: string, now: number): Promise<boolean> {
-    // one deleteOne decides single use: of two concurrent consumers only one deletes the document
-    const { deletedCount } = await this.challenges.deleteOne({ deviceId, challenge, expiresAt: { $gt: now } });
-    // expired challenges would otherwise pile up for devices that never finish signing in
-    await this.challenges.deleteMany({ deviceId, expiresAt: { $lte: now } });
-    return deletedCount === 1;
-  }
-
   async createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void> {
     await this.tx(async (session) => {
-      await this.groups.insertOne({ ...publicGroup, head: 0 }, { session });
-      await this.groups.insertOne({ ...secretGroup, head: 0 }, { session });
-      await this.departments.insertOne({ ...dept }, { session });
+      // Named as the department's clash (its public group, inserted first, shares the name).
+      if (await this.departments.findOne({ nameKey: nameKey(dept.name) } as Partial<DepartmentRow>, { session })) {
+        throw new NameTaken('department', dept.name);
+      }
+      await this.insertGroupDoc({ ...publicGroup, head: 0 }, session);
+      await this.insertGroupDoc({ ...secretGroup, head: 0 }, session);
+      try {
+        await this.departments.insertOne({ ...dept, nameKey: nameKey(dept.name) } as DepartmentRow, { session });
+      } catch (err) {
+        throw nameTaken(err, 'department', dept.name);
+      }
+    });
+  }
+  private async insertGroupDoc(group: GroupRow, session: ClientSession): Promise<void> {
+    const name = group.kind === 'public' ? (group.name ?? '') : null;
+    const doc = name === null ? { ...group, name } : { ...group, name, nameKey: nameKey(name) };
+    try {
+      await this.groups.insertOne(doc as GroupRow, { session });
+    } catch (err) {
+      throw nameTaken(err, 'group', name ?? '');
+    }
+  }
+  async removeDepartmentMember(departmentId: string, userId: string): Promise<void> {
+    await this.departmentMembers.deleteOne({ departmentId, userId });
+  }
+  async renameDepartment(id: string, name: string): Promise<boolean> {
+    return this.tx(async (session) => {
+      const dept = await this.departments.findOne({ id }, { session });
+      if (!dept) return false;
+      const key = nameKey(name);
+      try {
+        await this.departments.updateOne({ id }, { $set: { name, nameKey: key } }, { session });
+      } catch (err) {
+        throw nameTaken(err, 'department', name);
+      }
+      try {
+        await this.groups.updateOne({ id: dept.publicGroupId, kind: 'public' }, { $set: { name, nameKey: key } }, { session });
+      } catch (err) {
+        throw nameTaken(err, 'group', name);
+      }
+      return true;
+    });
+  }
+  async deleteDepartment(id: string): Promise<DeleteDepartmentOutcome> {
+    return this.tx(async (session): Promise<DeleteDepartmentOutcome> => {
+      const dept = await this.departments.findOne({ id }, { session });
+      if (!dept) return 'not_found';
+      if (await this.departmentMembers.findOne({ departmentId: id }, { session })) return 'has_members';
+      await this.departments.deleteOne({ id }, { session });
+      await this.dropGroup(dept.publicGroupId, session);
+      const secret = await this.groups.findOne({ id: dept.secretGroupId }, { session });
+      if (secret && secret.epoch === null) await this.dropGroup(secret.id, session);
+      else if (secret) await this.groups.updateOne({ id: secret.id }, { $set: { departmentId: null } }, { session });
+      return 'deleted';
+    });
+  }
+  private async dropGroup(id: string, session: ClientSession): Promise<void> {
+    await this.log.deleteMany({ groupId: id }, { session });
+    await this.publicMembers.deleteMany({ groupId: id }, { session });
+    await this.groupDevices.deleteMany({ groupId: id }, { session });
+    await this.groups.deleteOne({ id }, { session });
+  }
+  async renameGroup(id: string, name: string): Promise<boolean> {
+    try {
+      const r = await this.groups.updateOne({ id, kind: 'public' }, { $set: { name, nameKey: nameKey(name) } });
+      return r.matchedCount === 1;
+    } catch (err) {
+      throw nameTaken(err, 'group', name);
+    }
+  }
+  async deleteGroup(id: string): Promise<boolean> {
+    return this.tx(async (session) => {
+      const group = await this.groups.findOne({ id }, { session });
+      if (!group || group.departmentId !== null) return false;
+      await this.dropGroup(id, session);
+      return true;
     });
   }
   async getDepartment(id: string): Promise<DepartmentRow | undefined> {
@@ -401,7 +485,7 @@ class MongoStore implements Store {
     await this.tx(async (session) => {
       const withCreator = group.kind === 'secret' && creator !== undefined;
       const epoch = group.kind === 'public' ? null : withCreator ? 0 : group.epoch;
-      await this.groups.insertOne({ ...group, epoch, head: 0 }, { session });
+      await this.insertGroupDoc({ ...group, epoch, head: 0 }, session);
       if (creator && withCreator) {
         await this.groupDevices.insertOne(
           { groupId: group.id, deviceId: creator.deviceId, userId: creator.userId, sinceSeq: 0 }, { session },
@@ -508,12 +592,15 @@ class MongoStore implements Store {
       return { ok: true, seq, epoch };
     });
   }
-  async appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string }): Promise<number> {
+  async appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string; expectEpoch?: number }): Promise<number> {
     return this.tx(async (session) => {
-      const g = await this.groups.findOneAndUpdate(
-        { id: input.groupId }, { $inc: { head: 1 } }, { session, returnDocument: 'after' },
-      );
-      if (!g) throw new Error('unknown group');
+      const filter = input.expectEpoch === undefined ? { id: input.groupId } : { id: input.groupId, epoch: input.expectEpoch };
+      const g = await this.groups.findOneAndUpdate(filter, { $inc: { head: 1 } }, { session, returnDocument: 'after' });
+      if (!g) {
+        const row = input.expectEpoch === undefined ? null : await this.groups.findOne({ id: input.groupId }, { session });
+        if (row) throw new StaleEpoch(row.epoch);
+        throw new Error('unknown group');
+      }
       await this.log.insertOne({
         groupId: input.groupId, seq: g.head, kind: 'record', epoch: input.epoch, sender: input.sender, at: input.at,
         payload: input.payload,
@@ -684,8 +771,9 @@ class MongoStore implements Store {
   async listCosignatures(size: number): Promise<CosignatureRow[]> {
     return (await this.ktCosignatures.find({ size }).sort({ vkey: 1 }).toArray()).map(strip);
   }
-  async latestCosignedSize(minWitnesses: number): Promise<number | undefined> {
+  async latestCosignedSize(minWitnesses: number, vkeys?: string[]): Promise<number | undefined> {
     const [top] = await this.ktCosignatures.aggregate<{ _id: number }>([
+      ...(vkeys ? [{ $match: { vkey: { $in: [...new Set(vkeys)] } } }] : []),
       { $group: { _id: '$size', n: { $sum: 1 } } },
       { $match: { n: { $gte: Math.max(1, minWitnesses) } } },
       { $sort: { _id: -1 } },

@@ -12,22 +12,24 @@
  * arrived meanwhile (including those that arrived during the previous batch's fsync). Each caller's
  * promise settles only after that transaction committed, so an acknowledged record is still on
  * disk; a failed transaction rejects every caller of the batch and writes none of it. */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { nameKey } from '@agora/client-sdk/protocol';
 import {
-  KtConflict,
-  type CommitOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
+  KtConflict, NameTaken, StaleEpoch,
+  type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
   type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
   type RegisterOutcome, type Store, type UserRow,
 } from './types.js';
 
 export const SQLITE_FILE = 'agora.sqlite';
 /** Bump together with a new entry in MIGRATIONS; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
-/** MIGRATIONS[i] brings the schema from version i to i + 1. */
-const MIGRATIONS: string[] = [
+/** MIGRATIONS[i] brings the schema from version i to i + 1. Exported for migration tests, which
+ * build a database of an older version. */
+export const MIGRATIONS: string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   -- the CHECK keeps the organisation a singleton, so bootstrapOrg cannot create a second one
@@ -48,6 +50,7 @@ const MIGRATIONS: string[] = [
     bootstrap INTEGER NOT NULL, created_by TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
     used_at INTEGER
   ) WITHOUT ROWID;
+  -- unused since sign-in challenges became stateless (auth.ts); kept so version 1 stays version 1
   CREATE TABLE challenges (
     device_id TEXT NOT NULL, challenge TEXT NOT NULL, expires_at INTEGER NOT NULL,
     PRIMARY KEY (device_id, challenge)
@@ -118,7 +121,44 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (size, vkey)
   ) WITHOUT ROWID;
   `,
+  // 3: unique names. The keys are nameKey() (Unicode folding SQL cannot do), filled in and indexed
+  // by backfillNameKeys. Secret-group names leave the relay: they are encrypted to the members.
+  `
+  ALTER TABLE users ADD COLUMN name_key TEXT;
+  ALTER TABLE departments ADD COLUMN name_key TEXT;
+  ALTER TABLE chat_groups ADD COLUMN name_key TEXT;
+  UPDATE chat_groups SET name = '' WHERE kind = 'secret';
+  `,
 ];
+
+/** Fills name keys of rows from before version 3 and creates the unique indexes that make two
+ * persons, departments or public groups of one name impossible, whatever races. A database that
+ * already holds two equal names keeps both rows: the later one's key is made distinct by its id,
+ * so it blocks nothing and an administrator can rename it. */
+function backfillNameKeys(db: Database.Database): void {
+  for (const table of ['users', 'departments', 'chat_groups']) {
+    const secretFilter = table === 'chat_groups' ? " AND kind = 'public'" : '';
+    const rows = db
+      .prepare<[], { id: string; name: string }>(`SELECT id, name FROM ${table} WHERE name_key IS NULL${secretFilter} ORDER BY created_at, id`)
+      .all();
+    const taken = new Set(db.prepare<[], string>(`SELECT name_key FROM ${table} WHERE name_key IS NOT NULL`).pluck().all());
+    const set = db.prepare<[string, string]>(`UPDATE ${table} SET name_key = ? WHERE id = ?`);
+    for (const row of rows) {
+      let key = nameKey(row.name);
+      if (taken.has(key)) key = `${key}\u0000${row.id}`;
+      taken.add(key);
+      set.run(key, row.id);
+    }
+    db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${table}_by_name_key ON ${table}(name_key) WHERE name_key IS NOT NULL`);
+  }
+}
+
+/** Maps a unique-index violation on a name key to NameTaken; anything else passes through. */
+function nameTaken(err: unknown, kind: NameTaken['kind'], name: string): unknown {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'SQLITE_CONSTRAINT_UNIQUE' && /\.name_key\b/.test(e.message ?? '')) return new NameTaken(kind, name);
+  return err;
+}
 
 // Column lists that alias the snake_case columns to the row types' field names.
 const USER_COLS = 'id, name, role, status, created_at AS createdAt';
@@ -129,8 +169,10 @@ const INVITE_COLS =
   'created_by AS createdBy, created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt, ' +
   'invite_pub AS invitePub, approver_device_id AS approverDeviceId, approval';
 const DEPT_COLS = 'id, name, public_group_id AS publicGroupId, secret_group_id AS secretGroupId, created_at AS createdAt';
+// A secret group has no name on the relay (the column holds '' for schema reasons).
 const GROUP_COLS =
-  'id, name, kind, department_id AS departmentId, epoch, created_by AS createdBy, created_at AS createdAt, head';
+  "id, CASE WHEN kind = 'secret' THEN NULL ELSE name END AS name, kind, department_id AS departmentId, epoch, " +
+  'created_by AS createdBy, created_at AS createdAt, head';
 const GROUP_DEVICE_COLS = 'group_id AS groupId, device_id AS deviceId, user_id AS userId, since_seq AS sinceSeq';
 const LOG_COLS = 'group_id AS groupId, seq, kind, epoch, sender, at, payload, added, removed';
 const MAILBOX_COLS =
@@ -167,14 +209,32 @@ function migrate(db: Database.Database): void {
       throw new Error(`database schema version ${current} is newer than this relay supports (${SCHEMA_VERSION})`);
     }
     for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    if (current < 3) backfillNameKeys(db);
     if (current !== SCHEMA_VERSION) setVersion.run(String(SCHEMA_VERSION));
   }).immediate();
+}
+
+/** The database holds the token secret and the log's signing key: whoever reads it can mint
+ * tokens. SQLite creates a file with mode 0644 minus the umask, and gives its -wal, -shm and
+ * -journal files the mode of the database file. So the database file is created here, 0600, before
+ * SQLite opens it, and files left by an older relay are narrowed to 0600 as well. */
+function privateFiles(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 export async function openSqliteStore(dataDir: string): Promise<Store> {
   // 0700: the database holds routing metadata and public keys other local users have no business reading
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, SQLITE_FILE));
+  const file = join(dataDir, SQLITE_FILE);
+  privateFiles(file);
+  const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -210,8 +270,8 @@ function prepareAll(db: Database.Database) {
     getInvite: db.prepare<[string], InviteDbRow>(`SELECT ${INVITE_COLS} FROM invites WHERE code_hash = ?`),
     useInvite: db.prepare<[number, string]>('UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL'),
 
-    insertUser: db.prepare<[UserRow]>(
-      'INSERT INTO users (id, name, role, status, created_at) VALUES (@id, @name, @role, @status, @createdAt)',
+    insertUser: db.prepare<[UserRow & { nameKey: string }]>(
+      'INSERT INTO users (id, name, role, status, created_at, name_key) VALUES (@id, @name, @role, @status, @createdAt, @nameKey)',
     ),
     getUser: db.prepare<[string], UserRow>(`SELECT ${USER_COLS} FROM users WHERE id = ?`),
     listUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLS} FROM users ORDER BY created_at, id`),
@@ -230,19 +290,16 @@ function prepareAll(db: Database.Database) {
       `SELECT ${DEVICE_COLS} FROM devices WHERE user_id = ? ORDER BY created_at, id`,
     ),
 
-    putChallenge: db.prepare<[string, string, number]>(
-      'INSERT INTO challenges (device_id, challenge, expires_at) VALUES (?, ?, ?) ' +
-        'ON CONFLICT(device_id, challenge) DO UPDATE SET expires_at = excluded.expires_at',
+    insertDepartment: db.prepare<[DepartmentRow & { nameKey: string }]>(
+      'INSERT INTO departments (id, name, public_group_id, secret_group_id, created_at, name_key) ' +
+        'VALUES (@id, @name, @publicGroupId, @secretGroupId, @createdAt, @nameKey)',
     ),
-    consumeChallenge: db.prepare<[string, string, number]>(
-      'DELETE FROM challenges WHERE device_id = ? AND challenge = ? AND expires_at > ?',
-    ),
-    pruneChallenges: db.prepare<[string, number]>('DELETE FROM challenges WHERE device_id = ? AND expires_at <= ?'),
-
-    insertDepartment: db.prepare<[DepartmentRow]>(
-      'INSERT INTO departments (id, name, public_group_id, secret_group_id, created_at) ' +
-        'VALUES (@id, @name, @publicGroupId, @secretGroupId, @createdAt)',
-    ),
+    departmentByNameKey: db.prepare<[string], { id: string }>('SELECT id FROM departments WHERE name_key = ?'),
+    renameDepartment: db.prepare<[string, string, string]>('UPDATE departments SET name = ?, name_key = ? WHERE id = ?'),
+    deleteDepartmentMembers: db.prepare<[string]>('DELETE FROM department_members WHERE department_id = ?'),
+    deleteDepartmentMember: db.prepare<[string, string]>('DELETE FROM department_members WHERE department_id = ? AND user_id = ?'),
+    deleteDepartment: db.prepare<[string]>('DELETE FROM departments WHERE id = ?'),
+    detachGroup: db.prepare<[string]>('UPDATE chat_groups SET department_id = NULL WHERE id = ?'),
     getDepartment: db.prepare<[string], DepartmentRow>(`SELECT ${DEPT_COLS} FROM departments WHERE id = ?`),
     listDepartments: db.prepare<[], DepartmentRow>(`SELECT ${DEPT_COLS} FROM departments ORDER BY created_at, id`),
     insertDepartmentMember: db.prepare<[string, string]>(
@@ -255,10 +312,17 @@ function prepareAll(db: Database.Database) {
       .prepare<[string], string>('SELECT department_id FROM department_members WHERE user_id = ? ORDER BY department_id')
       .pluck(),
 
-    insertGroup: db.prepare<[GroupRow]>(
-      'INSERT INTO chat_groups (id, name, kind, department_id, epoch, created_by, created_at, head) ' +
-        'VALUES (@id, @name, @kind, @departmentId, @epoch, @createdBy, @createdAt, 0)',
+    insertGroup: db.prepare<[Omit<GroupRow, 'name'> & { name: string; nameKey: string | null }]>(
+      'INSERT INTO chat_groups (id, name, kind, department_id, epoch, created_by, created_at, head, name_key) ' +
+        'VALUES (@id, @name, @kind, @departmentId, @epoch, @createdBy, @createdAt, 0, @nameKey)',
     ),
+    renameGroup: db.prepare<[string, string, string]>(
+      "UPDATE chat_groups SET name = ?, name_key = ? WHERE id = ? AND kind = 'public'",
+    ),
+    deleteGroupLog: db.prepare<[string]>('DELETE FROM log WHERE group_id = ?'),
+    deleteGroupPublicMembers: db.prepare<[string]>('DELETE FROM public_members WHERE group_id = ?'),
+    deleteGroupDevices: db.prepare<[string]>('DELETE FROM group_devices WHERE group_id = ?'),
+    deleteGroup: db.prepare<[string]>('DELETE FROM chat_groups WHERE id = ?'),
     getGroup: db.prepare<[string], GroupRow>(`SELECT ${GROUP_COLS} FROM chat_groups WHERE id = ?`),
     listGroups: db.prepare<[], GroupRow>(`SELECT ${GROUP_COLS} FROM chat_groups ORDER BY created_at, id`),
     initSecretGroup: db.prepare<[string], { head: number }>(
@@ -314,6 +378,12 @@ function prepareAll(db: Database.Database) {
     ),
     latestCosignedSize: db
       .prepare<[number], number>('SELECT size FROM kt_cosignatures GROUP BY size HAVING count(*) >= ? ORDER BY size DESC LIMIT 1')
+      .pluck(),
+    latestCosignedSizeBy: db
+      .prepare<[string, number], number>(
+        'SELECT size FROM kt_cosignatures WHERE vkey IN (SELECT value FROM json_each(?)) ' +
+          'GROUP BY size HAVING count(*) >= ? ORDER BY size DESC LIMIT 1',
+      )
       .pluck(),
     listCosignatures: db.prepare<[number], CosignatureRow>(
       'SELECT size, vkey, name, line, timestamp FROM kt_cosignatures WHERE size = ? ORDER BY vkey',
@@ -460,7 +530,11 @@ class SqliteStore implements Store {
           createdAt: input.now,
         };
         enrolledBy = invite.bootstrap ? 'bootstrap' : 'user-invite';
-        this.s.insertUser.run(user);
+        try {
+          this.s.insertUser.run({ ...user, nameKey: nameKey(name) });
+        } catch (err) {
+          throw nameTaken(err, 'person', name);
+        }
         if (invite.departmentId !== null) this.joinDepartment(invite.departmentId, user.id);
       }
       const device: DeviceRow = { ...input.device, userId: user.id, enrolledBy };
@@ -502,24 +576,66 @@ class SqliteStore implements Store {
     return filter?.userId !== undefined ? this.s.listUserDevices.all(filter.userId) : this.s.listDevices.all();
   }
 
-  async putChallenge(deviceId: string, challenge: string, expiresAt: number): Promise<void> {
-    this.s.putChallenge.run(deviceId, challenge, expiresAt);
-  }
-  async consumeChallenge(deviceId: string, challenge: string, now: number): Promise<boolean> {
-    return this.tx(() => {
-      const ok = this.s.consumeChallenge.run(deviceId, challenge, now).changes === 1;
-      // expired challenges would otherwise pile up for devices that never finish signing in
-      this.s.pruneChallenges.run(deviceId, now);
-      return ok;
-    });
-  }
-
   async createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void> {
     this.tx(() => {
-      this.s.insertGroup.run(publicGroup);
-      this.s.insertGroup.run(secretGroup);
-      this.s.insertDepartment.run(dept);
+      // Named as the department's clash (its public group, inserted first, shares the name).
+      if (this.s.departmentByNameKey.get(nameKey(dept.name))) throw new NameTaken('department', dept.name);
+      this.insertGroupRow(publicGroup);
+      this.insertGroupRow(secretGroup);
+      try {
+        this.s.insertDepartment.run({ ...dept, nameKey: nameKey(dept.name) });
+      } catch (err) {
+        throw nameTaken(err, 'department', dept.name);
+      }
     });
+  }
+  private insertGroupRow(group: GroupRow): void {
+    const name = group.kind === 'public' ? (group.name ?? '') : '';
+    try {
+      this.s.insertGroup.run({ ...group, name, nameKey: group.kind === 'public' ? nameKey(name) : null });
+    } catch (err) {
+      throw nameTaken(err, 'group', name);
+    }
+  }
+  async removeDepartmentMember(departmentId: string, userId: string): Promise<void> {
+    this.s.deleteDepartmentMember.run(departmentId, userId);
+  }
+  async renameDepartment(id: string, name: string): Promise<boolean> {
+    return this.tx(() => {
+      const dept = this.s.getDepartment.get(id);
+      if (!dept) return false;
+      try {
+        this.s.renameDepartment.run(name, nameKey(name), id);
+      } catch (err) {
+        throw nameTaken(err, 'department', name);
+      }
+      try {
+        this.s.renameGroup.run(name, nameKey(name), dept.publicGroupId);
+      } catch (err) {
+        throw nameTaken(err, 'group', name);
+      }
+      return true;
+    });
+  }
+  async deleteDepartment(id: string): Promise<DeleteDepartmentOutcome> {
+    return this.tx((): DeleteDepartmentOutcome => {
+      const dept = this.s.getDepartment.get(id);
+      if (!dept) return 'not_found';
+      if (this.s.listDepartmentMembers.all(id).length > 0) return 'has_members';
+      this.s.deleteDepartmentMembers.run(id);
+      this.s.deleteDepartment.run(id);
+      this.dropGroup(dept.publicGroupId);
+      const secret = this.s.getGroup.get(dept.secretGroupId);
+      if (secret && secret.epoch === null) this.dropGroup(secret.id);
+      else if (secret) this.s.detachGroup.run(secret.id);
+      return 'deleted';
+    });
+  }
+  private dropGroup(id: string): void {
+    this.s.deleteGroupLog.run(id);
+    this.s.deleteGroupPublicMembers.run(id);
+    this.s.deleteGroupDevices.run(id);
+    this.s.deleteGroup.run(id);
   }
   async getDepartment(id: string): Promise<DepartmentRow | undefined> {
     return this.s.getDepartment.get(id);
@@ -547,7 +663,7 @@ class SqliteStore implements Store {
     this.tx(() => {
       const withCreator = group.kind === 'secret' && creator !== undefined;
       const epoch = group.kind === 'public' ? null : withCreator ? 0 : group.epoch;
-      this.s.insertGroup.run({ ...group, epoch, head: 0 });
+      this.insertGroupRow({ ...group, epoch, head: 0 });
       if (withCreator) this.s.upsertGroupDevice.run({ groupId: group.id, ...creator, sinceSeq: 0 });
       this.appendKtIn(kt);
     });
@@ -557,6 +673,23 @@ class SqliteStore implements Store {
   }
   async listGroups(): Promise<GroupRow[]> {
     return this.s.listGroups.all();
+  }
+  async renameGroup(id: string, name: string): Promise<boolean> {
+    return this.tx(() => {
+      try {
+        return this.s.renameGroup.run(name, nameKey(name), id).changes === 1;
+      } catch (err) {
+        throw nameTaken(err, 'group', name);
+      }
+    });
+  }
+  async deleteGroup(id: string): Promise<boolean> {
+    return this.tx(() => {
+      const group = this.s.getGroup.get(id);
+      if (!group || group.departmentId !== null) return false;
+      this.dropGroup(id);
+      return true;
+    });
   }
   async initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, _now: number, kt?: KtAppend): Promise<boolean> {
     return this.tx(() => {
@@ -647,7 +780,11 @@ class SqliteStore implements Store {
     let outcomes: (number | Error)[];
     try {
       outcomes = this.tx(() =>
-        batch.map(({ input }): number | Error => {
+        batch.map(({ input: { expectEpoch, ...input } }): number | Error => {
+          if (expectEpoch !== undefined) {
+            const epoch = this.s.getGroup.get(input.groupId)?.epoch ?? null;
+            if (epoch !== expectEpoch) return new StaleEpoch(epoch);
+          }
           const bumped = this.s.bumpHead.get(input.groupId);
           if (!bumped) return new Error('unknown group');
           this.s.insertLog.run({ ...input, seq: bumped.head, kind: 'record', added: null, removed: null });
@@ -760,7 +897,8 @@ class SqliteStore implements Store {
   async listCosignatures(size: number): Promise<CosignatureRow[]> {
     return this.s.listCosignatures.all(size);
   }
-  async latestCosignedSize(minWitnesses: number): Promise<number | undefined> {
+  async latestCosignedSize(minWitnesses: number, vkeys?: string[]): Promise<number | undefined> {
+    if (vkeys) return this.s.latestCosignedSizeBy.get(JSON.stringify([...new Set(vkeys)]), Math.max(1, minWitnesses));
     return this.s.latestCosignedSize.get(Math.max(1, minWitnesses));
   }
 }

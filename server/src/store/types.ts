@@ -33,7 +33,8 @@ export interface InviteRow {
 }
 export interface DepartmentRow { id: string; name: string; publicGroupId: string; secretGroupId: string; createdAt: number }
 export interface GroupRow {
-  id: string; name: string; kind: 'secret' | 'public'; departmentId: string | null;
+  /** Public groups only: a secret group's name is encrypted to its members and never reaches the relay. */
+  id: string; name: string | null; kind: 'secret' | 'public'; departmentId: string | null;
   /** secret: current epoch, null while reserved; public: null */
   epoch: number | null;
   createdBy: string | null; createdAt: number;
@@ -69,10 +70,39 @@ export class KtConflict extends Error {
   }
 }
 
+/** A record for a secret group's epoch that is no longer (or not yet) the current one. */
+export class StaleEpoch extends Error {
+  override name = 'StaleEpoch';
+  constructor(readonly epoch: number | null) {
+    super(`the group is at epoch ${epoch ?? 'none'}`);
+  }
+}
+
+export function isStaleEpoch(err: unknown): err is StaleEpoch {
+  return err instanceof StaleEpoch || (err instanceof Error && err.name === 'StaleEpoch');
+}
+
 export function isKtConflict(err: unknown): err is KtConflict {
   // by name too: a store may run in another module realm (jest) than its caller
   return err instanceof KtConflict || (err instanceof Error && err.name === 'KtConflict');
 }
+
+/** Thrown by a write (which then writes nothing) whose name is taken: persons, departments and
+ * public groups each have unique names, compared by nameKey() (case, normal form and spacing
+ * folded). A department's public group carries the department's name, so a public group cannot be
+ * named like a department. */
+export class NameTaken extends Error {
+  override name = 'NameTaken';
+  constructor(readonly kind: 'person' | 'department' | 'group', readonly taken: string) {
+    super(`a ${kind} named "${taken}" exists already`);
+  }
+}
+
+export function isNameTaken(err: unknown): err is NameTaken {
+  return err instanceof NameTaken || (err instanceof Error && err.name === 'NameTaken');
+}
+
+export type DeleteDepartmentOutcome = 'deleted' | 'not_found' | 'has_members';
 
 /** A witness's cosignature of the log's checkpoint of one size. */
 export interface CosignatureRow {
@@ -112,7 +142,8 @@ export interface Store {
   createInvite(invite: InviteRow): Promise<void>;
   getInvite(codeHash: string): Promise<InviteRow | undefined>;
   /** Atomically consumes the invite (if unused and unexpired at `now`) and creates the device and,
-   * for user invites, the user and their department membership. Nothing is written on failure. */
+   * for user invites, the user and their department membership. Nothing is written on failure;
+   * throws NameTaken if another person has the new person's name. */
   register(input: {
     codeHash: string; now: number; userId: string; userName: string | null; device: Omit<DeviceRow, 'userId' | 'enrolledBy'>;
     /** Appended only if the registration succeeds. */
@@ -128,12 +159,9 @@ export interface Store {
   getDevice(id: string): Promise<DeviceRow | undefined>;
   listDevices(filter?: { userId?: string }): Promise<DeviceRow[]>;
 
-  /** Single-use sign-in challenges. */
-  putChallenge(deviceId: string, challenge: string, expiresAt: number): Promise<void>;
-  /** Deletes and returns true only if this exact challenge exists for the device and is unexpired. */
-  consumeChallenge(deviceId: string, challenge: string, now: number): Promise<boolean>;
 
-  /** Creates the department with its public group and its reserved (epoch null) secret group. */
+  /** Creates the department with its public group and its reserved (epoch null) secret group.
+   * Throws NameTaken if a department or public group has the name. */
   createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void>;
   getDepartment(id: string): Promise<DepartmentRow | undefined>;
   listDepartments(): Promise<DepartmentRow[]>;
@@ -141,11 +169,26 @@ export interface Store {
   addDepartmentMember(departmentId: string, userId: string): Promise<void>;
   listDepartmentMembers(departmentId: string): Promise<string[]>;
   listUserDepartments(userId: string): Promise<string[]>;
+  /** Takes the user out of the department (they stay in its public group, which anyone may read,
+   * until they leave it); idempotent. */
+  removeDepartmentMember(departmentId: string, userId: string): Promise<void>;
+  /** Renames the department and its public group together; false if there is no such department.
+   * Throws NameTaken if another department or public group has the name. */
+  renameDepartment(id: string, name: string): Promise<boolean>;
+  /** Deletes an empty department with its public group (members and log) and its reserved secret
+   * group if nobody ever created it; a created secret group belongs to its members and is kept,
+   * no longer tied to the department. 'has_members' (nothing written) while anyone is in it. */
+  deleteDepartment(id: string): Promise<DeleteDepartmentOutcome>;
 
-  /** Creates a group; a secret group with a creator device starts at epoch 0 with that device. */
+  /** Creates a group; a secret group with a creator device starts at epoch 0 with that device.
+   * Throws NameTaken if a public group's name is taken. */
   createGroup(group: GroupRow, creator?: { deviceId: string; userId: string }, kt?: KtAppend): Promise<void>;
   getGroup(id: string): Promise<GroupRow | undefined>;
   listGroups(): Promise<GroupRow[]>;
+  /** Renames a public group; false if there is no such public group. Throws NameTaken. */
+  renameGroup(id: string, name: string): Promise<boolean>;
+  /** Deletes a group that belongs to no department, with its members and log; false if none. */
+  deleteGroup(id: string): Promise<boolean>;
   /** Turns a reserved secret group into epoch 0 with this device as its only member; false if
    * someone else did first. */
   initSecretGroup(groupId: string, creator: { deviceId: string; userId: string }, now: number, kt?: KtAppend): Promise<boolean>;
@@ -170,8 +213,9 @@ export interface Store {
     /** Appended only if the commit is accepted. */
     kt?: KtAppend;
   }): Promise<CommitOutcome>;
-  /** Appends a content record; returns its seq. */
-  appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string }): Promise<number>;
+  /** Appends a content record; returns its seq. With `expectEpoch`, throws StaleEpoch (writing nothing) unless the group is at that epoch when
+   * the record is written, so no commit can slip in between the relay's check and the write. */
+  appendRecord(input: { groupId: string; epoch: number; sender: string; at: number; payload: string; expectEpoch?: number }): Promise<number>;
   readLog(groupId: string, afterSeq: number, limit: number): Promise<LogEntryRow[]>;
 
   appendMailbox(item: Omit<MailboxRow, 'seq'>): Promise<number>;
@@ -207,6 +251,7 @@ export interface Store {
   putCosignature(row: CosignatureRow): Promise<void>;
   /** Cosignatures of checkpoints of exactly this size, ordered by witness key. */
   listCosignatures(size: number): Promise<CosignatureRow[]>;
-  /** The largest checkpoint size with at least `minWitnesses` cosignatures, if any. */
-  latestCosignedSize(minWitnesses: number): Promise<number | undefined>;
+  /** The largest checkpoint size with at least `minWitnesses` cosignatures, if any; with `vkeys`,
+   * counting only cosignatures by those witness keys. */
+  latestCosignedSize(minWitnesses: number, vkeys?: string[]): Promise<number | undefined>;
 }
