@@ -14,7 +14,7 @@ import {
 import { AgoraError } from './core/errors.js';
 import { emptyGroup, PROFILE_VERSION, type Alarm, type GroupLocal, type ProfileState, type StoredMessage } from './core/state.js';
 import { ingestEntries } from './core/ingest.js';
-import { sealOwners } from './core/roles.js';
+import { decodeWelcomeInfo, encodeWelcomeInfo, sealOwners } from './core/roles.js';
 import { membershipCheckFor, membershipOf } from './core/membership.js';
 import { sealForAuditors } from './kt/auditor.js';
 import { checkClaimAnswer, ClaimMismatch } from './core/claims.js';
@@ -409,7 +409,8 @@ export class AgoraClient {
 
   /** The generation a public record is written under: the highest one held whose log entry comes
    * after the latest revocation or deactivation (the person who left may hold any older one) and
-   * whose key matches the logged commitment (keys also arrive in history bundles, unchecked). */
+   * whose key matches the logged commitment (checked again here: a profile may hold keys stored before
+   * every way in checked them). */
   private writableOrgGeneration(): { generation: number; key: Uint8Array } {
     const held = Object.keys(this.state.orgKeys).map(Number).sort((a, b) => b - a);
     if (held.length === 0) throw new AgoraError('no_key', 'this device has no organisation key yet: a colleague\'s device must be online to hand it over (try "agora sync" later)');
@@ -474,12 +475,12 @@ export class AgoraClient {
   }
 
   /** The verified log entry of a generation: from the scan, or proven on its own at the position
-   * the relay names (a generation older than where this device began to read the log). */
-  private async loggedGeneration(generation: number, hint: api.OrgKeysResponse): Promise<OrgKeyLog['generations'][string] | undefined> {
+   * `index` names (the relay's or a history bundle's hint, for a generation older than where this
+   * device began to read the log). */
+  private async loggedGeneration(generation: number, index: number | undefined): Promise<OrgKeyLog['generations'][string] | undefined> {
     const log = this.orgLog();
     const known = log.generations[String(generation)];
     if (known) return known;
-    const index = hint.generations.find((g) => g.generation === generation)?.index;
     if (index === undefined || index >= log.scannedTo) return undefined;
     const e = decodeEntry(await this.trust.provenEntry(index));
     if (e.type !== 'orgkey-generation' || e.generation !== generation) {
@@ -501,33 +502,65 @@ export class AgoraClient {
     for (const env of waiting) {
       const g = env.generation;
       if (this.state.orgKeys[String(g)]) continue;
-      const logged = await this.loggedGeneration(g, keys);
+      const logged = await this.loggedGeneration(g, keys.generations.find((x) => x.generation === g)?.index);
       if (!logged) {
         this.warnings.push(`an organisation key envelope for generation ${g} was ignored: the key-transparency log does not prove that generation`);
         continue;
       }
-      // A device revoked (or whose person was deactivated) before the generation's entry never held
-      // its key: whatever it sealed is refused. One revoked later did hold it, and an envelope it
-      // sealed while active (a colleague's hand-over to a newcomer) is still good when the key
-      // matches the logged commitment; without a commitment to check (version-1 entries) it is not.
-      const inactiveSince = this.trust.inactiveSince(env.sealedBy);
-      if (inactiveSince === undefined || (inactiveSince !== null && (inactiveSince < logged.index || logged.keyCommitment === null))) {
-        this.trust.alarm('orgkey_substitution', `an organisation key envelope for generation ${g} sealed by device ${env.sealedBy}, which is revoked, deactivated or unknown to the log, was refused`);
+      const source = 'an organisation key envelope';
+      if (!this.orgKeySourceAllowed(g, logged, env.sealedBy, source)) {
+        await this.reportRefusedEnvelope(env);
         continue;
       }
       let opened;
       try {
         opened = await openOrgKey({ sealed: env.sealed, expectedGeneration: g, self: this.selfKeys(), sealerSignPub: this.sealerKey });
       } catch (e) {
-        // The relay stores what devices sealed: an envelope that does not open as addressed was swapped.
+        // The relay stores what devices sealed: an envelope that does not open as addressed was
+        // swapped on the way or sealed wrongly by a colleague's device.
         this.trust.alarm('orgkey_substitution', `an organisation key envelope for generation ${g} from device ${env.sealedBy} was refused (${e instanceof SealedRejected ? e.reason : 'undecodable'})`);
+        await this.reportRefusedEnvelope(env);
         continue;
       }
-      if (logged.keyCommitment !== null && !bytesEqual(orgKeyCommitment(this.state.orgId, g, opened.key), fromB64u(logged.keyCommitment))) {
-        this.trust.alarm('orgkey_substitution', `device ${env.sealedBy} sealed another key for organisation-key generation ${g} than the one its creator logged: refused`);
+      if (!this.orgKeyMatchesLog(g, logged, opened.key, env.sealedBy, source)) {
+        await this.reportRefusedEnvelope(env);
         continue;
       }
       this.state.orgKeys[String(g)] = toB64u(opened.key);
+    }
+  }
+
+  /** Whether device `from` may hand over generation `g`'s key at all; raises orgkey_substitution
+   * when not. A device revoked (or whose person was deactivated) before the generation's entry never
+   * held its key: whatever it hands over is refused. One revoked later did hold it, and what it
+   * handed over while active (a colleague's hand-over to a newcomer) is still good when the key
+   * matches the logged commitment; without a commitment to check (version-1 entries) it is not.
+   * The one rule for envelopes and history bundles. */
+  private orgKeySourceAllowed(g: number, logged: OrgKeyLog['generations'][string], from: string, source: string): boolean {
+    const inactiveSince = this.trust.inactiveSince(from);
+    if (inactiveSince === undefined || (inactiveSince !== null && (inactiveSince < logged.index || logged.keyCommitment === null))) {
+      this.trust.alarm('orgkey_substitution', `${source} for generation ${g} sealed by device ${from}, which is revoked, deactivated or unknown to the log, was refused`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether `key` is the one generation `g`'s creator committed to in the log (version-1 entries
+   * commit to none: then orgKeySourceAllowed alone decides); raises orgkey_substitution when not. */
+  private orgKeyMatchesLog(g: number, logged: OrgKeyLog['generations'][string], key: Uint8Array, from: string, source: string): boolean {
+    if (logged.keyCommitment === null || bytesEqual(orgKeyCommitment(this.state.orgId, g, key), fromB64u(logged.keyCommitment))) return true;
+    this.trust.alarm('orgkey_substitution', `device ${from} sealed another key for organisation-key generation ${g} than the one its creator logged (${source}): refused`);
+    return false;
+  }
+
+  /** Tells the relay this device refused its envelope, so that the relay drops it and a colleague's
+   * device seals the generation again on its next sync: otherwise the relay keeps the first envelope
+   * per (generation, device) for good and this device would never get that generation. */
+  private async reportRefusedEnvelope(env: api.StoredEnvelope): Promise<void> {
+    try {
+      await this.http.refuseEnvelope({ generation: env.generation, sealedBy: env.sealedBy, sealed: env.sealed });
+    } catch (e) {
+      this.warnings.push(`could not report the refused organisation key envelope for generation ${env.generation} (${(e as Error).message}); it is reported again on the next sync`);
     }
   }
 
@@ -607,8 +640,15 @@ export class AgoraClient {
       group.lastCommitSeq = joinSeq;
       // The tree this device joined must be the one the log commits to for that epoch.
       group.membershipChecks.push(await membershipCheckFor(joined.state, epoch, joinCommit?.sender ?? item.from));
-      // Learnt from the next commit, which states it (the committer of the add sends one at once).
-      group.owners = [];
+      // The adder's Welcome says who the owners are (and what the group is called), so this device
+      // applies the owner rule from the first commit on, as every other member does. A Welcome
+      // without it (an older release) leaves it to the next commit, which states the set.
+      const info = joined.welcomeInfo ? decodeWelcomeInfo(joined.welcomeInfo, new Set(groupInfo(joined.state).members.map((m) => m.userId))) : undefined;
+      group.owners = info?.owners ?? [];
+      if (info?.name !== undefined) {
+        group.name = info.name;
+        group.description = info.description ?? null;
+      }
       group.pcs = { at: this.now(), sent: 0, revokedOwn: this.revokedOwnDevices() };
       group.cursor = Math.max(previous?.removed ? group.cursor : 0, joinSeq);
       // Entries before the join are read again if a history bundle gives their keys.
@@ -649,9 +689,9 @@ export class AgoraClient {
     }
     try {
       const { payload } = await openFromDevice({ purpose: 'history', sealed: item.payload, self: this.selfKeys(), sealerSignPub: this.sealerKey });
-      const bundle = JSON.parse(fromUtf8(payload)) as { format: string; groups: Record<string, { name: string; kind: 'secret' | 'public'; epochKeys: Record<string, string> }>; orgKeys: Record<string, string> };
+      const bundle = JSON.parse(fromUtf8(payload)) as { format: string; groups: Record<string, { name: string; kind: 'secret' | 'public'; epochKeys: Record<string, string> }>; orgKeys: Record<string, string>; orgKeyIndexes?: Record<string, number> };
       if (bundle.format !== HISTORY_FORMAT) throw new Error('unknown history format');
-      for (const [gen, key] of Object.entries(bundle.orgKeys ?? {})) this.state.orgKeys[gen] ??= key;
+      await this.acceptHistoryOrgKeys(item.from, bundle.orgKeys ?? {}, bundle.orgKeyIndexes ?? {});
       for (const [groupId, g] of Object.entries(bundle.groups)) {
         const local = (this.state.groups[groupId] ??= emptyGroup({ id: groupId, name: g.name, kind: g.kind, departmentId: null }));
         let gained = false;
@@ -676,12 +716,47 @@ export class AgoraClient {
     }
   }
 
+  /** Organisation keys from a history bundle pass the same checks as keys from envelopes: the
+   * generation's entry proven in the log (at the position the bundle names when it is older than
+   * this device's scan), the sending device allowed to hand it over, the key the logged one. A
+   * generation already held keeps its key. */
+  private async acceptHistoryOrgKeys(from: string, orgKeys: Record<string, string>, indexes: Record<string, number>): Promise<void> {
+    const source = 'a history bundle';
+    for (const [gen, encoded] of Object.entries(orgKeys)) {
+      const g = Number(gen);
+      if (!Number.isSafeInteger(g) || g < 1 || String(g) !== gen || this.state.orgKeys[gen]) continue;
+      let key: Uint8Array;
+      try {
+        key = fromB64u(encoded);
+      } catch {
+        key = new Uint8Array(0);
+      }
+      const index = indexes[gen];
+      const logged = await this.loggedGeneration(g, Number.isSafeInteger(index) ? index : undefined);
+      if (!logged) {
+        this.warnings.push(`organisation key generation ${g} from a history bundle was ignored: the key-transparency log does not prove that generation`);
+        continue;
+      }
+      if (key.length !== 32) {
+        this.trust.alarm('orgkey_substitution', `${source} from device ${from} held a malformed key for organisation-key generation ${g}: refused`);
+        continue;
+      }
+      if (!this.orgKeySourceAllowed(g, logged, from, source) || !this.orgKeyMatchesLog(g, logged, key, from, source)) continue;
+      this.state.orgKeys[gen] = toB64u(key);
+    }
+  }
+
   private async sendHistoryTo(target: api.Device): Promise<void> {
     const groups: Record<string, { name: string; kind: 'secret' | 'public'; epochKeys: Record<string, string> }> = {};
     for (const g of Object.values(this.state.groups)) {
       if (g.kind === 'secret' && g.mls && !g.removed) groups[g.id] = { name: g.name, kind: g.kind, epochKeys: g.epochKeys };
     }
-    const payload = utf8(JSON.stringify({ format: HISTORY_FORMAT, groups, orgKeys: this.state.orgKeys }));
+    // Where each generation sits in the log, for a recipient whose own scan starts later.
+    const orgKeyIndexes = Object.fromEntries(Object.keys(this.state.orgKeys).flatMap((g) => {
+      const index = this.state.kt.orgKeyLog?.generations[g]?.index;
+      return index === undefined ? [] : [[g, index]];
+    }));
+    const payload = utf8(JSON.stringify({ format: HISTORY_FORMAT, groups, orgKeys: this.state.orgKeys, orgKeyIndexes }));
     const sealed = await sealToDevice({
       purpose: 'history',
       payload,
@@ -938,9 +1013,12 @@ export class AgoraClient {
     const key = local.epochKeys[String(epoch)];
     if (!key) throw new AgoraError('no_key', 'this device lacks the current epoch key of that group');
     const owners = opts.owners ?? local.owners;
+    const welcomeInfo = packages.length > 0
+      ? encodeWelcomeInfo({ owners, ...(local.name ? { name: local.name } : {}), ...(local.name && local.description !== null ? { description: local.description } : {}) })
+      : undefined;
     const staged = await stageCommit(
       fromB64u(local.mls),
-      { add: packages, remove: removeDevices, update: opts.update, authenticatedData: await sealOwners(owners, fromB64u(key), groupId) },
+      { add: packages, remove: removeDevices, update: opts.update, authenticatedData: await sealOwners(owners, fromB64u(key), groupId), welcomeInfo },
       this.mlsLookup,
     );
     // After commits every member voided, the relay's routing and the tree can differ: devices a
@@ -993,8 +1071,8 @@ export class AgoraClient {
       }
     }
     if (staged.added.length > 0) {
-      // The devices just added learn the owner set from the next commit they process: send it now,
-      // as an update that also puts this device's path back into the tree the adds left partly blank.
+      // An update that puts this device's path back into the tree the adds left partly blank (and
+      // states the owner set for devices joining from a Welcome of an older release).
       try {
         await this.deps.profile.save(this.state);
         return await this.commitChange(groupId, [], [], { update: true });
@@ -1560,6 +1638,32 @@ export class AgoraClient {
       await this.syncUnlocked();
       return { deviceId };
     });
+  }
+
+  /** Revokes one device (a lost or stolen phone) of this person, or of anyone from an
+   * administrator's device. The relay refuses the device at once; what follows comes from the
+   * log's DEVICE_REVOKED entry, which this device then checks is really there: members remove the
+   * device from their secret groups, this person's other devices send update commits in theirs,
+   * and the organisation key rotates. A device may revoke itself (then nothing more runs here). */
+  async revokeDevice(deviceId: string): Promise<{ deviceId: string; userId: string }> {
+    return this.tx(async () => {
+      if (!api.DeviceId.safeParse(deviceId).success) throw new AgoraError('usage', `"${deviceId}" is not a device id (d_…)`);
+      const res = await this.http.revokeDevice(deviceId);
+      if (deviceId === this.state.deviceId) return { deviceId, userId: res.userId };
+      this.trust.begin();
+      await this.syncUnlocked();
+      await this.trust.ensureUsers([res.userId]);
+      if (this.trust.device(deviceId)?.active !== false) {
+        const a = this.trust.alarm('revocation_missing', `the relay said device ${deviceId} is revoked, but the key-transparency log does not show it: members keep it in their groups`);
+        throw new AgoraError('forbidden', a.message);
+      }
+      return { deviceId, userId: res.userId };
+    });
+  }
+
+  /** This person's devices as the key-transparency log shows them. */
+  async listOwnDevices(): Promise<Awaited<ReturnType<AgoraClient['verifyUser']>>['devices']> {
+    return (await this.verifyUser(this.state.userId)).devices;
   }
 
   /** Makes an invite code on this device and registers it with the relay by hash, with the

@@ -10,6 +10,7 @@ import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
 import type { Ctx, Handler, KtCaller, RouteDeps, RouteKit } from './routes/context.js';
 import { deviceRoutes } from './routes/devices.js';
+import { revokeRoutes } from './routes/revoke.js';
 import { groupRoutes } from './routes/groups.js';
 import { ktRoutes } from './routes/kt.js';
 import { KtLog } from './kt/log.js';
@@ -147,6 +148,7 @@ export function composeRelay(deps: AppDeps): RelayParts {
   adminRoutes(kit);
   groupRoutes(kit);
   deviceRoutes(kit);
+  revokeRoutes(kit);
   orgKeyRoutes(kit);
   ktRoutes(kit);
 

@@ -297,6 +297,27 @@ device
     const r = await (await client()).approveDevice(deviceId);
     out(`approved ${r.deviceId}`, r);
   });
+device
+  .command('revoke <deviceId>')
+  .description('revoke a lost or stolen device (yours, or anyone\'s for administrators): refused by the relay at once, removed from groups, keys rotated')
+  .action(async (deviceId: string) => {
+    const r = await (await client()).revokeDevice(deviceId);
+    out(`revoked ${r.deviceId}`, r);
+  });
+device
+  .command('list')
+  .description('your devices as the key-transparency log shows them')
+  .action(async () => {
+    const c = await client();
+    const devices = await c.listOwnDevices();
+    const mine = c.me.deviceId;
+    out(
+      devices
+        .map((d) => `${d.deviceId}${d.deviceId === mine ? ' (this device)' : ''}\tkey ${d.fingerprint}\tadded ${new Date(d.addedAt).toISOString()}\t${d.vouched ? 'approved' : 'not approved'}\t${d.active ? 'active' : 'revoked'}`)
+        .join('\n'),
+      devices,
+    );
+  });
 
 program
   .command('verify <user>')

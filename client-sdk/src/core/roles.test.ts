@@ -1,4 +1,5 @@
-import { openOwners, ownerVerdict, sealOwners, type CommitFacts } from './roles.js';
+import { decodeWelcomeInfo, encodeWelcomeInfo, openOwners, ownerVerdict, sealOwners, type CommitFacts } from './roles.js';
+import { utf8 } from '../protocol/encoding.js';
 
 const key = new Uint8Array(32).fill(7);
 const G = 'g_AAAAAAAAAAAAAAAAAAAAAA';
@@ -56,5 +57,23 @@ describe('the owner rule', () => {
   test('a group whose owners are unknown adopts the first set a commit states', () => {
     expect(ownerVerdict(facts({ owners: [], added: [{ deviceId: 'd_c1', userId: carol }], stated: [bob] }))).toEqual({ ok: true, owners: [bob] });
     expect(ownerVerdict(facts({ owners: [], stated: null }))).toEqual({ ok: true, owners: [] });
+  });
+});
+
+describe('the group description in a Welcome', () => {
+  test('round-trips owners, name and description; owners without a leaf drop out', () => {
+    const data = encodeWelcomeInfo({ owners: [carol, alice, alice], name: 'Bauamt intern', description: 'nur Leitung' });
+    expect(decodeWelcomeInfo(data, new Set([alice, bob, carol]))).toEqual({ owners: [alice, carol], name: 'Bauamt intern', description: 'nur Leitung' });
+    expect(decodeWelcomeInfo(data, new Set([alice, bob]))).toEqual({ owners: [alice], name: 'Bauamt intern', description: 'nur Leitung' });
+    expect(decodeWelcomeInfo(encodeWelcomeInfo({ owners: [] }), new Set([alice]))).toEqual({ owners: [] });
+  });
+
+  test('a malformed description is refused, not guessed at', () => {
+    const people = new Set([alice]);
+    expect(() => decodeWelcomeInfo(utf8('not json'), people)).toThrow(/not JSON/);
+    expect(() => decodeWelcomeInfo(utf8(JSON.stringify({ v: 2, owners: [alice] })), people)).toThrow(/malformed/);
+    expect(() => decodeWelcomeInfo(utf8(JSON.stringify({ v: 1, owners: ['alice'] })), people)).toThrow(/malformed/);
+    expect(() => decodeWelcomeInfo(utf8(JSON.stringify({ v: 1, owners: [alice], name: 'A\u202eB' })), people)).toThrow(/malformed/);
+    expect(() => decodeWelcomeInfo(utf8(JSON.stringify({ v: 1, owners: [alice], extra: 1 })), people)).toThrow(/malformed/);
   });
 });

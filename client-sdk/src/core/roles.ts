@@ -6,14 +6,18 @@
  * under the content key of the epoch the commit is built on, so the relay (which sees the
  * PrivateMessage's authenticated data in the clear) does not learn who the owners are, while the
  * committer's MLS signature and the PrivateMessage AEAD bind the set to the commit. Members check
- * the set against the one they hold; a device that joined and does not know the set yet adopts it
- * from the first commit it processes (the committer of an add follows it at once with an update
- * commit for that purpose).
+ * the set against the one they hold. A device that joins learns the set (and the group's name) from
+ * the Welcome: the adder puts them in a GroupInfo extension that it signs and MLS encrypts to the
+ * joiners (encodeWelcomeInfo), so the joiner applies the owner rule from the very first commit
+ * after its add, exactly as every other member does. Only a Welcome without it (from a release
+ * before it) leaves the joiner adopting the set from the first commit it processes.
  *
  * Sealed set: u8 version (1) || nonce (24) || XChaCha20-Poly1305(JSON array of sorted user ids,
  * aad = "agora-owners-v1\n" || groupId). */
 import { z } from 'zod';
 import { UserId } from '../protocol/api.js';
+import { Name } from '../protocol/names.js';
+import { MAX_DESCRIPTION_CHARS } from '../crypto/records.js';
 import { concatBytes, fromUtf8, randomBytes, utf8 } from '../protocol/encoding.js';
 import { getSodium } from '../crypto/sodium.js';
 
@@ -91,4 +95,39 @@ export function ownerVerdict(f: CommitFacts): { ok: true; owners: string[] } | {
   if (f.added.some((a) => a.userId !== f.committerUser)) return { ok: false, reason: 'only an owner may add other people' };
   if (f.removed.some((d) => !f.revoked(d))) return { ok: false, reason: 'only an owner may remove a device the log does not show revoked' };
   return { ok: true, owners: stated };
+}
+
+const WELCOME_INFO_VERSION = 1;
+const WelcomeInfo = z.strictObject({
+  v: z.literal(WELCOME_INFO_VERSION),
+  owners: OwnerList,
+  name: Name.optional(),
+  description: z.string().max(MAX_DESCRIPTION_CHARS).optional(),
+});
+export interface JoinInfo { owners: string[]; name?: string; description?: string }
+
+/** What the adder tells the devices it adds, in its Welcome: the owner set that holds after the
+ * commit and the group's current name. JSON; the Welcome's GroupInfo signature and encryption
+ * protect it. */
+export function encodeWelcomeInfo(info: JoinInfo): Uint8Array {
+  const body: z.infer<typeof WelcomeInfo> = { v: WELCOME_INFO_VERSION, owners: [...new Set(info.owners)].sort() };
+  if (info.name) body.name = info.name;
+  if (info.description !== undefined) body.description = info.description;
+  return utf8(JSON.stringify(body));
+}
+
+/** Reads a Welcome's group description. Owners are kept only if they are people with a leaf in the
+ * joined tree (`people`), as every member's owner rule drops owners who left; throws on a malformed
+ * description (the joiner then refuses the Welcome rather than guess the owners). */
+export function decodeWelcomeInfo(data: Uint8Array, people: ReadonlySet<string>): JoinInfo {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromUtf8(data));
+  } catch {
+    throw new Error('the group description in the Welcome is not JSON');
+  }
+  const info = WelcomeInfo.safeParse(parsed);
+  if (!info.success) throw new Error('the group description in the Welcome is malformed');
+  const owners = [...new Set(info.data.owners)].filter((u) => people.has(u)).sort();
+  return { owners, ...(info.data.name === undefined ? {} : { name: info.data.name }), ...(info.data.description === undefined ? {} : { description: info.data.description }) };
 }

@@ -33,7 +33,7 @@ import {
   encodeMlsMessage,
   generateKeyPackageWithKey,
   getCiphersuiteFromName,
-  joinGroup,
+  joinGroupWithExtensions,
   mlsExporter,
   processPrivateMessage,
   type AuthenticationService,
@@ -144,6 +144,11 @@ export const KEY_PACKAGE_LIFETIME_S = 90 * 24 * 3600;
 const CLOCK_SKEW_S = 3600;
 /** RFC 9420 §17.3: the last_resort KeyPackage extension. */
 const LAST_RESORT_EXTENSION = 0x000a;
+/** A GroupInfo extension (private-use range, RFC 9420 §17.3) in the Welcome of a commit that adds
+ * devices: what the group's members know that the MLS state does not hold, for the devices joining
+ * (core/roles.ts encodes it). The GroupInfo is signed by the committer and encrypted to the joiners,
+ * so neither the relay nor another member can change or read it. */
+const WELCOME_INFO_EXTENSION = 0xf0a1;
 const STATE_VERSION = 1;
 const PRIVATE_PACKAGE_VERSION = 1;
 
@@ -340,7 +345,7 @@ export interface MlsApi {
   createGroup(groupId: string, id: MlsIdentity): Promise<Uint8Array>;
   stageCommit(
     state: Uint8Array,
-    change: { add?: string[]; remove?: string[]; update?: boolean; authenticatedData?: Uint8Array },
+    change: { add?: string[]; remove?: string[]; update?: boolean; authenticatedData?: Uint8Array; welcomeInfo?: Uint8Array },
     lookup: DeviceLookup,
   ): Promise<StagedCommit>;
   processCommit(state: Uint8Array, commit: string, declared: { added: string[]; removed: string[] }, lookup: DeviceLookup): Promise<ProcessedCommit>;
@@ -348,7 +353,7 @@ export interface MlsApi {
     welcome: string,
     keyPackages: StoredKeyPackage[],
     lookup: DeviceLookup,
-  ): Promise<{ state: Uint8Array; groupId: string; epoch: number; usedRef: string }>;
+  ): Promise<{ state: Uint8Array; groupId: string; epoch: number; usedRef: string; welcomeInfo?: Uint8Array }>;
   exportContentKey(state: Uint8Array): Promise<Uint8Array>;
   membershipSalt(state: Uint8Array): Promise<Uint8Array>;
   /** The member devices and the membership salt, from one decoding of the state (which dominates
@@ -471,7 +476,10 @@ export function makeMls(provider: CryptoProvider = agoraCryptoProvider): MlsApi 
       try {
         result = await createCommit(
           { state, cipherSuite: cs },
-          { extraProposals: proposals, ratchetTreeExtension: true, wireAsPublicMessage: false, authenticatedData: change.authenticatedData },
+          {
+            extraProposals: proposals, ratchetTreeExtension: true, wireAsPublicMessage: false, authenticatedData: change.authenticatedData,
+            groupInfoExtensions: change.welcomeInfo ? [{ extensionType: WELCOME_INFO_EXTENSION, extensionData: change.welcomeInfo }] : [],
+          },
         );
       } catch (e) {
         // The only signatures ts-mls verifies while building a commit are the added KeyPackages'.
@@ -565,16 +573,20 @@ export function makeMls(provider: CryptoProvider = agoraCryptoProvider): MlsApi 
       if (!match) throw new MlsCheckError('invalid', 'the Welcome is not addressed to any key package of this device');
       const auth = new DirectoryAuth(lookup);
       let state: ClientState;
+      let extensions: Extension[];
       try {
-        state = await joinGroup(w, match.kp, decodePrivatePackage(match.stored.privateState), emptyPskIndex, cs, undefined, undefined, clientConfig(auth));
+        [state, extensions] = await joinGroupWithExtensions(w, match.kp, decodePrivatePackage(match.stored.privateState), emptyPskIndex, cs, undefined, undefined, clientConfig(auth));
       } catch (e) {
         rethrow(e, auth, 'Welcome refused');
       }
+      const info = extensions.filter((x) => x.extensionType === WELCOME_INFO_EXTENSION);
+      if (info.length > 1) throw new MlsCheckError('invalid', 'the Welcome carries two group descriptions');
       return {
         state: encodeState(state),
         groupId: fromUtf8(state.groupContext.groupId),
         epoch: Number(state.groupContext.epoch),
         usedRef: toB64u(match.ref),
+        ...(info[0] ? { welcomeInfo: info[0].extensionData } : {}),
       };
     },
 

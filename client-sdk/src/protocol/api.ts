@@ -288,6 +288,8 @@ export const ApproveDeviceRequest = z.object({
   signature: Signature64,
 });
 export const ApproveDeviceResponse = z.object({ deviceId: DeviceId, approved: z.literal(true) });
+/** POST /v1/devices/:id/revoke takes no body: the path names the device, the token the revoker. */
+export const RevokeDeviceResponse = z.object({ deviceId: DeviceId, userId: UserId, revoked: z.literal(true) });
 
 // ---- key packages ----
 export const KeyPackage = b64u(LIMITS.keyPackageChars).min(1);
@@ -343,6 +345,13 @@ export const PendingResponse = z.object({
   pending: z.array(z.object({ deviceId: DeviceId, missing: z.array(z.number().int().min(1)) })),
 });
 export type PendingResponse = z.infer<typeof PendingResponse>;
+/** The calling device refused its envelope for `generation` (a sealer the log does not allow, an
+ * envelope that does not open, or a key other than the logged one). It names the envelope exactly as
+ * it was served, so the relay drops only that one (and then lists the device as pending again, and
+ * bars that sealer from the place); the relay stored every field already, so it learns nothing new. */
+export const RefuseEnvelopeRequest = z.object({ generation: z.number().int().min(1), sealedBy: DeviceId, sealed: Envelope.shape.sealed });
+export type RefuseEnvelopeRequest = z.infer<typeof RefuseEnvelopeRequest>;
+export const RefuseEnvelopeResponse = z.object({ dropped: z.boolean() });
 
 // ---- key transparency (read by employees' devices and by the witnesses and auditors the published policy names) ----
 const KtIndex = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);

@@ -108,6 +108,9 @@ export class RelayHttp {
   approveDevice(deviceId: string, signature: string) {
     return this.call('POST', '/v1/devices/approve', api.ApproveDeviceResponse, { deviceId, signature });
   }
+  revokeDevice(deviceId: string) {
+    return this.call('POST', `/v1/devices/${encodeURIComponent(deviceId)}/revoke`, api.RevokeDeviceResponse, {});
+  }
   keyPackageStock() { return this.call('GET', '/v1/keypackages/stock', api.StockResponse); }
   claimKeyPackages(groupId: string, deviceIds: string[]) {
     return this.call('POST', '/v1/keypackages/claim', api.ClaimKeyPackagesResponse, { groupId, deviceIds });
@@ -118,4 +121,5 @@ export class RelayHttp {
   }
   uploadEnvelopes(envelopes: api.Envelope[]) { return this.call('POST', '/v1/orgkeys/envelopes', api.UploadEnvelopesResponse, { envelopes }); }
   pending() { return this.call('GET', '/v1/orgkeys/pending', api.PendingResponse); }
+  refuseEnvelope(body: api.RefuseEnvelopeRequest) { return this.call('POST', '/v1/orgkeys/refused', api.RefuseEnvelopeResponse, body); }
 }

@@ -85,22 +85,29 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
     }),
   );
 
-  router.post(
-    '/v1/departments/:id/members/remove',
+  // Adding and removing a department member: the same checks, one store call apart; a person
+  // joins only while active, and leaves whatever their status.
+  const departmentMember = (change: 'add' | 'remove') =>
     authed(async (ctx, who) => {
       requireAdmin(who);
       const id = idParam(ctx, 'id', DepartmentId, 'department');
       const req = await body(ctx, AddDepartmentMemberRequest);
       const dept = await store.getDepartment(id);
       if (!dept) throw new AppError('not_found', 'no such department');
-      await store.removeDepartmentMember(id, req.userId);
+      if (change === 'add') {
+        await activeUserField(store, req.userId, 'userId');
+        await store.addDepartmentMember(id, req.userId);
+      } else {
+        await store.removeDepartmentMember(id, req.userId);
+      }
       reply(ctx, 200, departmentView(dept, await store.listDepartmentMembers(id)));
       later(ctx, () => {
         hub.broadcast({ type: 'groups' });
         hub.broadcast({ type: 'directory' });
       });
-    }),
-  );
+    });
+  router.post('/v1/departments/:id/members', departmentMember('add'));
+  router.post('/v1/departments/:id/members/remove', departmentMember('remove'));
 
   router.post(
     '/v1/departments/:id/rename',
@@ -145,24 +152,6 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
         depts.map(async (d) => departmentView(d, await store.listDepartmentMembers(d.id))),
       );
       reply(ctx, 200, { departments });
-    }),
-  );
-
-  router.post(
-    '/v1/departments/:id/members',
-    authed(async (ctx, who) => {
-      requireAdmin(who);
-      const id = idParam(ctx, 'id', DepartmentId, 'department');
-      const req = await body(ctx, AddDepartmentMemberRequest);
-      const dept = await store.getDepartment(id);
-      if (!dept) throw new AppError('not_found', 'no such department');
-      await activeUserField(store, req.userId, 'userId');
-      await store.addDepartmentMember(id, req.userId);
-      reply(ctx, 200, departmentView(dept, await store.listDepartmentMembers(id)));
-      later(ctx, () => {
-        hub.broadcast({ type: 'groups' });
-        hub.broadcast({ type: 'directory' });
-      });
     }),
   );
 

@@ -1,7 +1,7 @@
 /** Organisation-key generations for public groups. The relay keeps sealed envelopes per device
  * and tells devices who is still missing which generation; it never holds an opened key. */
 import { idListHash, orgKeyGenerationMessage } from '@agora/client-sdk/kt';
-import { CreateGenerationRequest, LIMITS, UploadEnvelopesRequest, bytesEqual, fromB64u, type PendingResponse } from '@agora/client-sdk/protocol';
+import { CreateGenerationRequest, LIMITS, RefuseEnvelopeRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type PendingResponse } from '@agora/client-sdk/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { EnvelopeRow, Store } from '../store/types.js';
@@ -113,6 +113,20 @@ export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
       await store.putEnvelopes(envelopes);
       reply(ctx, 200, { accepted: envelopes.length });
       later(ctx, () => hub.publish(envelopes.map((e) => e.deviceId), { type: 'orgkeys' }));
+    }),
+  );
+
+  router.post(
+    '/v1/orgkeys/refused',
+    authed(async (ctx, who) => {
+      // Only the recipient speaks for its own envelope, and only for the exact one it was served:
+      // nobody can strip a colleague's key, and a report of an envelope the relay never stored (the
+      // relay swapped it on the way) drops nothing. The next colleague's device that syncs seals the
+      // generation to this device again.
+      const req = await body(ctx, RefuseEnvelopeRequest);
+      const dropped = await store.refuseEnvelope({ generation: req.generation, deviceId: who.device.id, sealedBy: req.sealedBy, sealed: req.sealed });
+      reply(ctx, 200, { dropped });
+      if (dropped) later(ctx, () => hub.broadcast({ type: 'orgkeys' }));
     }),
   );
 

@@ -323,6 +323,20 @@ export function storeContract(
         expect(await store.deactivateUser('u_a')).toEqual([]);
         expect(await store.deactivateUser('u_nobody')).toEqual([]);
       });
+
+      it('revokeDevice revokes one active device, never a person\'s last one', async () => {
+        await addUser('u_a', 'd_a1');
+        expect(await store.revokeDevice('d_a1')).toBe('last_device');
+        expect((await store.getDevice('d_a1'))?.status).toBe('active');
+        await store.createInvite(inviteRow({ codeHash: 'hash-dev', kind: 'device', name: null, role: null, userId: 'u_a' }));
+        await store.register({ codeHash: 'hash-dev', now: T0 + 3, userId: 'u_x', userName: null, device: deviceInput('d_a2') });
+        expect(await store.revokeDevice('d_a2')).toBe('revoked');
+        expect((await store.listDevices({ userId: 'u_a' })).map((d) => d.status)).toEqual(['active', 'revoked']);
+        expect(await store.revokeDevice('d_a2')).toBe('not_active');
+        expect(await store.revokeDevice('d_a1')).toBe('last_device');
+        expect(await store.revokeDevice('d_nobody')).toBe('not_active');
+        expect((await store.getUser('u_a'))?.status).toBe('active');
+      });
     });
 
     describe('unique names, rename and delete', () => {
@@ -989,6 +1003,26 @@ export function storeContract(
           { deviceId: 'd_b1', generation: 2 }, { deviceId: 'd_c1', generation: 1 },
         ]);
       });
+
+      it('refuseEnvelope drops exactly the reported envelope and bars its sealer from that place', async () => {
+        const poisoned = envelope(2, 'd_b1', { sealedBy: 'd_m1', sealed: 'poison' });
+        await store.putEnvelopes([poisoned, envelope(1, 'd_b1', { sealedBy: 'd_m1' })]);
+        // another sealer or another text than the stored one drops nothing and bars no one
+        expect(await store.refuseEnvelope({ generation: 2, deviceId: 'd_b1', sealedBy: 'd_c1', sealed: 'poison' })).toBe(false);
+        expect(await store.refuseEnvelope({ generation: 2, deviceId: 'd_b1', sealedBy: 'd_m1', sealed: 'other' })).toBe(false);
+        expect(await store.listEnvelopes('d_b1')).toEqual([envelope(1, 'd_b1', { sealedBy: 'd_m1' }), poisoned]);
+
+        expect(await store.refuseEnvelope({ generation: 2, deviceId: 'd_b1', sealedBy: 'd_m1', sealed: 'poison' })).toBe(true);
+        expect(await store.refuseEnvelope({ generation: 2, deviceId: 'd_b1', sealedBy: 'd_m1', sealed: 'poison' })).toBe(false);
+        expect(await store.listEnvelopeKeys()).not.toContainEqual({ deviceId: 'd_b1', generation: 2 });
+        // the refused sealer cannot fill the place again; the refusal touches no other place
+        await store.putEnvelopes([envelope(2, 'd_b1', { sealedBy: 'd_m1', sealed: 'poison again' }), envelope(2, 'd_c1', { sealedBy: 'd_m1' })]);
+        expect(await store.listEnvelopes('d_b1')).toEqual([envelope(1, 'd_b1', { sealedBy: 'd_m1' })]);
+        expect(await store.listEnvelopes('d_c1')).toEqual([envelope(2, 'd_c1', { sealedBy: 'd_m1' })]);
+        // any other device's envelope does
+        await store.putEnvelopes([envelope(2, 'd_b1', { sealedBy: 'd_c1', sealed: 'honest' })]);
+        expect(await store.listEnvelopes('d_b1')).toEqual([envelope(1, 'd_b1', { sealedBy: 'd_m1' }), envelope(2, 'd_b1', { sealedBy: 'd_c1', sealed: 'honest' })]);
+      });
     });
 
     describe('key-transparency log', () => {
@@ -1061,6 +1095,20 @@ export function storeContract(
         // a second deactivation has nothing to log
         await expect(store.deactivateUser('u_a', { append: kt(3, [entry(4), 'u_a']), revoking: [] })).rejects.toBeTruthy();
         expect(await store.ktSize()).toBe(3);
+      });
+
+      it('revokeDevice appends with the revocation only, atomically', async () => {
+        await addUser('u_a', 'd_a1');
+        await store.createInvite(inviteRow({ codeHash: 'hash-dev', kind: 'device', name: null, role: null, userId: 'u_a' }));
+        await store.register({ codeHash: 'hash-dev', now: T0 + 3, userId: 'u_x', userName: null, device: deviceInput('d_a2') });
+        await expectKtConflict(store.revokeDevice('d_a2', kt(4, [entry(1), 'u_a'])));
+        expect((await store.getDevice('d_a2'))?.status).toBe('active');
+        expect(await store.revokeDevice('d_a2', kt(0, [entry(1), 'u_a'], [entry(2), null]))).toBe('revoked');
+        expect(await store.listKtUserIndexes('u_a')).toEqual([0]);
+        // refused: nothing appended
+        expect(await store.revokeDevice('d_a1', kt(2, [entry(3), 'u_a']))).toBe('last_device');
+        expect(await store.revokeDevice('d_a2', kt(2, [entry(3), 'u_a']))).toBe('not_active');
+        expect(await store.ktSize()).toBe(2);
       });
 
       it('applyCommit appends with an accepted commit only', async () => {

@@ -24,11 +24,11 @@ import {
   KtConflict, NameTaken, StaleEpoch,
   type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
   type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
-  type RegisterOutcome, type Store, type UserRow,
+  type RegisterOutcome, type RevokeDeviceOutcome, type Store, type UserRow,
 } from './types.js';
 
 /** Bump together with a migration step in `migrate`; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const DEFAULT_DB_NAME = 'agora';
 
 const DURABLE = { w: 'majority', journal: true } as const;
@@ -46,6 +46,7 @@ interface PublicMemberDoc { groupId: string; userId: string }
 interface KeyPackageDoc { deviceId: string; seq: number; keyPackage: string }
 interface LastResortDoc { deviceId: string; keyPackage: string }
 interface KtEntryDoc { index: number; entry: Binary; userId: string | null }
+interface EnvelopeRefusalDoc { generation: number; deviceId: string; sealedBy: string }
 
 const ORG_ID = 'org';
 const mailboxCounter = (deviceId: string) => `mailbox:${deviceId}`;
@@ -96,7 +97,7 @@ export async function openMongoStore(uri: string, dbName?: string): Promise<Stor
 const COLLECTIONS = [
   'storeInfo', 'meta', 'counters', 'org', 'users', 'devices', 'invites', 'departments',
   'departmentMembers', 'groups', 'publicMembers', 'groupDevices', 'log', 'mailbox', 'keyPackages',
-  'lastResortPackages', 'generations', 'envelopes', 'ktEntries', 'ktCosignatures',
+  'lastResortPackages', 'generations', 'envelopes', 'ktEntries', 'ktCosignatures', 'envelopeRefusals',
 ] as const;
 
 async function migrate(db: Db): Promise<void> {
@@ -162,6 +163,8 @@ async function migrate(db: Db): Promise<void> {
     }
     await coll.createIndexes([NAME_KEY_INDEX]);
   }
+  // 4: organisation-key envelopes their recipient refused (see the SQLite store).
+  await db.collection('envelopeRefusals').createIndexes([{ key: { generation: 1, deviceId: 1, sealedBy: 1 }, unique: true }]);
   if (current !== SCHEMA_VERSION) {
     await info.updateOne({ _id: 'schema_version' }, { $set: { value: String(SCHEMA_VERSION) } }, { upsert: true });
   }
@@ -186,6 +189,7 @@ class MongoStore implements Store {
   private readonly lastResorts: Collection<LastResortDoc>;
   private readonly generations: Collection<GenerationRow>;
   private readonly envelopes: Collection<EnvelopeRow>;
+  private readonly envelopeRefusals: Collection<EnvelopeRefusalDoc>;
   private readonly ktEntries: Collection<KtEntryDoc>;
   private readonly ktCosignatures: Collection<CosignatureRow>;
 
@@ -207,6 +211,7 @@ class MongoStore implements Store {
     this.lastResorts = db.collection('lastResortPackages');
     this.generations = db.collection('generations');
     this.envelopes = db.collection('envelopes');
+    this.envelopeRefusals = db.collection('envelopeRefusals');
     this.ktEntries = db.collection('ktEntries');
     this.ktCosignatures = db.collection('ktCosignatures');
   }
@@ -360,6 +365,24 @@ class MongoStore implements Store {
         await this.appendKtIn(kt.append, session);
       }
       return ids;
+    });
+  }
+  async revokeDevice(deviceId: string, kt?: KtAppend): Promise<RevokeDeviceOutcome> {
+    return this.tx(async (session) => {
+      if (kt) {
+        const size = await this.ktSizeIn(session);
+        if (size !== kt.expectedSize) throw new KtConflict(kt.expectedSize, size);
+      }
+      const device = await this.devices.findOne({ id: deviceId }, { session });
+      if (!device || device.status !== 'active') return 'not_active';
+      // Two revocations of a person's last two devices each see another one active: the lock
+      // makes one of them conflict and rerun, and that one finds the last device.
+      await this.lockUser(device.userId, session);
+      if ((await this.users.findOne({ id: device.userId }, { session }))?.status !== 'active') return 'not_active';
+      if ((await this.devices.countDocuments({ userId: device.userId, status: 'active' }, { session })) <= 1) return 'last_device';
+      await this.devices.updateOne({ id: deviceId }, { $set: { status: 'revoked' } }, { session });
+      if (kt) await this.appendKtIn(kt, session);
+      return 'revoked';
     });
   }
   async getDevice(id: string): Promise<DeviceRow | undefined> {
@@ -717,7 +740,25 @@ class MongoStore implements Store {
       if ((await this.generations.countDocuments({ generation: { $in: gens } }, { session })) !== gens.length) {
         throw new Error('unknown generation');
       }
-      await this.envelopes.bulkWrite(this.envelopeUpserts(envelopes), { session });
+      const refused = await this.envelopeRefusals
+        .find({ $or: envelopes.map((e) => ({ generation: e.generation, deviceId: e.deviceId, sealedBy: e.sealedBy })) }, { session })
+        .toArray();
+      const barred = new Set(refused.map((r) => `${r.generation}:${r.deviceId}:${r.sealedBy}`));
+      const admitted = envelopes.filter((e) => !barred.has(`${e.generation}:${e.deviceId}:${e.sealedBy}`));
+      if (admitted.length > 0) await this.envelopes.bulkWrite(this.envelopeUpserts(admitted), { session });
+    });
+  }
+  async refuseEnvelope(refusal: { generation: number; deviceId: string; sealedBy: string; sealed: string }): Promise<boolean> {
+    const { generation, deviceId, sealedBy, sealed } = refusal;
+    return this.tx(async (session) => {
+      const { deletedCount } = await this.envelopes.deleteOne({ generation, deviceId, sealedBy, sealed }, { session });
+      if (deletedCount === 0) return false;
+      await this.envelopeRefusals.updateOne(
+        { generation, deviceId, sealedBy },
+        { $setOnInsert: { generation, deviceId, sealedBy } },
+        { upsert: true, session },
+      );
+      return true;
     });
   }
   async listEnvelopes(deviceId: string): Promise<EnvelopeRow[]> {

@@ -20,12 +20,12 @@ import {
   KtConflict, NameTaken, StaleEpoch,
   type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
   type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
-  type RegisterOutcome, type Store, type UserRow,
+  type RegisterOutcome, type RevokeDeviceOutcome, type Store, type UserRow,
 } from './types.js';
 
 export const SQLITE_FILE = 'agora.sqlite';
 /** Bump together with a new entry in MIGRATIONS; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** MIGRATIONS[i] brings the schema from version i to i + 1. Exported for migration tests, which
  * build a database of an older version. */
@@ -128,6 +128,14 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE departments ADD COLUMN name_key TEXT;
   ALTER TABLE chat_groups ADD COLUMN name_key TEXT;
   UPDATE chat_groups SET name = '' WHERE kind = 'secret';
+  `,
+  // 4: organisation-key envelopes their recipient refused; a sealer named here may not fill that
+  // (generation, device) place again.
+  `
+  CREATE TABLE envelope_refusals (
+    generation INTEGER NOT NULL, device_id TEXT NOT NULL, sealed_by TEXT NOT NULL,
+    PRIMARY KEY (generation, device_id, sealed_by)
+  ) WITHOUT ROWID;
   `,
 ];
 
@@ -279,6 +287,10 @@ function prepareAll(db: Database.Database) {
     revokeUserDevices: db.prepare<[string], { id: string }>(
       "UPDATE devices SET status = 'revoked' WHERE user_id = ? AND status = 'active' RETURNING id",
     ),
+    revokeDevice: db.prepare<[string]>("UPDATE devices SET status = 'revoked' WHERE id = ? AND status = 'active'"),
+    countActiveDevices: db
+      .prepare<[string], number>("SELECT COUNT(*) FROM devices WHERE user_id = ? AND status = 'active'")
+      .pluck(),
 
     insertDevice: db.prepare<[DeviceRow]>(
       'INSERT INTO devices (id, user_id, sign_pub, enc_pub, status, created_at, enrolled_by) ' +
@@ -426,6 +438,17 @@ function prepareAll(db: Database.Database) {
       'INSERT OR IGNORE INTO envelopes (generation, device_id, sealed, sealed_by, at) ' +
         'VALUES (@generation, @deviceId, @sealed, @sealedBy, @at)',
     ),
+    insertEnvelopeUnlessRefused: db.prepare<[EnvelopeRow]>(
+      'INSERT OR IGNORE INTO envelopes (generation, device_id, sealed, sealed_by, at) ' +
+        'SELECT @generation, @deviceId, @sealed, @sealedBy, @at WHERE NOT EXISTS (' +
+        'SELECT 1 FROM envelope_refusals WHERE generation = @generation AND device_id = @deviceId AND sealed_by = @sealedBy)',
+    ),
+    dropEnvelope: db.prepare<[{ generation: number; deviceId: string; sealedBy: string; sealed: string }]>(
+      'DELETE FROM envelopes WHERE generation = @generation AND device_id = @deviceId AND sealed_by = @sealedBy AND sealed = @sealed',
+    ),
+    insertRefusal: db.prepare<[{ generation: number; deviceId: string; sealedBy: string }]>(
+      'INSERT OR IGNORE INTO envelope_refusals (generation, device_id, sealed_by) VALUES (@generation, @deviceId, @sealedBy)',
+    ),
     listEnvelopes: db.prepare<[string], EnvelopeRow>(
       `SELECT ${ENVELOPE_COLS} FROM envelopes WHERE device_id = ? ORDER BY generation`,
     ),
@@ -567,6 +590,20 @@ class SqliteStore implements Store {
         this.appendKtIn(kt.append);
       }
       return revoked;
+    });
+  }
+  async revokeDevice(deviceId: string, kt?: KtAppend): Promise<RevokeDeviceOutcome> {
+    return this.tx(() => {
+      if (kt) {
+        const size = this.s.ktSize.get() ?? 0;
+        if (size !== kt.expectedSize) throw new KtConflict(kt.expectedSize, size);
+      }
+      const device = this.s.getDevice.get(deviceId);
+      if (!device || device.status !== 'active' || this.s.getUser.get(device.userId)?.status !== 'active') return 'not_active';
+      if (this.s.countActiveDevices.get(device.userId)! <= 1) return 'last_device';
+      this.s.revokeDevice.run(deviceId);
+      if (kt) this.appendKtIn(kt);
+      return 'revoked';
     });
   }
   async getDevice(id: string): Promise<DeviceRow | undefined> {
@@ -861,7 +898,15 @@ class SqliteStore implements Store {
   }
   async putEnvelopes(envelopes: EnvelopeRow[]): Promise<void> {
     this.tx(() => {
-      for (const e of envelopes) this.s.insertEnvelopeIfAbsent.run(e);
+      for (const e of envelopes) this.s.insertEnvelopeUnlessRefused.run(e);
+    });
+  }
+  async refuseEnvelope(refusal: { generation: number; deviceId: string; sealedBy: string; sealed: string }): Promise<boolean> {
+    const { generation, deviceId, sealedBy, sealed } = refusal;
+    return this.tx(() => {
+      if (this.s.dropEnvelope.run({ generation, deviceId, sealedBy, sealed }).changes === 0) return false;
+      this.s.insertRefusal.run({ generation, deviceId, sealedBy });
+      return true;
     });
   }
   async listEnvelopes(deviceId: string): Promise<EnvelopeRow[]> {

@@ -103,6 +103,8 @@ export function isNameTaken(err: unknown): err is NameTaken {
 }
 
 export type DeleteDepartmentOutcome = 'deleted' | 'not_found' | 'has_members';
+/** 'not_active': no such device, revoked already, or its person is deactivated. */
+export type RevokeDeviceOutcome = 'revoked' | 'not_active' | 'last_device';
 
 /** A witness's cosignature of the log's checkpoint of one size. */
 export interface CosignatureRow {
@@ -156,6 +158,10 @@ export interface Store {
    * With `kt`, the call fails (writing nothing) unless the user is active and the devices it revokes
    * are exactly `kt.revoking`, so the log entries always describe what happened. */
   deactivateUser(id: string, kt?: { append: KtAppend; revoking: string[] }): Promise<string[]>;
+  /** Revokes one active device of an active person, unless it is their last active device (that is
+   * a deactivation): 'last_device' and 'not_active' write nothing. With `kt`, the entries are
+   * appended in the same transaction (KtConflict if the log moved on). */
+  revokeDevice(deviceId: string, kt?: KtAppend): Promise<RevokeDeviceOutcome>;
   getDevice(id: string): Promise<DeviceRow | undefined>;
   listDevices(filter?: { userId?: string }): Promise<DeviceRow[]>;
 
@@ -231,8 +237,14 @@ export interface Store {
   createGeneration(gen: GenerationRow, envelopes: EnvelopeRow[], kt?: KtAppend): Promise<boolean>;
   currentGeneration(): Promise<number>;
   listGenerations(): Promise<GenerationRow[]>;
-  /** Stores envelopes; an envelope for a (generation, device) that exists already is left as is. */
+  /** Stores envelopes; an envelope for a (generation, device) that exists already is left as is, and
+   * so is one from a sealer that device refused for that generation (refuseEnvelope). */
   putEnvelopes(envelopes: EnvelopeRow[]): Promise<void>;
+  /** The recipient device refused its envelope for `generation`: drops it if it is still exactly the
+   * one reported (same sealer, same sealed text), so the device is pending again and a colleague's
+   * device seals the generation anew, and remembers the refusal so the same sealer cannot fill the
+   * place again. True if an envelope was dropped. */
+  refuseEnvelope(refusal: { generation: number; deviceId: string; sealedBy: string; sealed: string }): Promise<boolean>;
   listEnvelopes(deviceId: string): Promise<EnvelopeRow[]>;
   /** Every (device, generation) pair that has an envelope — the relay derives the pending queue. */
   listEnvelopeKeys(): Promise<{ deviceId: string; generation: number }[]>;
