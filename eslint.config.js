@@ -8,6 +8,17 @@ const nodeOnly = [
   { regex: '^(node:.*|fs|path|os|crypto|http|https|net|child_process)(/.*)?$', message: 'The SDK core is isomorphic: no Node built-ins (put Node code in client-sdk/src/node/).' },
   { group: ['ws'], message: 'WebSocket implementations are injected (see client.ts WebSocketFactory).' },
 ];
+// zod's named `z` (and its default export) is the whole namespace object, which defeats
+// tree-shaking: every check and locale lands in the browser bundle (tests/bundle.test.ts holds its budget).
+const zodWhole = {
+  selector: "ImportDeclaration[source.value='zod'] > :matches(ImportSpecifier[imported.name='z'], ImportDefaultSpecifier)",
+  message: "Use import * as z from 'zod': the named or default z pulls all of zod into the browser bundle.",
+};
+// ts-mls is loaded on first use (mls/index.ts); one static import elsewhere puts it in the first chunk.
+const mlsLazy = {
+  selector: "ImportDeclaration[importKind!='type'][source.value=/^ts-mls|\\/mls\\/(group|provider|hpke|primitives)\\.js$/]",
+  message: 'Import the MLS layer from mls/index.js, which loads ts-mls lazily.',
+};
 
 export default tseslint.config(
   { ignores: ['**/dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
@@ -21,8 +32,9 @@ export default tseslint.config(
   {
     files: ['client-sdk/src/**/*.ts'],
     ignores: ['client-sdk/src/node/**', 'client-sdk/src/cli/**', 'client-sdk/src/**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }], 'no-restricted-syntax': ['error', zodWhole, mlsLazy] },
   },
+  { files: ['client-sdk/src/mls/**/*.ts'], rules: { 'no-restricted-syntax': ['error', zodWhole] } },
   {
     files: ['client-sdk/src/protocol/**/*.ts', 'client-sdk/src/core/**/*.ts', 'client-sdk/src/crypto/**/*.ts', 'client-sdk/src/mls/**/*.ts', 'client-sdk/src/kt/**/*.ts'],
     ignores: ['client-sdk/src/**/*.test.ts'],

@@ -114,12 +114,13 @@ describe('records carry the epoch in force', () => {
 
   test('a commit landing between catch-up and send: the sender re-seals and retries, unnoticed', async () => {
     const { alice, bob } = { alice: people.Alice.client, bob: people.Bob.client };
+    await alice.sync();
     const before = await relayEpoch(g);
     let armed = true;
     proxy.set(async (ex) => {
-      // Alice's last catch-up read (the empty page) is answered only after Bob committed.
-      const entries = (ex.body as { entries?: unknown[] } | undefined)?.entries;
-      if (armed && ex.method === 'GET' && ex.path.startsWith(`/v1/groups/${g}/log`) && entries?.length === 0) {
+      // Alice's catch-up (the sync answer: she is up to date, so it shows the group's head unmoved
+      // and she reads no log) is answered only after Bob committed.
+      if (armed && ex.method === 'GET' && ex.path.startsWith('/v1/sync')) {
         armed = false;
         await bob.updateGroup(g);
       }

@@ -19,7 +19,7 @@ import { membershipCheckFor, membershipOf } from './core/membership.js';
 import { sealForAuditors } from './kt/auditor.js';
 import { checkClaimAnswer, ClaimMismatch } from './core/claims.js';
 import { RelayHttp, type FetchLike } from './transport/http.js';
-import { KtHttp } from './transport/kt-http.js';
+import { KtHttp, witnessQuery, witnessSelection } from './transport/kt-http.js';
 import { KtTrust } from './kt-trust.js';
 import { PolicySchema, type Policy } from './kt/policy.js';
 import type { EncryptedProfile } from './state/profile.js';
@@ -39,10 +39,17 @@ import {
   exportContentKey,
   groupInfo,
   joinFromWelcome,
+  loadMls,
   stageCommit,
   type DeviceLookup,
   type MlsIdentity,
-} from './mls/group.js';
+} from './mls/index.js';
+
+/** groupInfo is synchronous over the lazily loaded MLS module: a profile holding group states loads
+ * it before any of its operations runs. */
+async function loadMlsFor(state: ProfileState): Promise<void> {
+  if (Object.values(state.groups).some((g) => g.mls)) await loadMls();
+}
 
 /** The part of a WebSocket both `ws` (Node) and browsers provide. */
 export interface WebSocketLike {
@@ -168,6 +175,7 @@ export class AgoraClient {
         groups: {},
         orgKeys: {},
         mailboxCursor: 0,
+        directorySeq: 0,
         sentCounters: {},
         historySentTo: [],
         kt: { policy, policySource: input.policy ? 'file' : 'relay', checkpoint: null, users: {}, knownOwnDevices: [reg.deviceId], alarms: [], orgKeyLog: null, unloggedSince: {} },
@@ -189,6 +197,7 @@ export class AgoraClient {
 
   static async open(deps: ClientDeps): Promise<AgoraClient> {
     const state = await deps.profile.load();
+    await loadMlsFor(state);
     const client = new AgoraClient(deps, state.server);
     client.state = state;
     return client;
@@ -199,6 +208,7 @@ export class AgoraClient {
     const release = await this.deps.profile.lock();
     try {
       this.state = await this.deps.profile.load();
+      await loadMlsFor(this.state);
       this.trust.begin();
       try {
         return await fn();
@@ -232,6 +242,30 @@ export class AgoraClient {
 
   private async refreshDirectory(): Promise<void> {
     this.state.directory = await this.http.directory();
+  }
+
+  /** One request for everything an operation starts from (GET /v1/sync): the directory's changes
+   * are applied and the checkpoint is verified here; the other parts are hints each step checks
+   * exactly as it checks the answer of their own endpoint. The cursor names what this device
+   * applied, so an answer lost on the way is asked for again unchanged. */
+  private async fetchSync(): Promise<api.SyncResponse> {
+    const answer = await this.http.sync(`${this.state.directorySeq}.${this.state.mailboxCursor}`, witnessQuery(witnessSelection(this.trust.policy)));
+    const { full, users, devices } = answer.directory;
+    if (full) {
+      this.state.directory = { users, devices };
+    } else if (users.length > 0 || devices.length > 0) {
+      const merge = <T extends { id: string; createdAt: number }>(held: T[], changed: T[]): T[] => {
+        const byId = new Map(held.map((x) => [x.id, x]));
+        for (const x of changed) byId.set(x.id, x);
+        // The relay's order, as a whole directory would come.
+        return [...byId.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      };
+      this.state.directory = { users: merge(this.state.directory.users, users), devices: merge(this.state.directory.devices, devices) };
+    }
+    this.state.directorySeq = Number(answer.cursor.split('.')[0]);
+    // Before anything else is decided on it: fails closed when the log cannot be verified.
+    await this.trust.refresh(answer.checkpoint?.checkpoint);
+    return answer;
   }
 
   private device(deviceId: string): api.Device | undefined {
@@ -334,8 +368,9 @@ export class AgoraClient {
 
   // ---------- key packages ----------
 
-  private async topUpKeyPackages(initial = false): Promise<void> {
-    const stock = initial ? { stock: 0, hasLastResort: false, low: true } : await this.http.keyPackageStock();
+  /** `known`: the relay's stock as a sync answer gave it. */
+  private async topUpKeyPackages(initial = false, known?: api.SyncResponse['keyPackages']): Promise<void> {
+    const stock = initial ? { stock: 0, hasLastResort: false, low: true } : (known ?? await this.http.keyPackageStock());
     if (!stock.low && stock.hasLastResort) return;
     const count = Math.max(0, LIMITS.keyPackageTarget - stock.stock);
     const fresh = count > 0 ? await createKeyPackages(this.identity, count) : [];
@@ -375,8 +410,8 @@ export class AgoraClient {
    * generation it rotates: an administrator's device at once, a colleague's device once
    * `rotationGraceMs` passed without one, and any device at once before it writes a public record
    * (`writing`). */
-  private async syncOrgKeys(opts: { writing?: boolean } = {}): Promise<void> {
-    let keys = await this.http.orgKeys();
+  private async syncOrgKeys(opts: { writing?: boolean; fetched?: Pick<api.SyncResponse, 'orgKeys' | 'pending'> } = {}): Promise<void> {
+    let keys = opts.fetched?.orgKeys ?? await this.http.orgKeys();
     await this.learnOrgKeyLog(keys);
     await this.openOrgEnvelopes(keys);
     const admin = this.state.role === 'admin';
@@ -390,7 +425,8 @@ export class AgoraClient {
       await this.learnOrgKeyLog(keys);
       await this.openOrgEnvelopes(keys);
     }
-    const { pending } = await this.http.pending();
+    // After a rotation the devices waiting are others than the sync answer listed.
+    const { pending } = opts.fetched && !rotate ? { pending: opts.fetched.pending } : await this.http.pending();
     const out: api.Envelope[] = [];
     await this.trust.ensureDevices(pending.map((p) => p.deviceId));
     for (const p of pending) {
@@ -600,16 +636,21 @@ export class AgoraClient {
 
   // ---------- mailbox: Welcomes and history ----------
 
-  private async syncMailbox(): Promise<void> {
+  /** `fetched`: the first page as a sync answer gave it (items this device took since are skipped). */
+  private async syncMailbox(fetched?: api.SyncResponse['mailbox']): Promise<void> {
+    let page = fetched;
     for (;;) {
-      const { items } = await this.http.mailbox(this.state.mailboxCursor);
-      if (items.length === 0) return;
+      const items = page ? page.items.filter((i) => i.seq > this.state.mailboxCursor) : (await this.http.mailbox(this.state.mailboxCursor)).items;
+      const more = page ? page.more : items.length > 0;
+      page = undefined;
+      if (items.length === 0 && !more) return;
       await this.trust.ensureDevices(items.map((i) => i.from));
       for (const item of items) {
         this.state.mailboxCursor = item.seq;
         if (item.kind === 'welcome' && item.groupId) await this.acceptWelcome(item);
         else if (item.kind === 'history') await this.acceptHistory(item);
       }
+      if (!more) return;
     }
   }
 
@@ -769,8 +810,9 @@ export class AgoraClient {
 
   // ---------- groups ----------
 
-  private async fetchGroups(): Promise<NamedGroup[]> {
-    const { groups } = await this.http.groups();
+  /** `fetched`: the list as a sync answer gave it. */
+  private async fetchGroups(fetched?: api.GroupView[]): Promise<NamedGroup[]> {
+    const groups = fetched ?? (await this.http.groups()).groups;
     for (const g of groups) {
       const local = this.state.groups[g.id];
       if (local) {
@@ -803,14 +845,14 @@ export class AgoraClient {
   }
 
   /** Resolves a group the caller can see; for a group id it cannot see, says whether it exists. */
-  private async findGroup(ref: string): Promise<NamedGroup> {
-    let groups = await this.fetchGroups();
+  private async findGroup(ref: string, fetched?: api.SyncResponse): Promise<NamedGroup> {
+    let groups = await this.fetchGroups(fetched?.groups);
     const byName = api.GroupId.safeParse(ref).success ? undefined : groups.filter((g) => sameName(g.name, ref));
     if (byName?.length === 0 && groups.some((g) => g.kind === 'secret' && g.isMember)) {
       // A secret group's name is in its log: one this device just joined (a Welcome waiting) or
       // that was renamed since is found only after reading it.
-      await this.syncMailbox();
-      for (const g of groups) if (g.kind === 'secret' && this.groupOfMine(g)) await this.syncGroupLog(g.id);
+      await this.syncMailbox(fetched?.mailbox);
+      for (const g of groups) if (g.kind === 'secret' && this.groupOfMine(g)) await this.syncGroupLog(g.id, fetched ? g.head : undefined);
       groups = groups.map((g) => this.named(g, groups));
     }
     try {
@@ -835,14 +877,18 @@ export class AgoraClient {
     return (this.state.groups[g.id] ??= emptyGroup({ id: g.id, name, kind: g.kind, departmentId: g.departmentId }));
   }
 
-  /** Reads a group's log from this device's cursor and applies it. */
-  private async syncGroupLog(groupId: string): Promise<StoredMessage[]> {
+  /** Reads a group's log from this device's cursor and applies it. `head`: the log's last seq as the
+   * relay listed it just before (a sync answer); the log is read only up to there. A relay that
+   * understates it only delays entries, as one that withholds them from the log read would. */
+  private async syncGroupLog(groupId: string, head?: number): Promise<StoredMessage[]> {
     const local = this.state.groups[groupId];
     if (!local || (local.kind === 'secret' && (!local.mls || local.removed))) return [];
     const out: StoredMessage[] = [];
     for (;;) {
       const current = this.state.groups[groupId];
-      const { entries } = await this.http.log(groupId, Math.max(current.cursor, current.readableFrom > 0 ? current.readableFrom - 1 : 0));
+      const after = Math.max(current.cursor, current.readableFrom > 0 ? current.readableFrom - 1 : 0);
+      if (head !== undefined && after >= head) break;
+      const { entries } = await this.http.log(groupId, after);
       if (entries.length === 0) break;
       const before = current.cursor;
       // Every key used below is one the key-transparency log proves: senders, added devices and
@@ -1136,26 +1182,31 @@ export class AgoraClient {
 
   // ---------- sync ----------
 
-  private async syncUnlocked(only?: string): Promise<SyncReport> {
+  /** `fetched`: the sync answer the caller started its operation from (else one is fetched). */
+  private async syncUnlocked(only?: string, fetched?: api.SyncResponse): Promise<SyncReport> {
     this.warnings = [];
-    await this.refreshDirectory();
-    await this.trust.refresh();
+    const answer = fetched ?? await this.fetchSync();
     await this.trust.monitorSelf();
-    await this.syncOrgKeys();
-    await this.syncMailbox();
-    const groups = await this.fetchGroups();
+    await this.syncOrgKeys({ fetched: answer });
+    await this.syncMailbox(answer.mailbox);
+    const groups = await this.fetchGroups(answer.groups);
     const newMessages: SyncReport['newMessages'] = [];
+    const initialised = new Set<string>();
     for (const g of groups) {
       if (g.kind === 'secret' && g.epoch === null && g.departmentId) {
         const dept = this.user(this.state.userId)?.departments ?? [];
-        if (dept.includes(g.departmentId)) await this.initReservedGroup(g);
+        if (dept.includes(g.departmentId)) {
+          await this.initReservedGroup(g);
+          initialised.add(g.id);
+        }
       }
     }
     for (const g of groups) {
       if (only && g.id !== only) continue;
       if (!this.groupOfMine(g) && !(only && g.kind === 'public')) continue;
       this.localGroup(g);
-      const msgs = await this.syncGroupLog(g.id);
+      // Only logs that moved are read; one this sync just created has no head in the answer yet.
+      const msgs = await this.syncGroupLog(g.id, initialised.has(g.id) ? undefined : g.head);
       for (const m of msgs) newMessages.push({ groupId: g.id, message: this.view(m) });
       if (g.kind === 'secret') await this.maintainSecretGroup(g);
       const local = this.state.groups[g.id];
@@ -1178,7 +1229,7 @@ export class AgoraClient {
         this.warnings.push(`could not hand your history to your device ${d.id}: ${(e as Error).message}`);
       }
     }
-    await this.topUpKeyPackages();
+    await this.topUpKeyPackages(false, answer.keyPackages);
     return { newMessages, warnings: [...this.trust.raised.map((a) => `ALARM: ${a.message}`), ...this.warnings, ...this.groupWarnings(only)] };
   }
 
@@ -1511,16 +1562,16 @@ export class AgoraClient {
   async send(groupRef: string, text: string): Promise<{ id: string; seq: number }> {
     if (text.length === 0) throw new AgoraError('usage', 'the message is empty');
     return this.tx(async () => {
-      await this.refreshDirectory();
-      const g = await this.findGroup(groupRef);
-      await this.trust.refresh(); // fails closed when the log cannot be verified
+      const answer = await this.fetchSync();
+      const g = await this.findGroup(groupRef, answer);
       // Every send also does a colleague's duty: hand the organisation key to new devices waiting
       // for it, so newcomers can read public groups as soon as anyone is active. Before a public
       // record it also rotates the key at once if the log shows a revocation not yet settled.
-      await this.syncOrgKeys({ writing: g.kind === 'public' });
-      if (g.kind === 'secret') await this.syncMailbox();
+      await this.syncOrgKeys({ writing: g.kind === 'public', fetched: answer });
+      if (g.kind === 'secret') await this.syncMailbox(answer.mailbox);
       for (let attempt = 0; attempt < 5; attempt++) {
-        await this.syncGroupLog(g.id);
+        // After a refused record the relay's head is no longer known: read up to the end.
+        await this.syncGroupLog(g.id, attempt === 0 ? g.head : undefined);
         const local = this.localGroup(g);
         let epoch: number;
         let key: Uint8Array;
@@ -1575,13 +1626,14 @@ export class AgoraClient {
 
   async read(groupRef: string): Promise<{ group: GroupSummary; messages: MessageView[]; warnings: string[] }> {
     return this.tx(async () => {
-      const g = await this.findGroup(groupRef);
+      const answer = await this.fetchSync();
+      const g = await this.findGroup(groupRef, answer);
       if (g.kind === 'secret' && !this.groupOfMine(g)) {
         // A Welcome may be waiting.
-        await this.syncMailbox();
+        await this.syncMailbox(answer.mailbox);
         if (!this.groupOfMine(g)) throw new AgoraError('not_a_member', `you are not a member of the secret group "${g.name}"`);
       }
-      const report = await this.syncUnlocked(g.id);
+      const report = await this.syncUnlocked(g.id, answer);
       const local = this.state.groups[g.id];
       const messages = (local?.messages ?? []).slice().sort((a, b) => a.seq - b.seq).map((m) => this.view(m));
       const rejected = (local?.rejected ?? []).map((r) => `${g.name}: entry ${r.seq} from device ${r.sender} was refused: ${r.reason}`);

@@ -71,14 +71,16 @@ export class KtTrust {
     throw new AgoraError('forbidden', `key transparency: ${message}`);
   }
 
-  /** Fetches and verifies the relay's checkpoint and that the log only grew since the stored one. */
-  async refresh(): Promise<void> {
+  /** Fetches and verifies the relay's checkpoint and that the log only grew since the stored one.
+   * `fetched`: a checkpoint the relay gave already, asked for by the same witness selection (a
+   * sync answer); it is verified exactly as one fetched here. */
+  async refresh(fetched?: string): Promise<void> {
     if (this.refreshed) return;
     const policy = this.policy;
     let note: string;
     try {
       // By the policy's own witness keys: cosignatures by anyone else cannot move the answer.
-      note = (await this.kt.witnessedCheckpoint(policy)).checkpoint;
+      note = fetched ?? (await this.kt.witnessedCheckpoint(policy)).checkpoint;
     } catch (e) {
       throw new AgoraError('network', `the key-transparency log is unavailable, so no key can be verified and nothing is encrypted (${(e as Error).message})`);
     }

@@ -16,6 +16,7 @@ import { ktRoutes } from './routes/kt.js';
 import { KtLog } from './kt/log.js';
 import { KtAccess, type KtReader } from './kt/access.js';
 import { orgKeyRoutes } from './routes/orgkeys.js';
+import { syncRoutes } from './routes/sync.js';
 import type { Store } from './store/types.js';
 
 export interface RateLimitOptions {
@@ -151,6 +152,7 @@ export function composeRelay(deps: AppDeps): RelayParts {
   revokeRoutes(kit);
   orgKeyRoutes(kit);
   ktRoutes(kit);
+  syncRoutes(kit);
 
   const app = new Koa();
   app.on('error', (err: unknown) => log(`http error: ${err instanceof Error ? err.message : String(err)}`));

@@ -57,6 +57,14 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
         const ex: Exchange = { method: req.method ?? 'GET', path: req.url ?? '/', status: upstreamRes.status, body, request };
         seen.push(ex);
         const replaced = rule ? await rule(ex) : undefined;
+        if (!replaced && ex.method === 'GET' && ex.path.startsWith('/v1/sync') && ex.status === 200) {
+          const parts = await splitSync(ex, headers);
+          if (parts) {
+            res.writeHead(parts.status, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(parts.body));
+            return;
+          }
+        }
         const status = replaced ? (replaced.status ?? 200) : upstreamRes.status;
         const out = replaced ? JSON.stringify(replaced.body) : text;
         res.writeHead(status, { 'content-type': upstreamRes.headers.get('content-type') ?? 'application/json' });
@@ -67,6 +75,59 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
       });
     });
   });
+  /** A sync answer carries what several endpoints answer: each part goes through the rule as an
+   * exchange of its own endpoint (and is recorded as one), so a rule written for /v1/directory or
+   * /v1/kt/checkpoint lies the same way in a sync. A rule that rewrites the directory gets the whole
+   * directory and the device gets its version as a whole directory. An error for the checkpoint
+   * leaves it out (the device then asks /v1/kt/checkpoint); an error for another part is the
+   * sync's answer. Undefined: nothing was rewritten. */
+  async function splitSync(ex: Exchange, headers: Record<string, string>): Promise<{ status: number; body: unknown } | undefined> {
+    if (!rule) return undefined;
+    const sync = structuredClone(ex.body) as Record<string, unknown> & {
+      cursor: string; directory: { full: boolean; users: unknown[]; devices: unknown[] }; pending: unknown;
+      mailbox: { items: { seq: number }[]; more: boolean }; groups: unknown; checkpoint: unknown;
+    };
+    const query = new URL(ex.path, 'http://x').searchParams;
+    const [, mailboxAfter] = (query.get('cursor') ?? '0.0').split('.');
+    const witnesses = query.getAll('witness').map((w) => `&witness=${encodeURIComponent(w)}`).join('');
+    const checkpointQuery = query.has('quorum') ? `?quorum=${query.get('quorum')}${witnesses}` : '';
+    const get = async (path: string): Promise<unknown> => (await fetch(upstream + path, { headers })).json();
+    let changed = false;
+    const part = async (path: string, body: unknown): Promise<{ status: number; body: unknown } | 'unchanged'> => {
+      const virtual: Exchange = { method: 'GET', path, status: 200, body, request: undefined };
+      seen.push(virtual);
+      const r = await rule!(virtual);
+      if (!r) return 'unchanged';
+      changed = true;
+      return { status: r.status ?? 200, body: r.body };
+    };
+    const fullDirectory = await get('/v1/directory');
+    const directory = await part('/v1/directory', fullDirectory);
+    const plain: [string, string, (b: unknown) => unknown, (b: unknown) => unknown][] = [
+      ['orgKeys', '/v1/orgkeys', (b) => b, (b) => b],
+      ['pending', '/v1/orgkeys/pending', (b) => ({ pending: b }), (b) => (b as { pending: unknown }).pending],
+      ['groups', '/v1/groups', (b) => ({ groups: b }), (b) => (b as { groups: unknown }).groups],
+      ['keyPackages', '/v1/keypackages/stock', (b) => b, (b) => b],
+      ['mailbox', `/v1/mailbox?after=${mailboxAfter}`, (b) => ({ items: (b as typeof sync.mailbox).items, head: 0 }),
+        (b) => ({ items: (b as typeof sync.mailbox).items, more: sync.mailbox.more })],
+    ];
+    if (directory !== 'unchanged') {
+      if (directory.status >= 400) return directory;
+      sync.directory = { full: true, ...(directory.body as { users: unknown[]; devices: unknown[] }) };
+    }
+    for (const [key, path, wrap, unwrap] of plain) {
+      const r = await part(path, wrap(sync[key]));
+      if (r === 'unchanged') continue;
+      if (r.status >= 400) return r;
+      sync[key] = unwrap(r.body);
+    }
+    if (sync.checkpoint !== null) {
+      const r = await part(`/v1/kt/checkpoint${checkpointQuery}`, sync.checkpoint);
+      if (r !== 'unchanged') sync.checkpoint = r.status >= 400 ? null : r.body;
+    }
+    return changed ? { status: 200, body: sync } : undefined;
+  }
+
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);

@@ -17,7 +17,7 @@ import { parseCheckpoint, parseNote } from '../kt/note.js';
 import { audit, type AuditReport, type AuditSince } from '../kt/audit.js';
 import { auditorOpener } from '../kt/auditor.js';
 import { newWitnessKey, witnessStep, witnessVkey, WitnessKeySchema, WitnessStateSchema, type WitnessKey, type WitnessState } from '../kt/witness.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 async function readJson<S extends z.ZodType>(file: string, schema: S, what: string): Promise<z.infer<S> | undefined> {
   let text: string;

@@ -4,7 +4,7 @@
 import type { LogEntry, Device } from '../protocol/api.js';
 import { fromB64u, toB64u } from '../protocol/encoding.js';
 import { openRecord, checkCounter, RecordRejected } from '../crypto/records.js';
-import { processCommit, exportContentKey, groupInfo, MlsCheckError, type DeviceLookup } from '../mls/group.js';
+import { processCommit, exportContentKey, groupInfo, loadMls, MlsCheckError, type DeviceLookup } from '../mls/index.js';
 import type { GroupLocal, Rejection, StoredMessage } from './state.js';
 import { openOwners, ownerVerdict } from './roles.js';
 import { membershipCheckFor } from './membership.js';
@@ -38,6 +38,8 @@ export async function ingestEntries(start: GroupLocal, entries: LogEntry[], ctx:
   const checkpoints: IngestResult['checkpoints'] = [];
   const refusedCommits: Rejection[] = [];
   const seen = new Set(group.messages.map((m) => m.id));
+  // The state may come straight from storage, and the synchronous readers below need MLS loaded.
+  if (group.mls) await loadMls();
   if (group.kind === 'secret' && group.mls && group.logEpoch === null) {
     // A profile from before relay and MLS epochs were told apart: they were equal then.
     group.logEpoch = groupInfo(fromB64u(group.mls)).epoch;

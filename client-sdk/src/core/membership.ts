@@ -3,7 +3,7 @@
  * the commitment a device expects from its own MLS state; the committer signs it (and seals the list
  * to the auditors), every member later checks the logged one against it (KtTrust.checkMembership).
  * Sans-I/O. */
-import { membershipInputs } from '../mls/group.js';
+import { membershipInputs } from '../mls/index.js';
 import { membershipCommitment } from '../kt/entries.js';
 import { toB64u } from '../protocol/encoding.js';
 import type { GroupLocal } from './state.js';

@@ -14,7 +14,7 @@
  *
  * Sealed set: u8 version (1) || nonce (24) || XChaCha20-Poly1305(JSON array of sorted user ids,
  * aad = "agora-owners-v1\n" || groupId). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { UserId } from '../protocol/api.js';
 import { Name } from '../protocol/names.js';
 import { MAX_DESCRIPTION_CHARS } from '../crypto/records.js';

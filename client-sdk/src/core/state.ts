@@ -2,7 +2,7 @@
  * by an older release or damaged on disk is refused with a clear message instead of half-working.
  * Everything here is secret (device keys, MLS states, content keys, plaintext history); the state
  * store encrypts it at rest. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DirectoryResponse, Role } from '../protocol/api.js';
 
 export const PROFILE_VERSION = 1;
@@ -163,6 +163,9 @@ export const ProfileState = z.object({
   /** Organisation-key generations this device holds (generation → key). */
   orgKeys: z.record(z.string(), B64u),
   mailboxCursor: z.number().int(),
+  /** The relay's directory change counter up to which `directory` is applied (GET /v1/sync); 0: none
+   * yet, the next sync brings the whole directory. */
+  directorySeq: z.number().int().min(0).default(0),
   /** Our own per-group counters. */
   sentCounters: z.record(z.string(), z.number().int()),
   /** Own devices that already received our history bundle. */

@@ -10,7 +10,7 @@
  * they can be raised later without breaking old profiles. A short numeric PIN cannot withstand an
  * offline guessing attack on a copied profile whatever the parameters; Argon2id only makes each
  * guess expensive. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { concatBytes, fromB64u, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
 import { getSodium } from './sodium.js';
 

@@ -23,7 +23,7 @@
  * relabelled with another epoch fails to decrypt. The inner groupId/epoch/senderDeviceId are checked
  * as well, so a group member who encrypts a record meant for elsewhere under the right key is caught.
  * The per-sender counter (dropped records, replays) needs state and is the caller's: checkCounter. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeviceId, Epoch, GroupId, UserId } from '../protocol/api.js';
 import { Name } from '../protocol/names.js';
 import { LIMITS } from '../protocol/limits.js';

@@ -5,7 +5,7 @@
  *
  * The format is its own, versioned and validated here; it imports nothing from the wire protocol
  * or the client state, so neither can change it by accident (a snapshot test freezes it). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgoraError } from '../core/errors.js';
 import { KdfParamsSchema } from '../crypto/profile-crypto.js';
 import { fromUtf8, randomBytes, utf8 } from '../protocol/encoding.js';

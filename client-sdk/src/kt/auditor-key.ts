@@ -3,7 +3,7 @@
  * encrypted. The file stays on the officer's machine; its public half goes into the organisation's
  * policy file (`auditors`). */
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromB64u, randomBytes, toB64u } from '../protocol/encoding.js';
 
 const Seed = z.string().refine((s) => {

@@ -8,7 +8,7 @@
  * With `quorum: 0` nothing is timestamped, so such a policy gives NO freshness guarantee: the relay
  * can keep serving an old (but correctly signed) checkpoint. Rollback below a checkpoint the client
  * already stored is still caught by the consistency check against it (verifyAppendOnly). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromB64u } from '../protocol/encoding.js';
 import { NoteError, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, isValidNoteText, parseVkey } from './note.js';
 

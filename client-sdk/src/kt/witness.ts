@@ -4,7 +4,7 @@
  * back or rewrites history cannot get this witness's cosignature for it — and clients whose policy
  * requires this witness then refuse the forged view. Sans-I/O: the CLI fetches and posts. */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromB64u, randomBytes, toB64u } from '../protocol/encoding.js';
 import { KtError, verifyAppendOnly } from './checkpoint.js';
 import { cosign, cosignatureVkey } from './cosignature.js';

@@ -19,47 +19,36 @@
  *   output. So states keep no previous-epoch receiver data (see encodeState).
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import {
-  createCommit,
-  createGroup as tsCreateGroup,
-  decodeGroupState,
-  decodeMlsMessage,
-  defaultKeyPackageEqualityConfig,
-  defaultKeyRetentionConfig,
-  defaultLifetimeConfig,
-  defaultPaddingConfig,
-  emptyPskIndex,
-  encodeGroupState,
-  encodeMlsMessage,
-  generateKeyPackageWithKey,
-  getCiphersuiteFromName,
-  joinGroupWithExtensions,
-  mlsExporter,
-  processPrivateMessage,
-  type AuthenticationService,
-  type Capabilities,
-  type CiphersuiteImpl,
-  type ClientConfig,
-  type ClientState,
-  type Credential,
-  type CryptoProvider,
-  type Extension,
-  type GroupState,
-  type IncomingMessageCallback,
-  type KeyPackage,
-  type PrivateKeyPackage,
-  type Proposal,
-  type RatchetTree,
+// Each function from its own module rather than the package index: ts-mls declares no
+// "sideEffects": false, so the index drags its default WebCrypto/@hpke provider into a browser bundle
+// (with a Node `import("crypto")` fallback and optional post-quantum packages), none of which Agora
+// uses (agoraCryptoProvider does all the cryptography).
+import { createCommit } from 'ts-mls/createCommit.js';
+import { createGroup as tsCreateGroup, decodeGroupState, encodeGroupState, joinGroupWithExtensions } from 'ts-mls/clientState.js';
+import { getCiphersuiteFromName } from 'ts-mls/crypto/ciphersuite.js';
+import { encodeKeyPackage, generateKeyPackageWithKey, verifyKeyPackage } from 'ts-mls/keyPackage.js';
+import { defaultKeyPackageEqualityConfig } from 'ts-mls/keyPackageEqualityConfig.js';
+import { defaultKeyRetentionConfig } from 'ts-mls/keyRetentionConfig.js';
+import { mlsExporter } from 'ts-mls/keySchedule.js';
+import { defaultLifetimeConfig } from 'ts-mls/lifetimeConfig.js';
+import { decodeMlsMessage, encodeMlsMessage } from 'ts-mls/message.js';
+import { defaultPaddingConfig } from 'ts-mls/paddingConfig.js';
+import { processPrivateMessage } from 'ts-mls/processMessages.js';
+import { emptyPskIndex } from 'ts-mls/pskIndex.js';
+import type {
+  AuthenticationService, Capabilities, CiphersuiteImpl, ClientConfig, ClientState, Credential, CryptoProvider, Extension, GroupState,
+  IncomingMessageCallback, KeyPackage, PrivateKeyPackage, Proposal, RatchetTree,
 } from 'ts-mls';
 import { encode } from 'ts-mls/codec/tlsEncoder.js';
 import { CryptoVerificationError } from 'ts-mls/mlsError.js';
 import { varLenDataEncoder } from 'ts-mls/codec/variableLength.js';
-import { encodeKeyPackage, verifyKeyPackage } from 'ts-mls/keyPackage.js';
 import { verifyLeafNodeSignatureKeyPackage } from 'ts-mls/leafNode.js';
 import { bytesEqual, fromB64u, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
+import { MlsCheckError } from './check-error.js';
 import { AGORA_CIPHERSUITE, agoraCryptoProvider } from './provider.js';
 
 export { AGORA_CIPHERSUITE, agoraCryptoProvider };
+export { MlsCheckError, type MlsCheckCode } from './check-error.js';
 
 export interface MlsIdentity {
   userId: string;
@@ -120,19 +109,6 @@ export interface MlsGroupInfo {
   epoch: number;
   members: MemberInfo[];
   ownDeviceId: string;
-}
-
-export type MlsCheckCode = 'bad_key_package' | 'declaration_mismatch' | 'unknown_device' | 'wrong_epoch' | 'invalid';
-
-export class MlsCheckError extends Error {
-  constructor(
-    readonly code: MlsCheckCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'MlsCheckError';
-  }
 }
 
 export const CONTENT_KEY_LABEL = 'agora content v1';

@@ -1,7 +1,7 @@
 /** Wire schemas of the relay's HTTP and WebSocket API, defined once and used by both sides: the
  * relay parses every request with them, the SDK parses every response with them. Binary values
  * travel as unpadded base64url strings. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from './limits.js';
 import { Name } from './names.js';
 import { PolicySchema } from '../kt/policy.js';
@@ -448,3 +448,42 @@ export type PushMessage = z.infer<typeof PushMessage>;
 /** The WebSocket subprotocol carrying the token, since browsers cannot set headers on an upgrade. */
 export const WS_PROTOCOL = 'agora.v1';
 export const wsTokenProtocol = (token: string) => `agora.token.${token}`;
+
+// ---- sync: everything a device checks when it wakes up, in one request ----
+/** `<directory change seq>.<mailbox seq>`: the point up to which a device applied the directory
+ * and its mailbox. The device sends back the cursor of the last answer it applied (and saved), so
+ * an answer lost on the way costs nothing: the same cursor gets the same changes again. */
+export const SyncCursor = z.string().regex(/^\d{1,15}\.\d{1,15}$/, 'a cursor is <directory>.<mailbox>');
+export type SyncCursor = z.infer<typeof SyncCursor>;
+export const SyncQuery = z.object({
+  /** Absent or directory part 0: the whole directory. */
+  cursor: SyncCursor.optional(),
+  /** The checkpoint, asked for as GET /v1/kt/checkpoint asks: by the policy's witness keys and quorum. */
+  witness: KtCheckpointQuery.shape.witness,
+  quorum: KtCheckpointQuery.shape.quorum,
+});
+export const SyncResponse = z.object({
+  cursor: SyncCursor,
+  directory: z.object({
+    /** True: `users` and `devices` are everyone (the cursor was 0 or one this relay never gave out);
+     * false: only the entries that changed after the cursor. */
+    full: z.boolean(),
+    users: z.array(User),
+    devices: z.array(Device),
+  }),
+  /** What GET /v1/orgkeys answers. */
+  orgKeys: OrgKeysResponse,
+  /** What GET /v1/orgkeys/pending answers. */
+  pending: PendingResponse.shape.pending,
+  /** The device's mailbox after the cursor's mailbox part: one page, `more` when another follows. */
+  mailbox: z.object({ items: z.array(MailboxItem), more: z.boolean() }),
+  /** What GET /v1/groups answers: every visible group with its head (seq) and epoch. */
+  groups: z.array(GroupView),
+  /** What GET /v1/kt/checkpoint answers for the same witness selection; null where that answers an
+   * error (no checkpoint has the quorum yet): the device then asks it directly and fails closed as
+   * it always does. */
+  checkpoint: KtCheckpointResponse.nullable(),
+  /** What GET /v1/keypackages/stock answers. */
+  keyPackages: StockResponse,
+});
+export type SyncResponse = z.infer<typeof SyncResponse>;

@@ -3,7 +3,7 @@
  * tell apart (case, Unicode normal form, runs of spaces), and characters that change how a name is
  * displayed without being seen (bidi overrides, zero-width and other format characters, controls)
  * are refused outright: "Ben Weber" must not hide a right-to-left override or a zero-width joiner. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from './limits.js';
 
 /** Letters that render as nothing in common fonts, though Unicode does not class them as format

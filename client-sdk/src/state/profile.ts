@@ -2,7 +2,7 @@
  * browser), encrypted with a key derived by Argon2id from the passphrase. The KDF parameters sit in a
  * small clear header so the key can be derived again; everything else is ciphertext. Only this
  * folder touches storage (BRIEF §4.1). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { deriveProfileKey, decryptProfile, encryptProfile, newKdfParams, type KdfParams } from '../crypto/profile-crypto.js';
 import { fromB64u, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
 import { AgoraError } from '../core/errors.js';

@@ -1,7 +1,7 @@
 /** The relay's HTTP API as typed calls. Every response is parsed with the shared zod schemas: a
  * relay is not trusted to answer in shape. The `fetch` implementation is injected so the same code
  * runs in Node and browsers. */
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../protocol/api.js';
 import type { ErrorBody } from '../protocol/errors.js';
 import { AgoraError } from '../core/errors.js';
@@ -101,6 +101,8 @@ export class RelayHttp {
     return this.call('GET', `/v1/groups/${encodeURIComponent(id)}/log?${q}`, api.LogResponse);
   }
   mailbox(after: number) { return this.call('GET', `/v1/mailbox?after=${after}`, api.MailboxResponse); }
+  /** `query` selects the checkpoint as GET /v1/kt/checkpoint would ('' or starting with '&'). */
+  sync(cursor: api.SyncCursor, query: string) { return this.call('GET', `/v1/sync?cursor=${cursor}${query}`, api.SyncResponse); }
   sendHistory(deviceId: string, payload: string) { return this.call('POST', '/v1/history', api.SeqResponse, { deviceId, payload }); }
   uploadKeyPackages(keyPackages: string[], lastResort?: string) {
     return this.call('POST', '/v1/keypackages', api.StockResponse, { keyPackages, ...(lastResort ? { lastResort } : {}) });

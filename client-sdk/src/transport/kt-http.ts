@@ -28,6 +28,17 @@ export function readerKtHttp(server: string, fetchImpl: FetchLike, role: api.KtR
   return new KtHttp(new RelayHttp(server, fetchImpl, readerTokens(server, fetchImpl, role, seed)), true);
 }
 
+/** The checkpoint a device asks for under its policy: the newest its own witnesses vouch for (a
+ * quorum of them), or the latest when the policy names none. */
+export function witnessSelection(policy: Policy): { witnesses: string[]; quorum: number } | undefined {
+  return policy.quorum > 0 ? { witnesses: policy.witnesses.map((w) => w.vkey), quorum: policy.quorum } : undefined;
+}
+
+/** The query string that asks for that checkpoint, '' or starting with '&'. */
+export function witnessQuery(select: { witnesses: string[]; quorum: number } | undefined): string {
+  return select ? `&quorum=${select.quorum}${select.witnesses.map((w) => `&witness=${encodeURIComponent(w)}`).join('')}` : '';
+}
+
 export class KtHttp {
   /** With `authenticated`, the http client's token (a device's, a witness's or an auditor's) goes
    * along; without, only the open policy endpoint answers. */
@@ -44,13 +55,13 @@ export class KtHttp {
   /** The latest checkpoint, or the largest one that `quorum` of these witnesses (their verifier
    * keys) cosigned, carrying only their cosignatures. */
   checkpoint(select?: { witnesses: string[]; quorum: number }) {
-    const q = select ? `?quorum=${select.quorum}${select.witnesses.map((w) => `&witness=${encodeURIComponent(w)}`).join('')}` : '';
+    const q = witnessQuery(select).replace(/^&/, '?');
     return this.http.call('GET', `/v1/kt/checkpoint${q}`, api.KtCheckpointResponse, undefined, this.authenticated);
   }
   /** What a client whose policy requires witnesses asks for: the newest checkpoint its own witnesses
    * vouch for, which nobody else's cosignature can move. */
   witnessedCheckpoint(policy: Policy) {
-    return this.checkpoint(policy.quorum > 0 ? { witnesses: policy.witnesses.map((w) => w.vkey), quorum: policy.quorum } : undefined);
+    return this.checkpoint(witnessSelection(policy));
   }
   entries(start: number, end: number) {
     return this.http.call('GET', `/v1/kt/entries?start=${start}&end=${end}`, api.KtEntriesResponse, undefined, this.authenticated);

@@ -6,7 +6,7 @@ import {
 } from '@agora/client-sdk/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
-import type { InviteRow, Store } from '../store/types.js';
+import type { DeviceRow, InviteRow, Store, UserRow } from '../store/types.js';
 import { deviceView, userView } from '../views.js';
 import { body, idParam, reply, type RouteKit } from './context.js';
 import { withUniqueName } from './names.js';
@@ -24,6 +24,16 @@ export async function departmentsByUser(store: Store): Promise<Map<string, strin
     }
   }
   return byUser;
+}
+
+/** The directory as the relay shows it: everyone, or (`rows`) only these people and devices. */
+export async function directoryAnswer(store: Store, rows?: { users: UserRow[]; devices: DeviceRow[] }): Promise<DirectoryResponse> {
+  if (!rows) {
+    const [users, devices, depts] = await Promise.all([store.listUsers(), store.listDevices(), departmentsByUser(store)]);
+    return { users: users.map((u) => userView(u, depts.get(u.id) ?? [])), devices: devices.map(deviceView) };
+  }
+  const users = await Promise.all(rows.users.map(async (u) => userView(u, await store.listUserDepartments(u.id))));
+  return { users, devices: rows.devices.map(deviceView) };
 }
 
 const CodeHash = b64uBytes(32);
@@ -162,12 +172,7 @@ export function accountRoutes({ router, deps, authed, open, later }: RouteKit): 
   router.get(
     '/v1/directory',
     authed(async (ctx) => {
-      const [users, devices, depts] = await Promise.all([store.listUsers(), store.listDevices(), departmentsByUser(store)]);
-      const answer: DirectoryResponse = {
-        users: users.map((u) => userView(u, depts.get(u.id) ?? [])),
-        devices: devices.map(deviceView),
-      };
-      reply(ctx, 200, answer);
+      reply(ctx, 200, await directoryAnswer(store));
     }),
   );
 }

@@ -10,7 +10,7 @@ import type { Store } from '../store/types.js';
 import { mailboxView } from '../views.js';
 import { body, query, reply, type RouteKit } from './context.js';
 
-async function stockOf(store: Store, deviceId: string) {
+export async function stockOf(store: Store, deviceId: string) {
   const { stock, hasLastResort } = await store.keyPackageStock(deviceId);
   return { stock, hasLastResort, low: stock < LIMITS.keyPackageLowWater };
 }

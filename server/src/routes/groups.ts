@@ -8,7 +8,7 @@ import {
 } from '@agora/client-sdk/protocol';
 import { verifyEd25519, type Principal } from '../auth.js';
 import { AppError } from '../errors.js';
-import { isStaleEpoch, type GroupDeviceRow, type GroupRow } from '../store/types.js';
+import { isStaleEpoch, type GroupDeviceRow, type GroupRow, type Store } from '../store/types.js';
 import { groupBase, logEntryView } from '../views.js';
 import { body, idParam, noBody, query, reply, type Ctx, type RouteKit } from './context.js';
 import { withUniqueName } from './names.js';
@@ -43,6 +43,51 @@ function checkMembership(groupId: string, epoch: number, proof: MembershipProof,
   };
 }
 
+/** A group as `who` sees it: members, member devices, and where its device may start reading. */
+async function groupViewFor(store: Store, group: GroupRow, who: Principal): Promise<GroupView> {
+  if (group.kind === 'secret') {
+    const devices = await store.listGroupDevices(group.id);
+    const isMember = devices.some((d) => d.deviceId === who.device.id);
+    const ownSince = devices.filter((d) => d.userId === who.user.id).map((d) => d.sinceSeq);
+    return {
+      ...groupBase(group),
+      members: [...new Set(devices.map((d) => d.userId))].sort(),
+      memberDevices: devices.map((d) => d.deviceId),
+      isMember,
+      readableFrom: isMember ? Math.min(...ownSince) : 0,
+    };
+  }
+  const members = await store.listPublicMembers(group.id);
+  return { ...groupBase(group), members, memberDevices: [], isMember: members.includes(who.user.id), readableFrom: 0 };
+}
+
+/** Every group `who` may see: all public groups, the secret groups its device is a member of, and
+ * its departments' secret groups. */
+export async function visibleGroups(store: Store, who: Principal): Promise<GroupView[]> {
+  const [groups, mine, departments] = await Promise.all([
+    store.listGroups(),
+    store.listUserGroupIds(who.user.id),
+    store.listUserDepartments(who.user.id),
+  ]);
+  const myGroups = new Set(mine);
+  const myDepartments = new Set(departments);
+  const visible: GroupView[] = [];
+  for (const group of groups) {
+    if (group.kind === 'secret') {
+      const inDepartment = group.departmentId !== null && myDepartments.has(group.departmentId);
+      // listUserGroupIds holds the secret groups where any of the person's devices is a member;
+      // the view then tells whether this device is one of them.
+      if (!inDepartment && !myGroups.has(group.id)) continue;
+      const v = await groupViewFor(store, group, who);
+      if (!inDepartment && !v.isMember) continue;
+      visible.push(v);
+    } else {
+      visible.push(await groupViewFor(store, group, who));
+    }
+  }
+  return visible;
+}
+
 export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
   const { store, hub, now, kt } = deps;
 
@@ -53,22 +98,7 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
     return group;
   }
 
-  async function view(group: GroupRow, who: Principal): Promise<GroupView> {
-    if (group.kind === 'secret') {
-      const devices = await store.listGroupDevices(group.id);
-      const isMember = devices.some((d) => d.deviceId === who.device.id);
-      const ownSince = devices.filter((d) => d.userId === who.user.id).map((d) => d.sinceSeq);
-      return {
-        ...groupBase(group),
-        members: [...new Set(devices.map((d) => d.userId))].sort(),
-        memberDevices: devices.map((d) => d.deviceId),
-        isMember,
-        readableFrom: isMember ? Math.min(...ownSince) : 0,
-      };
-    }
-    const members = await store.listPublicMembers(group.id);
-    return { ...groupBase(group), members, memberDevices: [], isMember: members.includes(who.user.id), readableFrom: 0 };
-  }
+  const view = (group: GroupRow, who: Principal): Promise<GroupView> => groupViewFor(store, group, who);
 
   /** A secret group is visible to its member devices and, for a department's group, to the
    * department's people (so they can see it exists and ask to be added). */
@@ -154,28 +184,7 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
   router.get(
     '/v1/groups',
     authed(async (ctx, who) => {
-      const [groups, mine, departments] = await Promise.all([
-        store.listGroups(),
-        store.listUserGroupIds(who.user.id),
-        store.listUserDepartments(who.user.id),
-      ]);
-      const myGroups = new Set(mine);
-      const myDepartments = new Set(departments);
-      const visible: GroupView[] = [];
-      for (const group of groups) {
-        if (group.kind === 'secret') {
-          const inDepartment = group.departmentId !== null && myDepartments.has(group.departmentId);
-          // listUserGroupIds holds the secret groups where any of the person's devices is a member;
-          // the view then tells whether this device is one of them.
-          if (!inDepartment && !myGroups.has(group.id)) continue;
-          const v = await view(group, who);
-          if (!inDepartment && !v.isMember) continue;
-          visible.push(v);
-        } else {
-          visible.push(await view(group, who));
-        }
-      }
-      reply(ctx, 200, { groups: visible });
+      reply(ctx, 200, { groups: await visibleGroups(store, who) });
     }),
   );
 

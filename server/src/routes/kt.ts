@@ -10,7 +10,9 @@ import {
   type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse, type KtProofResponse, type KtReaderRole, type KtUserResponse,
 } from '@agora/client-sdk/protocol';
 import { PolicySchema } from '@agora/client-sdk/kt';
+import type { z } from 'zod';
 import { cosignerKey } from '../kt/access.js';
+import type { KtLog } from '../kt/log.js';
 import { AppError } from '../errors.js';
 import { body, idParam, query, reply, requireAdmin, type RouteKit } from './context.js';
 
@@ -19,6 +21,20 @@ const WITNESS_READ: readonly KtReaderRole[] = ['witness', 'auditor'];
 const AUDITOR_READ: readonly KtReaderRole[] = ['auditor'];
 
 const b64 = (proof: Uint8Array[]) => proof.map(toB64u);
+
+/** The checkpoint a reader asks for: the latest, one of a given size, or the largest that enough
+ * witnesses (any, or only those named) cosigned. */
+export async function checkpointAnswer(kt: KtLog, q: z.infer<typeof KtCheckpointQuery>): Promise<KtCheckpointResponse> {
+  if ((q.witness === undefined) !== (q.quorum === undefined)) {
+    throw new AppError('invalid_field', 'quorum: witness and quorum go together', { field: 'quorum' });
+  }
+  if (q.witness && q.witness.some((v) => !cosignerKey(v))) {
+    throw new AppError('invalid_field', 'witness: not a cosignature/v1 verifier key', { field: 'witness' });
+  }
+  return q.witness && q.quorum !== undefined ? kt.cosignedCheckpoint(q.quorum, q.witness)
+    : q.cosigners !== undefined ? kt.cosignedCheckpoint(q.cosigners)
+      : kt.checkpoint(q.size);
+}
 
 export function ktRoutes({ router, deps, open, authed, ktRead }: RouteKit): void {
   const { kt, ktAccess } = deps;
@@ -62,18 +78,7 @@ export function ktRoutes({ router, deps, open, authed, ktRead }: RouteKit): void
   router.get(
     '/v1/kt/checkpoint',
     ktRead(WITNESS_READ, async (ctx) => {
-      const q = query(ctx, KtCheckpointQuery);
-      if ((q.witness === undefined) !== (q.quorum === undefined)) {
-        throw new AppError('invalid_field', 'quorum: witness and quorum go together', { field: 'quorum' });
-      }
-      if (q.witness && q.witness.some((v) => !cosignerKey(v))) {
-        throw new AppError('invalid_field', 'witness: not a cosignature/v1 verifier key', { field: 'witness' });
-      }
-      const answer: KtCheckpointResponse =
-        q.witness && q.quorum !== undefined ? await kt.cosignedCheckpoint(q.quorum, q.witness)
-          : q.cosigners !== undefined ? await kt.cosignedCheckpoint(q.cosigners)
-            : await kt.checkpoint(q.size);
-      reply(ctx, 200, answer);
+      reply(ctx, 200, await checkpointAnswer(kt, query(ctx, KtCheckpointQuery)));
     }),
   );
 

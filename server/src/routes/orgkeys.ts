@@ -1,12 +1,13 @@
 /** Organisation-key generations for public groups. The relay keeps sealed envelopes per device
  * and tells devices who is still missing which generation; it never holds an opened key. */
 import { idListHash, orgKeyGenerationMessage } from '@agora/client-sdk/kt';
-import { CreateGenerationRequest, LIMITS, RefuseEnvelopeRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type PendingResponse } from '@agora/client-sdk/protocol';
+import { CreateGenerationRequest, LIMITS, RefuseEnvelopeRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type OrgKeysResponse, type PendingResponse } from '@agora/client-sdk/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { EnvelopeRow, Store } from '../store/types.js';
 import { envelopeView } from '../views.js';
 import { ROTATION_META } from './admin.js';
+import type { KtLog } from '../kt/log.js';
 import { body, reply, type RouteKit } from './context.js';
 
 /** Refuses an envelope for a device that is revoked or belongs to a deactivated person: sealing
@@ -21,27 +22,50 @@ async function requireRecipient(store: Store, deviceId: string, field: string): 
   }
 }
 
+/** The device's envelopes, the current generation and where the generations sit in the log. */
+export async function orgKeysAnswer(store: Store, kt: KtLog, deviceId: string): Promise<OrgKeysResponse> {
+  const [current, flag, envelopes, logged] = await Promise.all([
+    store.currentGeneration(),
+    store.getMeta(ROTATION_META),
+    store.listEnvelopes(deviceId),
+    kt.orgKeyGenerations(),
+  ]);
+  // The log positions of the generations this device holds envelopes for, and of the current
+  // one: the device proves each entry in the log before it accepts that generation's key.
+  const wanted = new Set([...envelopes.map((e) => e.generation), ...(current > 0 ? [current] : [])]);
+  const generations = [...wanted].sort((a, b) => a - b).flatMap((generation) => {
+    const index = logged.indexes.get(generation);
+    return index === undefined ? [] : [{ generation, index }];
+  }).slice(-LIMITS.fanOut);
+  return { current, rotationNeeded: flag === '1' || logged.rotationDue, envelopes: envelopes.map(envelopeView), generations };
+}
+
+/** Active devices of active people still missing one or more generations. */
+export async function pendingEnvelopes(store: Store): Promise<PendingResponse['pending']> {
+  const [current, devices, users, keys] = await Promise.all([
+    store.currentGeneration(),
+    store.listDevices(),
+    store.listUsers(),
+    store.listEnvelopeKeys(),
+  ]);
+  const activeUsers = new Set(users.filter((u) => u.status === 'active').map((u) => u.id));
+  const have = new Set(keys.map((k) => `${k.generation}:${k.deviceId}`));
+  const pending: PendingResponse['pending'] = [];
+  for (const device of devices) {
+    if (device.status !== 'active' || !activeUsers.has(device.userId)) continue;
+    const missing: number[] = [];
+    for (let g = 1; g <= current; g++) if (!have.has(`${g}:${device.id}`)) missing.push(g);
+    if (missing.length > 0) pending.push({ deviceId: device.id, missing });
+  }
+  return pending;
+}
+
 export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
   const { store, hub, now, kt } = deps;
 
   router.get(
     '/v1/orgkeys',
-    authed(async (ctx, who) => {
-      const [current, flag, envelopes, logged] = await Promise.all([
-        store.currentGeneration(),
-        store.getMeta(ROTATION_META),
-        store.listEnvelopes(who.device.id),
-        kt.orgKeyGenerations(),
-      ]);
-      // The log positions of the generations this device holds envelopes for, and of the current
-      // one: the device proves each entry in the log before it accepts that generation's key.
-      const wanted = new Set([...envelopes.map((e) => e.generation), ...(current > 0 ? [current] : [])]);
-      const generations = [...wanted].sort((a, b) => a - b).flatMap((generation) => {
-        const index = logged.indexes.get(generation);
-        return index === undefined ? [] : [{ generation, index }];
-      }).slice(-LIMITS.fanOut);
-      reply(ctx, 200, { current, rotationNeeded: flag === '1' || logged.rotationDue, envelopes: envelopes.map(envelopeView), generations });
-    }),
+    authed(async (ctx, who) => reply(ctx, 200, await orgKeysAnswer(store, kt, who.device.id))),
   );
 
   router.post(
@@ -132,23 +156,6 @@ export function orgKeyRoutes({ router, deps, authed, later }: RouteKit): void {
 
   router.get(
     '/v1/orgkeys/pending',
-    authed(async (ctx) => {
-      const [current, devices, users, keys] = await Promise.all([
-        store.currentGeneration(),
-        store.listDevices(),
-        store.listUsers(),
-        store.listEnvelopeKeys(),
-      ]);
-      const activeUsers = new Set(users.filter((u) => u.status === 'active').map((u) => u.id));
-      const have = new Set(keys.map((k) => `${k.generation}:${k.deviceId}`));
-      const pending: PendingResponse['pending'] = [];
-      for (const device of devices) {
-        if (device.status !== 'active' || !activeUsers.has(device.userId)) continue;
-        const missing: number[] = [];
-        for (let g = 1; g <= current; g++) if (!have.has(`${g}:${device.id}`)) missing.push(g);
-        if (missing.length > 0) pending.push({ deviceId: device.id, missing });
-      }
-      reply(ctx, 200, { pending });
-    }),
+    authed(async (ctx) => reply(ctx, 200, { pending: await pendingEnvelopes(store) })),
   );
 }

@@ -473,6 +473,65 @@ export function storeContract(
       });
     });
 
+    describe('directory changes', () => {
+      const ids = (c: { users: { id: string }[]; devices: { id: string }[] }) => ({ users: c.users.map((u) => u.id), devices: c.devices.map((d) => d.id) });
+
+      it('stamps every change of a person or device and lists those after a cursor', async () => {
+        const empty = await store.directoryChanges(0);
+        expect(ids(empty)).toEqual({ users: [], devices: [] });
+        await addUser('u_a', 'd_a1', {}, T0 + 1);
+        await addUser('u_b', 'd_b1', {}, T0 + 2);
+        const first = await store.directoryChanges(empty.seq);
+        expect(first.seq).toBeGreaterThan(empty.seq);
+        expect(ids(first)).toEqual({ users: ['u_a', 'u_b'], devices: ['d_a1', 'd_b1'] });
+        expect(ids(await store.directoryChanges(first.seq))).toEqual({ users: [], devices: [] });
+
+        // a further device
+        await store.createInvite(inviteRow({ codeHash: 'hash-dev', kind: 'device', name: null, role: null, userId: 'u_a' }));
+        await store.register({ codeHash: 'hash-dev', now: T0 + 3, userId: 'u_x', userName: null, device: deviceInput('d_a2', T0 + 3) });
+        const second = await store.directoryChanges(first.seq);
+        expect(second.devices.map((d) => d.id)).toEqual(['d_a2']);
+        expect(second.seq).toBeGreaterThan(first.seq);
+
+        // a revocation
+        expect(await store.revokeDevice('d_a2')).toBe('revoked');
+        const third = await store.directoryChanges(second.seq);
+        expect(third.devices.map((d) => [d.id, d.status])).toEqual([['d_a2', 'revoked']]);
+        expect(third.users.map((u) => u.id)).not.toContain('u_b');
+
+        // department membership is part of a person's entry
+        const [dept, pub, sec] = departmentRows('dep_bau');
+        await store.createDepartment(dept, pub, sec);
+        await store.addDepartmentMember('dep_bau', 'u_b');
+        const fourth = await store.directoryChanges(third.seq);
+        expect(ids(fourth)).toEqual({ users: ['u_b'], devices: [] });
+        await store.addDepartmentMember('dep_bau', 'u_b');
+        expect(ids(await store.directoryChanges(fourth.seq))).toEqual({ users: [], devices: [] });
+        await store.removeDepartmentMember('dep_bau', 'u_b');
+        const fifth = await store.directoryChanges(fourth.seq);
+        expect(ids(fifth)).toEqual({ users: ['u_b'], devices: [] });
+
+        // a deactivation: the person and every device it revoked
+        await store.deactivateUser('u_b');
+        const sixth = await store.directoryChanges(fifth.seq);
+        expect(ids(sixth)).toEqual({ users: ['u_b'], devices: ['d_b1'] });
+        expect(sixth.users[0].status).toBe('deactivated');
+        // rows come back in the shape of the listing, without bookkeeping fields
+        expect(sixth.users[0]).toEqual(await store.getUser('u_b'));
+        expect(sixth.devices[0]).toEqual(await store.getDevice('d_b1'));
+      });
+
+      it('a failed write stamps nothing', async () => {
+        await addUser('u_a', 'd_a1');
+        const before = await store.directoryChanges(0);
+        expect(await store.revokeDevice('d_a1')).toBe('last_device');
+        await store.createInvite(inviteRow({ codeHash: 'hash-same', name: 'name u_a' }));
+        await expect(store.register({ codeHash: 'hash-same', now: T0 + 5, userId: 'u_c', userName: null, device: deviceInput('d_c1') })).rejects.toBeTruthy();
+        const after = await store.directoryChanges(before.seq);
+        expect(ids(after)).toEqual({ users: [], devices: [] });
+      });
+    });
+
     describe('departments', () => {
       it('creates the department with its public group and its reserved secret group', async () => {
         const [dept, pub, sec] = departmentRows('dep_bau');

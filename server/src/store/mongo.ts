@@ -17,7 +17,7 @@
  * no duplicates — a reader paging with `afterSeq` never skips an entry that commits later. */
 import {
   Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db,
-  type Document, type TransactionOptions, type WithId,
+  type Document, type Filter, type TransactionOptions, type WithId,
 } from 'mongodb';
 import { nameKey } from '@agora/client-sdk/protocol';
 import {
@@ -54,10 +54,13 @@ const keyPackageCounter = (deviceId: string) => `keypackages:${deviceId}`;
 /** The key-transparency log's size: every append reads and increments it inside its transaction,
  * so two relays appending at once conflict on it and one of them recomputes its entries. */
 const KT_COUNTER = 'kt';
+/** The directory's change counter: every write to a person's or device's directory entry takes the
+ * next value inside its transaction, so concurrent writers conflict on it and stamp in order. */
+const DIRECTORY_COUNTER = 'directory';
 
 /** Rows go out without Mongo's `_id` and the stored name key. */
 function strip<T extends Document>(doc: WithId<T>): T {
-  const { _id: _dropped, nameKey: _key, ...row } = doc as WithId<T> & { nameKey?: unknown };
+  const { _id: _dropped, nameKey: _key, changed: _changed, ...row } = doc as WithId<T> & { nameKey?: unknown; changed?: unknown };
   return row as unknown as T;
 }
 /** Maps a duplicate name key to NameTaken; anything else passes through. */
@@ -120,8 +123,8 @@ async function migrate(db: Db): Promise<void> {
     }
   }
   // Unique indexes carry first-writer-wins and idempotence; createIndexes is a no-op when they exist.
-  await db.collection('users').createIndexes([{ key: { id: 1 }, unique: true }]);
-  await db.collection('devices').createIndexes([{ key: { id: 1 }, unique: true }, { key: { userId: 1 } }]);
+  await db.collection('users').createIndexes([{ key: { id: 1 }, unique: true }, { key: { changed: 1 } }]);
+  await db.collection('devices').createIndexes([{ key: { id: 1 }, unique: true }, { key: { userId: 1 } }, { key: { changed: 1 } }]);
   await db.collection('invites').createIndexes([{ key: { codeHash: 1 }, unique: true }]);
   await db.collection('departments').createIndexes([{ key: { id: 1 }, unique: true }]);
   await db.collection('departmentMembers').createIndexes([
@@ -214,6 +217,16 @@ class MongoStore implements Store {
     this.envelopeRefusals = db.collection('envelopeRefusals');
     this.ktEntries = db.collection('ktEntries');
     this.ktCosignatures = db.collection('ktCosignatures');
+  }
+
+  /** Stamps these people's and devices' directory entries as changed (see Store.directoryChanges). */
+  private async directoryChangedIn(session: ClientSession, changed: { users?: string[]; devices?: string[] }): Promise<void> {
+    const counter = await this.counters.findOneAndUpdate(
+      { _id: DIRECTORY_COUNTER }, { $inc: { n: 1 } }, { upsert: true, returnDocument: 'after', session },
+    );
+    const seq = counter?.n ?? 1;
+    if (changed.users?.length) await this.users.updateMany({ id: { $in: changed.users } }, { $set: { changed: seq } }, { session });
+    if (changed.devices?.length) await this.devices.updateMany({ id: { $in: changed.devices } }, { $set: { changed: seq } }, { session });
   }
 
   private async ktSizeIn(session?: ClientSession): Promise<number> {
@@ -330,6 +343,7 @@ class MongoStore implements Store {
       }
       const device: DeviceRow = { ...input.device, userId: user.id, enrolledBy };
       await this.devices.insertOne({ ...device }, { session });
+      await this.directoryChangedIn(session, { users: [user.id], devices: [device.id] });
       await this.appendKtIn(input.kt, session);
       return { ok: true, user, device, invite: { ...invite, usedAt: input.now } };
     });
@@ -358,6 +372,7 @@ class MongoStore implements Store {
       if (ids.length > 0) {
         await this.devices.updateMany({ id: { $in: ids } }, { $set: { status: 'revoked' } }, { session });
       }
+      await this.directoryChangedIn(session, { users: [id], devices: ids });
       if (kt) {
         if (ids.join('\n') !== [...kt.revoking].sort().join('\n')) {
           throw new Error('deactivateUser: the devices revoked are not the ones the log entries name');
@@ -381,6 +396,7 @@ class MongoStore implements Store {
       if ((await this.users.findOne({ id: device.userId }, { session }))?.status !== 'active') return 'not_active';
       if ((await this.devices.countDocuments({ userId: device.userId, status: 'active' }, { session })) <= 1) return 'last_device';
       await this.devices.updateOne({ id: deviceId }, { $set: { status: 'revoked' } }, { session });
+      await this.directoryChangedIn(session, { devices: [deviceId] });
       if (kt) await this.appendKtIn(kt, session);
       return 'revoked';
     });
@@ -392,6 +408,16 @@ class MongoStore implements Store {
   async listDevices(filter?: { userId?: string }): Promise<DeviceRow[]> {
     const query = filter?.userId !== undefined ? { userId: filter.userId } : {};
     return (await this.devices.find(query).sort({ createdAt: 1, id: 1 }).toArray()).map(strip);
+  }
+
+  async directoryChanges(after: number): Promise<{ seq: number; users: UserRow[]; devices: DeviceRow[] }> {
+    // The counter first: a row stamped after it was read is only sent once more, never missed.
+    const seq = (await this.counters.findOne({ _id: DIRECTORY_COUNTER }))?.n ?? 0;
+    const [users, devices] = await Promise.all([
+      this.users.find({ changed: { $gt: after } } as Filter<UserRow>).sort({ createdAt: 1, id: 1 }).toArray(),
+      this.devices.find({ changed: { $gt: after } } as Filter<DeviceRow>).sort({ createdAt: 1, id: 1 }).toArray(),
+    ]);
+    return { seq, users: users.map(strip), devices: devices.map(strip) };
   }
 
   async createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void> {
@@ -419,7 +445,10 @@ class MongoStore implements Store {
     }
   }
   async removeDepartmentMember(departmentId: string, userId: string): Promise<void> {
-    await this.departmentMembers.deleteOne({ departmentId, userId });
+    await this.tx(async (session) => {
+      const gone = await this.departmentMembers.deleteOne({ departmentId, userId }, { session });
+      if (gone.deletedCount > 0) await this.directoryChangedIn(session, { users: [userId] });
+    });
   }
   async renameDepartment(id: string, name: string): Promise<boolean> {
     return this.tx(async (session) => {
@@ -484,9 +513,10 @@ class MongoStore implements Store {
   private async joinDepartment(departmentId: string, userId: string, session: ClientSession): Promise<void> {
     const dept = await this.departments.findOne({ id: departmentId }, { session });
     if (!dept) throw new Error('unknown department');
-    await this.departmentMembers.updateOne(
+    const joined = await this.departmentMembers.updateOne(
       { departmentId, userId }, { $setOnInsert: { departmentId, userId } }, { upsert: true, session },
     );
+    if (joined.upsertedCount > 0) await this.directoryChangedIn(session, { users: [userId] });
     await this.publicMembers.updateOne(
       { groupId: dept.publicGroupId, userId }, { $setOnInsert: { groupId: dept.publicGroupId, userId } },
       { upsert: true, session },

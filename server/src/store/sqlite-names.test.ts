@@ -52,7 +52,7 @@ it('fills name keys, keeps old duplicates, refuses new clashes and drops secret-
   const raw = new Database(join(dir, SQLITE_FILE), { readonly: true });
   try {
     expect(raw.prepare("SELECT name FROM chat_groups WHERE kind = 'secret'").pluck().all()).toEqual(['', '', '']);
-    expect(raw.prepare("SELECT value FROM store_info WHERE key = 'schema_version'").pluck().get()).toBe('4');
+    expect(raw.prepare("SELECT value FROM store_info WHERE key = 'schema_version'").pluck().get()).toBe('5');
   } finally {
     raw.close();
   }

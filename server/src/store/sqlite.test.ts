@@ -194,7 +194,7 @@ describe('SQLite store on disk', () => {
     const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare("SELECT value FROM store_info WHERE key = 'schema_version'").pluck().get()).toBe('4');
+      expect(db.prepare("SELECT value FROM store_info WHERE key = 'schema_version'").pluck().get()).toBe('5');
     } finally {
       db.close();
     }

@@ -25,7 +25,7 @@ import {
 
 export const SQLITE_FILE = 'agora.sqlite';
 /** Bump together with a new entry in MIGRATIONS; an older relay refuses a newer database. */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /** MIGRATIONS[i] brings the schema from version i to i + 1. Exported for migration tests, which
  * build a database of an older version. */
@@ -136,6 +136,42 @@ export const MIGRATIONS: string[] = [
     generation INTEGER NOT NULL, device_id TEXT NOT NULL, sealed_by TEXT NOT NULL,
     PRIMARY KEY (generation, device_id, sealed_by)
   ) WITHOUT ROWID;
+  `,
+  // 5: a change counter for the directory, so a device's sync gets only the people and devices
+  // that changed since its cursor. Triggers stamp every write, whichever statement makes it; rows
+  // from before carry 0 and reach a device through its first (full) directory.
+  `
+  CREATE TABLE directory_changes (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER NOT NULL);
+  INSERT INTO directory_changes (singleton, seq) VALUES (1, 0);
+  ALTER TABLE users ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE devices ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX users_by_changed ON users(changed);
+  CREATE INDEX devices_by_changed ON devices(changed);
+  CREATE TRIGGER users_inserted AFTER INSERT ON users BEGIN
+    UPDATE directory_changes SET seq = seq + 1;
+    UPDATE users SET changed = (SELECT seq FROM directory_changes) WHERE id = NEW.id;
+  END;
+  CREATE TRIGGER users_updated AFTER UPDATE OF name, role, status ON users BEGIN
+    UPDATE directory_changes SET seq = seq + 1;
+    UPDATE users SET changed = (SELECT seq FROM directory_changes) WHERE id = NEW.id;
+  END;
+  CREATE TRIGGER devices_inserted AFTER INSERT ON devices BEGIN
+    UPDATE directory_changes SET seq = seq + 1;
+    UPDATE devices SET changed = (SELECT seq FROM directory_changes) WHERE id = NEW.id;
+  END;
+  CREATE TRIGGER devices_updated AFTER UPDATE OF user_id, sign_pub, enc_pub, status, enrolled_by ON devices BEGIN
+    UPDATE directory_changes SET seq = seq + 1;
+    UPDATE devices SET changed = (SELECT seq FROM directory_changes) WHERE id = NEW.id;
+  END;
+  -- a person's departments are part of their directory entry
+  CREATE TRIGGER department_joined AFTER INSERT ON department_members BEGIN
+    UPDATE directory_changes SET seq = seq + 1;
+    UPDATE users SET changed = (SELECT seq FROM directory_changes) WHERE id = NEW.user_id;
+  END;
+  CREATE TRIGGER department_left AFTER DELETE ON department_members BEGIN
+    UPDATE directory_changes SET seq = seq + 1;
+    UPDATE users SET changed = (SELECT seq FROM directory_changes) WHERE id = OLD.user_id;
+  END;
   `,
 ];
 
@@ -283,6 +319,9 @@ function prepareAll(db: Database.Database) {
     ),
     getUser: db.prepare<[string], UserRow>(`SELECT ${USER_COLS} FROM users WHERE id = ?`),
     listUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLS} FROM users ORDER BY created_at, id`),
+    directorySeq: db.prepare<[], number>('SELECT seq FROM directory_changes WHERE singleton = 1').pluck(),
+    usersChangedAfter: db.prepare<[number], UserRow>(`SELECT ${USER_COLS} FROM users WHERE changed > ? ORDER BY created_at, id`),
+    devicesChangedAfter: db.prepare<[number], DeviceRow>(`SELECT ${DEVICE_COLS} FROM devices WHERE changed > ? ORDER BY created_at, id`),
     deactivateUser: db.prepare<[string]>("UPDATE users SET status = 'deactivated' WHERE id = ?"),
     revokeUserDevices: db.prepare<[string], { id: string }>(
       "UPDATE devices SET status = 'revoked' WHERE user_id = ? AND status = 'active' RETURNING id",
@@ -611,6 +650,13 @@ class SqliteStore implements Store {
   }
   async listDevices(filter?: { userId?: string }): Promise<DeviceRow[]> {
     return filter?.userId !== undefined ? this.s.listUserDevices.all(filter.userId) : this.s.listDevices.all();
+  }
+  async directoryChanges(after: number): Promise<{ seq: number; users: UserRow[]; devices: DeviceRow[] }> {
+    return this.db.transaction(() => ({
+      seq: this.s.directorySeq.get() ?? 0,
+      users: this.s.usersChangedAfter.all(after),
+      devices: this.s.devicesChangedAfter.all(after),
+    }))();
   }
 
   async createDepartment(dept: DepartmentRow, publicGroup: GroupRow, secretGroup: GroupRow): Promise<void> {

@@ -164,6 +164,11 @@ export interface Store {
   revokeDevice(deviceId: string, kt?: KtAppend): Promise<RevokeDeviceOutcome>;
   getDevice(id: string): Promise<DeviceRow | undefined>;
   listDevices(filter?: { userId?: string }): Promise<DeviceRow[]>;
+  /** The directory's change counter and the people and devices whose entry (for a person: name,
+   * role, status or departments; for a device: keys, owner or status) changed after `after`, read
+   * together. Every such write advances the counter in its own transaction. A row may show up
+   * again in a later answer; one changed after `seq` may show up already. */
+  directoryChanges(after: number): Promise<{ seq: number; users: UserRow[]; devices: DeviceRow[] }>;
 
 
   /** Creates the department with its public group and its reserved (epoch null) secret group.

@@ -1,0 +1,138 @@
+/** HTTP requests per operation, counted at the client's fetch: what a phone on mobile data pays
+ * (each request 100–300 ms there). A steady client starts every operation from one GET /v1/sync and
+ * reads a group's log only when the sync answer shows it moved. */
+import { rm } from 'node:fs/promises';
+import { AgoraClient, EncryptedProfile, type ClientDeps } from '@agora/client-sdk';
+import { FileBlobStore, nodeDeps } from '@agora/client-sdk/node';
+import { LIMITS } from '@agora/client-sdk/protocol';
+import { startWorld, tempDir as newDir, PASSPHRASE, type World } from './helpers.js';
+
+let world: World;
+const dirs: string[] = [];
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await newDir(prefix);
+  dirs.push(dir);
+  return dir;
+}
+let requests: string[] = [];
+/** Added to the clock of the counted client: moves it past its token's lifetime. */
+let skew = 0;
+
+/** Set: the next sync answer is lost on the way back (the relay did answer). */
+let loseNextSync = false;
+
+/** Deps whose fetch records each request as "METHOD /path" with ids and query left out. */
+function counted(profileDir: string, opts: { clock?: boolean } = {}): ClientDeps {
+  const deps = nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: 0, now: opts.clock ? () => Date.now() + skew : undefined });
+  return {
+    ...deps,
+    fetch: async (url, init) => {
+      const path = new URL(url).pathname.replace(/\/(g|d|u)_[A-Za-z0-9_-]+/g, '/:id');
+      requests.push(`${init.method} ${path}`);
+      const res = await deps.fetch(url, init);
+      if (path === '/v1/sync' && loseNextSync) {
+        loseNextSync = false;
+        await res.text();
+        throw new Error('connection reset');
+      }
+      return res;
+    },
+  };
+}
+
+async function count<T>(fn: () => Promise<T>): Promise<{ result: T; requests: string[] }> {
+  requests = [];
+  const result = await fn();
+  return { result, requests };
+}
+
+let admin: AgoraClient;
+
+beforeAll(async () => {
+  world = await startWorld();
+  admin = await AgoraClient.register(counted(await tempDir('profile')), { server: world.url, invite: world.adminInvite, name: 'Admin' });
+});
+afterAll(async () => {
+  await world.close();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+test('requests per operation', async () => {
+  const invite = await admin.createInvite({ name: 'Alice' });
+  const alice = await AgoraClient.register(counted(await tempDir('profile'), { clock: true }), { server: world.url, invite: invite.code });
+  await admin.sync(); // seals the organisation key to Alice's device
+  await admin.createGroup({ name: 'ops', kind: 'secret' });
+  await admin.addMembers('ops', ['Alice']);
+  await admin.createGroup({ name: 'news', kind: 'public' });
+  await admin.send('news', 'welcome');
+  // Alice joins and catches up; from here on she is in the steady state.
+  await alice.sync();
+  await alice.joinGroup('news');
+  await alice.sync();
+
+  // The "before" column: the same scenario run against the client that made one request per part
+  // (dd69490), for the record; it reads every group's log on each sync (two groups here).
+  const rows: [string, string, number][] = [];
+
+  const idle = await count(() => alice.sync());
+  expect(idle.result.newMessages).toEqual([]);
+  expect(idle.requests).toEqual(['GET /v1/sync']);
+  rows.push(['idle sync', '9', idle.requests.length]);
+
+  skew = LIMITS.tokenTtlMs;
+  const expired = await count(() => alice.sync());
+  expect(expired.requests).toEqual(['POST /v1/auth/challenge', 'POST /v1/auth/token', 'GET /v1/sync']);
+  rows.push(['idle sync, token expired', '11', expired.requests.length]);
+  skew = 0; // the new token's lifetime is the relay's, counted from now
+
+  await admin.send('ops', 'one message');
+  const moved = await count(() => alice.sync());
+  expect(moved.result.newMessages.map((m) => m.message.text)).toEqual(['one message']);
+  expect(moved.requests).toEqual(['GET /v1/sync', 'GET /v1/groups/:id/log']);
+  rows.push(['sync, one group moved', '10', moved.requests.length]);
+
+  const send = await count(() => alice.send('ops', 'reply'));
+  expect(send.requests).toEqual(['GET /v1/sync', 'POST /v1/groups/:id/records']);
+  rows.push(['send (secret group)', '8', send.requests.length]);
+
+  // Her own record moved the log: the next operation reads it (a second send in a row, too).
+  const again = await count(() => alice.send('ops', 'and another'));
+  expect(again.requests).toEqual(['GET /v1/sync', 'GET /v1/groups/:id/log', 'POST /v1/groups/:id/records']);
+  rows.push(['send right after own send', '9', again.requests.length]);
+
+  const catchUp = await count(() => alice.read('ops'));
+  expect(catchUp.requests).toEqual(['GET /v1/sync', 'GET /v1/groups/:id/log']);
+  const read = await count(() => alice.read('ops'));
+  expect(read.result.messages.map((m) => m.text)).toEqual(['one message', 'reply', 'and another']);
+  expect(read.requests).toEqual(['GET /v1/sync']);
+  rows.push(['read, nothing new', '9', read.requests.length]);
+
+  const sendPublic = await count(() => alice.send('news', 'thanks'));
+  expect(sendPublic.requests).toEqual(['GET /v1/sync', 'POST /v1/groups/:id/records']);
+  rows.push(['send (public group)', '7', sendPublic.requests.length]);
+
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(
+    ['HTTP requests per operation (steady state)', `${'operation'.padEnd(width)}  before  now`,
+      ...rows.map(([op, before, now]) => `${op.padEnd(width)}  ${before.padStart(6)}  ${String(now).padStart(3)}`)].join('\n'),
+  );
+});
+
+test('a sync answer lost on the way costs nothing: the next sync brings the same changes', async () => {
+  const aliceDir = await tempDir('profile');
+  const alice = await AgoraClient.register(counted(aliceDir), { server: world.url, invite: (await admin.createInvite({ name: 'Alice Two' })).code });
+  const saved = () => new EncryptedProfile(new FileBlobStore(aliceDir), PASSPHRASE).load();
+  await alice.sync();
+  const before = await saved();
+  await admin.createInvite({ name: 'Bob Two' }).then((i) => world.register(i.code));
+  loseNextSync = true;
+  await expect(alice.sync()).rejects.toMatchObject({ code: 'network' });
+  const afterLoss = await saved();
+  expect(afterLoss.directorySeq).toBe(before.directorySeq);
+  expect(afterLoss.directory.users.some((u) => u.name === 'Bob Two')).toBe(false);
+  await alice.sync();
+  const after = await saved();
+  expect(after.directorySeq).toBeGreaterThan(before.directorySeq);
+  expect(after.directory.users.map((u) => u.name)).toContain('Bob Two');
+  expect(after.directory.users.length).toBe(before.directory.users.length + 1);
+});
