@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clientEngineSection } from './client-engine.js';
 import { cryptoSection } from './crypto-section.js';
 import { removeAllTempDirsNow } from './devices.js';
 import { fanoutSection } from './fanout.js';
@@ -20,6 +21,7 @@ const SECTIONS: { key: string; name: string; run: () => Promise<Section> }[] = [
   { key: 'b', name: 'client crypto', run: () => cryptoSection() },
   { key: 'c', name: 'newcomer in an organisation of 1,000', run: () => newcomerSection() },
   { key: 'd', name: 'key transparency', run: () => ktSection() },
+  { key: 'e', name: 'client engine on the Node driver', run: () => clientEngineSection() },
 ];
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     return;
   }
   const intro = [
-    `The performance issue's three measurements and the key-transparency issue's benchmark (d), all taken in one run of \`npm run bench\` on the machine above; every comparison is a ratio of two numbers measured in that same run. The load generator, the clients and the servers all run on this one machine, with the server in a worker thread of its own so that on ${machine.nproc} cores it gets one core and the clients the other.`,
+    `The performance issue's three measurements, the key-transparency issue's benchmark (d) and the client engine's costs per operation (e), all taken in one run of \`npm run bench\` on the machine above; every comparison is a ratio of two numbers measured in that same run. The load generator, the clients and the servers all run on this one machine, with the server in a worker thread of its own so that on ${machine.nproc} cores it gets one core and the clients the other.`,
     `The 1-minute load average was ${loadBefore.toFixed(2)} when the run started and ${loadAfter.toFixed(2)} when it ended. This machine is shared (other work may run beside the bench) and its virtual disk's fsync latency varies, so absolute numbers move between runs by tens of percent; the fan-out comparison therefore alternates the servers in several rounds and reports medians.`,
   ];
   await writeFile(OUT, markdownReport({ machine, sections, wallSeconds, intro }));

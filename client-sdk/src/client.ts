@@ -13,7 +13,7 @@ import {
 } from './kt/entries.js';
 import { AgoraError } from './core/errors.js';
 import { emptyGroup, PROFILE_VERSION, type Alarm, type GroupLocal, type ProfileState, type StoredMessage } from './core/state.js';
-import { ingestEntries } from './core/ingest.js';
+import { ingestEntries, type IngestContext, type IngestResult } from './core/ingest.js';
 import { decodeWelcomeInfo, encodeWelcomeInfo, sealOwners } from './core/roles.js';
 import { membershipCheckFor, membershipOf } from './core/membership.js';
 import { sealForAuditors } from './kt/auditor.js';
@@ -108,6 +108,9 @@ export interface SyncReport {
 }
 
 const HISTORY_FORMAT = 'agora-history-v1';
+/** How long a pushed entry past a gap waits for the missing ones (pushes of entries that landed
+ * together may arrive out of order) before the group's log is read. */
+export const PUSH_GAP_WAIT_MS = 500;
 /** Every member device refreshes its leaf with an update commit after at most this long (at
  * least four fifths of it)... */
 export const UPDATE_AFTER_MS = 7 * 24 * 3600 * 1000;
@@ -886,40 +889,77 @@ export class AgoraClient {
     const out: StoredMessage[] = [];
     for (;;) {
       const current = this.state.groups[groupId];
-      const after = Math.max(current.cursor, current.readableFrom > 0 ? current.readableFrom - 1 : 0);
+      const after = this.logAfter(current);
       if (head !== undefined && after >= head) break;
       const { entries } = await this.http.log(groupId, after);
       if (entries.length === 0) break;
       const before = current.cursor;
-      // Every key used below is one the key-transparency log proves: senders, added devices and
-      // the group's current members.
-      const involved = new Set(entries.flatMap((e) => [e.sender, ...(e.added ?? [])]));
-      if (current.mls) for (const m of this.members(current.mls)) involved.add(m.deviceId);
-      await this.trust.ensureDevices(involved);
-      const result = await ingestEntries(current, entries, {
-        selfDeviceId: this.state.deviceId,
-        device: (id) => this.asDevice(id),
-        mlsLookup: this.mlsLookup,
-        publicKey: (gen) => {
-          const k = this.orgKey(gen);
-          return k ? derivePublicGroupKey(k, groupId) : undefined;
-        },
-        revoked: (id) => this.trust.device(id)?.active === false,
-      });
-      this.state.groups[groupId] = result.group;
+      await this.trust.ensureDevices(this.involvedDevices(current, entries));
+      const result = await ingestEntries(current, entries, this.ingestContext(groupId));
+      await this.keepIngested(groupId, result);
       out.push(...result.messages);
-      for (const r of result.refusedCommits) {
-        // A member's modified client or the relay itself: either way the people should know.
-        this.trust.alarm('commit_refused', `${result.group.name}: a commit (entry ${r.seq}) from device ${r.sender} was refused and voided: ${r.reason}`, [
-          JSON.stringify({ groupId, seq: r.seq, sender: r.sender }),
-        ]);
-      }
-      const distinct = new Map(result.checkpoints.map((c) => [c.note, c.senderDevice]));
-      for (const [note, sender] of distinct) await this.trust.compareGossip(note, this.nameOf(this.device(sender)?.userId ?? sender));
       if (result.group.cursor === before) break;
       if (result.group.removed) break;
     }
     return out;
+  }
+
+  /** Every key ingesting these entries uses: senders, added devices and the group's current
+   * members. Each must be one the key-transparency log proves. */
+  private involvedDevices(local: GroupLocal, entries: api.LogEntry[]): Set<string> {
+    const involved = new Set(entries.flatMap((e) => [e.sender, ...(e.added ?? [])]));
+    if (local.mls) for (const m of this.members(local.mls)) involved.add(m.deviceId);
+    return involved;
+  }
+
+  private ingestContext(groupId: string): IngestContext {
+    return {
+      selfDeviceId: this.state.deviceId,
+      device: (id) => this.asDevice(id),
+      mlsLookup: this.mlsLookup,
+      publicKey: (gen) => {
+        const k = this.orgKey(gen);
+        return k ? derivePublicGroupKey(k, groupId) : undefined;
+      },
+      revoked: (id) => this.trust.device(id)?.active === false,
+    };
+  }
+
+  /** Keeps an ingest result as the group's state, raising alarms for refused commits and comparing
+   * the checkpoints the senders carried with this device's own. */
+  private async keepIngested(groupId: string, result: IngestResult): Promise<void> {
+    this.state.groups[groupId] = result.group;
+    for (const r of result.refusedCommits) {
+      // A member's modified client or the relay itself: either way the people should know.
+      this.trust.alarm('commit_refused', `${result.group.name}: a commit (entry ${r.seq}) from device ${r.sender} was refused and voided: ${r.reason}`, [
+        JSON.stringify({ groupId, seq: r.seq, sender: r.sender }),
+      ]);
+    }
+    const distinct = new Map(result.checkpoints.map((c) => [c.note, c.senderDevice]));
+    for (const [note, sender] of distinct) await this.trust.compareGossip(note, this.nameOf(this.device(sender)?.userId ?? sender));
+  }
+
+  /** The log position after which this device reads a group next. */
+  private logAfter(local: GroupLocal): number {
+    return Math.max(local.cursor, local.readableFrom > 0 ? local.readableFrom - 1 : 0);
+  }
+
+  /** Applies pushed entries that continue a group's log right after this device's position, with
+   * no request. Undefined when they must come from the log read instead: the group is not one this
+   * device reads, a key involved is not already proven by the key-transparency log on this device
+   * (proving it takes requests), or ingesting refuses anything (a forged or replayed entry, a
+   * commit this device cannot process). The read then decides, exactly as for any log entry, so a
+   * push can never make this device skip the entry the log holds at that position. */
+  private async applyPushed(groupId: string, entries: api.LogEntry[]): Promise<StoredMessage[] | undefined> {
+    const current = this.state.groups[groupId];
+    if (!current || (current.kind === 'secret' && (!current.mls || current.removed))) return undefined;
+    if (entries.length === 0 || entries[0].seq !== this.logAfter(current) + 1) return undefined;
+    for (const id of this.involvedDevices(current, entries)) if (!this.trust.device(id)) return undefined;
+    const result = await ingestEntries(current, entries, this.ingestContext(groupId));
+    const refused = result.group.rejected.length !== current.rejected.length || result.refusedCommits.length > 0;
+    if (refused || result.group.cursor !== entries[entries.length - 1].seq) return undefined;
+    await this.keepIngested(groupId, result);
+    return result.messages;
   }
 
   private groupOfMine(g: api.GroupView): boolean {
@@ -1828,7 +1868,13 @@ export class AgoraClient {
   // ---------- live ----------
 
   /** Stays connected and reports messages as they arrive; catches up over HTTP after every
-   * (re)connect, so nothing sent while disconnected is missed. Resolves when `signal` aborts. */
+   * (re)connect, so nothing sent while disconnected is missed. Resolves when `signal` aborts.
+   *
+   * A pushed log entry that is the next one of a group this device reads is applied on the spot,
+   * with no request (see applyPushed). Pushes are queued while a sync or catch-up runs and merged
+   * after it: entries the new position already covers are dropped, the rest applied in log order.
+   * An entry past a gap waits PUSH_GAP_WAIT_MS for the missing ones, then that group's log is read
+   * once. Any other push (directory, mailbox, organisation keys…) runs the one-request sync. */
   async listen(opts: { group?: string; signal: AbortSignal; onMessage: (groupId: string, groupName: string, m: MessageView) => void; onWarning?: (w: string) => void }): Promise<void> {
     if (!this.deps.webSocket) throw new AgoraError('usage', 'no WebSocket implementation available');
     let only: string | undefined;
@@ -1845,8 +1891,50 @@ export class AgoraClient {
       }
       for (const w of report.warnings) opts.onWarning?.(w);
     };
-    const catchUp = (): Promise<void> =>
-      (queue = queue.then(() => this.tx(() => this.syncUnlocked()).then(emit)).catch((e: unknown) => opts.onWarning?.((e as Error).message)));
+    /** Pushed entries not applied yet, by group and seq. */
+    const pending = new Map<string, Map<number, api.LogEntry>>();
+    /** Groups whose gap outlasted its wait: their log is read. */
+    const overdue = new Set<string>();
+    const gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
+    let syncWanted = false;
+    let drainQueued = false;
+    const drain = (): void => {
+      if (drainQueued) return;
+      drainQueued = true;
+      queue = queue
+        .then(async () => {
+          drainQueued = false;
+          try {
+            if (syncWanted) {
+              syncWanted = false;
+              emit(await this.tx(() => this.syncUnlocked()));
+            }
+            if (pending.size > 0 || overdue.size > 0) emit(await this.tx(() => this.applyPending(pending, overdue)));
+          } finally {
+            // Also after a failed round: entries still waiting get their read when the wait ends.
+            for (const [groupId, waiting] of pending) {
+              if (waiting.size === 0) {
+                pending.delete(groupId);
+                clearTimeout(gapTimers.get(groupId));
+                gapTimers.delete(groupId);
+              } else if (!gapTimers.has(groupId) && !opts.signal.aborted) {
+                gapTimers.set(groupId, setTimeout(() => {
+                  gapTimers.delete(groupId);
+                  if (!pending.has(groupId)) return;
+                  overdue.add(groupId);
+                  drain();
+                }, PUSH_GAP_WAIT_MS));
+              }
+            }
+          }
+        })
+        .catch((e: unknown) => opts.onWarning?.((e as Error).message));
+    };
+    const catchUp = (): Promise<void> => {
+      syncWanted = true;
+      drain();
+      return queue;
+    };
     await catchUp();
     let backoff = 250;
     while (!opts.signal.aborted) {
@@ -1867,7 +1955,15 @@ export class AgoraClient {
           } catch {
             return;
           }
-          if (msg.type === 'entry' && only && msg.groupId !== only) return;
+          if (msg.type === 'entry') {
+            if (only && msg.groupId !== only) return;
+            let waiting = pending.get(msg.groupId);
+            if (!waiting) pending.set(msg.groupId, (waiting = new Map()));
+            // A duplicate push of one seq keeps the first copy: the log read settles any dispute.
+            if (!waiting.has(msg.entry.seq)) waiting.set(msg.entry.seq, msg.entry);
+            drain();
+            return;
+          }
           void catchUp();
         };
         ws.onerror = () => undefined;
@@ -1880,6 +1976,51 @@ export class AgoraClient {
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 10_000);
     }
+    for (const t of gapTimers.values()) clearTimeout(t);
+    gapTimers.clear();
     await queue;
+  }
+
+  /** Applies the queued pushed entries (see listen): per group, drops what this device's position
+   * covers, applies the run that continues it, and reads the log of a group whose entries cannot be
+   * applied locally or whose gap is overdue. Entries left waiting are past a gap. */
+  private async applyPending(pending: Map<string, Map<number, api.LogEntry>>, overdue: Set<string>): Promise<SyncReport> {
+    this.warnings = [];
+    const newMessages: SyncReport['newMessages'] = [];
+    for (const groupId of new Set([...pending.keys(), ...overdue])) {
+      const waiting = pending.get(groupId) ?? new Map<number, api.LogEntry>();
+      let read = overdue.delete(groupId);
+      const dropCovered = () => {
+        const local = this.state.groups[groupId];
+        const after = local ? this.logAfter(local) : Infinity;
+        for (const seq of waiting.keys()) if (seq <= after) waiting.delete(seq);
+        return after;
+      };
+      if (!read) {
+        const after = dropCovered();
+        const run: api.LogEntry[] = [];
+        for (let seq = after + 1; waiting.has(seq); seq++) run.push(waiting.get(seq)!);
+        if (run.length > 0) {
+          const msgs = await this.applyPushed(groupId, run);
+          if (msgs) for (const m of msgs) newMessages.push({ groupId, message: this.view(m) });
+          else read = true;
+        }
+      }
+      if (read) {
+        // What waited before the read and is still ahead of it is not in the log: dropped. Pushes
+        // that arrive during the read stay queued for the next round. A read that fails drops
+        // them too rather than retry on a timer: the sync on reconnect reads every group that moved.
+        const before = [...waiting.keys()];
+        // Up to the newest pushed entry: one page, instead of a second read to find the end.
+        const head = before.length > 0 ? Math.max(...before) : undefined;
+        try {
+          for (const m of await this.syncGroupLog(groupId, head)) newMessages.push({ groupId, message: this.view(m) });
+        } finally {
+          for (const seq of before) waiting.delete(seq);
+        }
+      }
+      dropCovered();
+    }
+    return { newMessages, warnings: [...this.trust.raised.map((a) => `ALARM: ${a.message}`), ...this.warnings] };
   }
 }

@@ -20,10 +20,18 @@ export interface Exchange {
 /** Returns the answer to send instead, or undefined to pass the real one through. */
 export type Tamper = (ex: Exchange) => Promise<{ status?: number; body: unknown } | undefined> | { status?: number; body: unknown } | undefined;
 
+/** Given each push the real relay sends (parsed JSON), returns the frames to send instead, in
+ * order (an empty list drops it); undefined passes it through. */
+export type PushTamper = (push: unknown) => unknown[] | undefined;
+
 export interface EvilRelay {
   url: string;
   /** Replace the current tampering rule; `undefined` makes the proxy honest. */
   set(rule: Tamper | undefined): void;
+  /** Replace the rule for WebSocket pushes; `undefined` passes them through. */
+  setPush(rule: PushTamper | undefined): void;
+  /** Sends a frame to every connected WebSocket client as if the relay had pushed it. */
+  inject(push: unknown): void;
   /** Every exchange seen, for assertions. */
   seen: Exchange[];
   close(): Promise<void>;
@@ -31,6 +39,7 @@ export interface EvilRelay {
 
 export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
   let rule: Tamper | undefined;
+  let pushRule: PushTamper | undefined;
   const seen: Exchange[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -134,7 +143,17 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
     const up = new WebSocket(upstream.replace(/^http/, 'ws') + req.url, protocols);
     up.once('open', () => {
       wss.handleUpgrade(req, socket, head, (client) => {
-        up.on('message', (data) => client.send(data.toString()));
+        up.on('message', (data) => {
+          const text = data.toString();
+          let frames: unknown[] | undefined;
+          try {
+            frames = pushRule?.(JSON.parse(text));
+          } catch {
+            frames = undefined;
+          }
+          if (frames === undefined) client.send(text);
+          else for (const f of frames) client.send(JSON.stringify(f));
+        });
         client.on('message', (data) => up.send(data.toString()));
         up.on('close', () => client.close());
         client.on('close', () => up.close());
@@ -148,6 +167,12 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
     url: `http://127.0.0.1:${port}`,
     set(r) {
       rule = r;
+    },
+    setPush(r) {
+      pushRule = r;
+    },
+    inject(push) {
+      for (const c of wss.clients) c.send(JSON.stringify(push));
     },
     seen,
     async close() {

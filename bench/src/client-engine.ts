@@ -1,0 +1,388 @@
+/** (e) The client engine on the Node driver: what one operation costs in requests, bytes on the
+ * wire and time, and what one save of the device's state writes to disk as the history grows —
+ * today's single encrypted profile file next to the ClientStore that is meant to replace it. */
+import { performance } from 'node:perf_hooks';
+import { AgoraClient, EncryptedProfile, fromB64u, newId, type ClientDeps } from '@agora/client-sdk';
+import { FileBlobStore, nodeDeps } from '@agora/client-sdk/node';
+import type { ProfileState } from '../../client-sdk/dist/core/state.js';
+import type { BlobStore } from '../../client-sdk/dist/state/profile.js';
+import { derivePublicGroupKey } from '../../client-sdk/dist/crypto/orgkeys.js';
+import { sealRecord } from '../../client-sdk/dist/crypto/records.js';
+import { randomBytes, utf8 } from '../../client-sdk/dist/protocol/encoding.js';
+import { openClientStore } from '../../client-sdk/dist/store/client-store.js';
+import { NodeFileBackend, nodeFileIo, type FileIo } from '../../client-sdk/dist/node/file-client-store.js';
+import { PASSPHRASE, profileDevice, TempDirs } from './devices.js';
+import { startServer, type ServerHandle } from './server-worker.js';
+import { median, num, type Section } from './report.js';
+
+export interface ClientEngineOptions {
+  sends: number;
+  reads: number;
+  idleSyncs: number;
+  /** Messages in the group a new device opens. */
+  openMessages: number;
+  /** History sizes at which one save is measured. */
+  historySizes: number[];
+  /** Whole-profile saves timed at each history size (the median is reported). */
+  profileSaves: number;
+  /** ClientStore transactions timed at each history size (cheap, so more of them). */
+  storeSaves: number;
+}
+
+export const DEFAULT_CLIENT_ENGINE: ClientEngineOptions = {
+  sends: 50,
+  reads: 20,
+  idleSyncs: 20,
+  openMessages: 1000,
+  historySizes: [0, 100, 1000, 10_000],
+  profileSaves: 5,
+  storeSaves: 21,
+};
+
+const TEXT = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(3).slice(0, 150);
+const millis = (ms: number) => `${num(ms)} ms`;
+const bytes = (n: number) => (n >= 10 * 1024 * 1024 ? `${num(n / 2 ** 20)} MiB` : n >= 10 * 1024 ? `${num(n / 1024)} KiB` : `${Math.round(n).toLocaleString('en-US')} B`);
+
+/** Requests and body bytes seen at one client's fetch since the last `take`. */
+class Meter {
+  /** "METHOD /path" of every request, ids and query left out, as tests/request-counts.test.ts names them. */
+  paths: string[] = [];
+  requests = 0;
+  sent = 0;
+  received = 0;
+  take(): { requests: number; sent: number; received: number } {
+    const r = { requests: this.requests, sent: this.sent, received: this.received };
+    this.requests = this.sent = this.received = 0;
+    this.paths = [];
+    return r;
+  }
+}
+
+/** The client's deps with its fetch wrapped, as tests/request-counts.test.ts counts requests: here
+ * also the UTF-8 length of every request body and every response body (headers not counted). */
+function metered(deps: ClientDeps, meter: Meter): ClientDeps {
+  return {
+    ...deps,
+    fetch: async (url, init) => {
+      meter.requests += 1;
+      meter.paths.push(`${init.method} ${new URL(url).pathname.replace(/\/(g|d|u)_[A-Za-z0-9_-]+/g, '/:id')}`);
+      meter.sent += init.body === undefined ? 0 : Buffer.byteLength(init.body);
+      const res = await deps.fetch(url, init);
+      const body = await res.text();
+      meter.received += Buffer.byteLength(body);
+      return { status: res.status, text: async () => body };
+    },
+  };
+}
+
+interface OpCost {
+  requests: number[];
+  sent: number[];
+  received: number[];
+  ms: number[];
+}
+
+async function measure(times: number, meter: Meter, op: (i: number) => Promise<unknown>, before?: (i: number) => Promise<unknown>): Promise<OpCost> {
+  const cost: OpCost = { requests: [], sent: [], received: [], ms: [] };
+  for (let i = 0; i < times; i++) {
+    await before?.(i);
+    meter.take();
+    const t = performance.now();
+    await op(i);
+    cost.ms.push(performance.now() - t);
+    const m = meter.take();
+    cost.requests.push(m.requests);
+    cost.sent.push(m.sent);
+    cost.received.push(m.received);
+  }
+  return cost;
+}
+
+function range(xs: number[], fmt: (x: number) => string): string {
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return lo === hi ? fmt(lo) : `${fmt(median(xs))} (${fmt(lo)}–${fmt(hi)})`;
+}
+
+function opRow(name: string, c: OpCost): string[] {
+  return [name, range(c.requests, String), range(c.sent, bytes), range(c.received, bytes), millis(median(c.ms))];
+}
+
+/** A BlobStore that counts the bytes handed to `write`. */
+class CountingBlobStore implements BlobStore {
+  written = 0;
+  constructor(private readonly inner: BlobStore) {}
+  read() {
+    return this.inner.read();
+  }
+  async write(b: Uint8Array) {
+    this.written += b.length;
+    await this.inner.write(b);
+  }
+  lock() {
+    return this.inner.lock();
+  }
+  describe() {
+    return this.inner.describe();
+  }
+}
+
+/** nodeFileIo, counting the bytes appended or written (journal frames, compactions, the header). */
+function countingIo(): FileIo & { written: number; compactions: number } {
+  const io = {
+    ...nodeFileIo,
+    written: 0,
+    compactions: 0,
+    async append(file: string, b: Uint8Array) {
+      io.written += b.length;
+      await nodeFileIo.append(file, b);
+    },
+    async writeSynced(file: string, b: Uint8Array) {
+      io.written += b.length;
+      if (file.endsWith('.compact')) io.compactions += 1;
+      await nodeFileIo.writeSynced(file, b);
+    },
+  };
+  return io;
+}
+
+function message(i: number, sender: string, senderDevice: string) {
+  return { id: `r_bench${String(i).padStart(8, '0')}`, seq: i + 1, sender, senderDevice, sentAt: 1_780_000_000_000 + i * 1000, text: `#${i + 1} ${TEXT}` };
+}
+
+/** Posts `count` text records to a public group as the device whose profile is in `profileDir`,
+ * sealed by the SDK's sealRecord exactly as AgoraClient.send seals them (organisation key of the
+ * newest generation, the device's next counters, its checkpoint note), but without the sender's
+ * own sync and profile save per message, which would make filling the group cost a minute. The
+ * reader checks every record as it checks any other, so a record built wrongly fails the read. */
+async function postDirectly(server: string, profileDir: string, groupId: string, count: number, text: (i: number) => string): Promise<void> {
+  const state = await new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
+  const device = await profileDevice(server, profileDir);
+  const generation = Math.max(...Object.keys(state.orgKeys).map(Number));
+  if (!Number.isFinite(generation)) throw new Error('the posting device holds no organisation key');
+  const key = derivePublicGroupKey(fromB64u(state.orgKeys[String(generation)]), groupId);
+  const first = (state.sentCounters[groupId] ?? 0) + 1;
+  for (let i = 0; i < count; i++) {
+    const record = {
+      v: 1 as const,
+      id: newId('r'),
+      groupId,
+      epoch: generation,
+      senderUserId: state.userId,
+      senderDeviceId: state.deviceId,
+      counter: first + i,
+      sentAt: Date.now(),
+      type: 'text' as const,
+      body: { text: text(i) },
+      kt: state.kt.checkpoint?.note,
+    };
+    await device.http.appendRecord(groupId, { epoch: generation, ciphertext: await sealRecord({ record, key, signSeed: device.signSeed }) });
+  }
+}
+
+interface SaveCost {
+  history: number;
+  profileBytes: number;
+  profileMs: number;
+  /** EncryptedProfile.load with the key already derived: what every operation starts with. */
+  profileLoadMs: number;
+  /** The largest of the measured transactions. */
+  storeBytes: number;
+  storeMs: number;
+  /** Compactions (the live records rewritten) during the measured transactions. */
+  compactions: number;
+  /** NodeFileBackend.open + openClientStore: the whole journal is read once per process. */
+  storeOpenMs: number;
+}
+
+/** One save at each history size: the whole encrypted profile (today), and one ClientStore
+ * transaction with one message and the group's record (the state the client changes per message). */
+async function saveCosts(base: ProfileState, groupId: string, opts: ClientEngineOptions, dirs: TempDirs): Promise<SaveCost[]> {
+  const out: SaveCost[] = [];
+  const me = { sender: base.userId, senderDevice: base.deviceId };
+  for (const n of opts.historySizes) {
+    // --- today: EncryptedProfile.save rewrites everything ---
+    const state: ProfileState = structuredClone(base);
+    // Only the filled group holds messages, so N is the whole history.
+    for (const g of Object.values(state.groups)) g.messages = [];
+    const group = state.groups[groupId];
+    group.messages = Array.from({ length: n }, (_, i) => message(i, me.sender, me.senderDevice));
+    group.cursor = n;
+    const blobs = new CountingBlobStore(new FileBlobStore(await dirs.make('save-profile')));
+    const profile = new EncryptedProfile(blobs, PASSPHRASE);
+    await profile.save(state); // derives the Argon2id key once: not part of a save's cost
+    const profileMs: number[] = [];
+    let profileBytes = 0;
+    for (let k = 0; k < opts.profileSaves; k++) {
+      group.messages.push(message(n + k, me.sender, me.senderDevice));
+      group.cursor += 1;
+      blobs.written = 0;
+      const t = performance.now();
+      await profile.save(state);
+      profileMs.push(performance.now() - t);
+      profileBytes = Math.max(profileBytes, blobs.written);
+    }
+    const loadMs: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const t = performance.now();
+      const loaded = await profile.load();
+      loadMs.push(performance.now() - t);
+      if (loaded.groups[groupId].messages.length !== n + opts.profileSaves) throw new Error('the saved profile does not hold the history it was given');
+    }
+
+    // --- the ClientStore: messages by (group, seq), the group's other state as one record ---
+    const io = countingIo();
+    const dir = await dirs.make('save-store');
+    const key = randomBytes(32);
+    const groupRecord = (cursor: number) => utf8(JSON.stringify({ ...group, messages: [], cursor }));
+    const storeMs: number[] = [];
+    let storeBytes = 0;
+    let compactions = 0;
+    const store = await openClientStore({ backend: await NodeFileBackend.open({ dir, io }), key });
+    try {
+      // History filled in transactions of 1,000 messages: the same records a client that received
+      // them one by one would hold (compaction keeps only the live ones).
+      for (let from = 0; from < n; from += 1000) {
+        await store.transaction(['messages', 'groups'], 'readwrite', async (tx) => {
+          for (let i = from; i < Math.min(n, from + 1000); i++) tx.put('messages', [groupId, i + 1], utf8(JSON.stringify(message(i, me.sender, me.senderDevice))));
+          tx.put('groups', groupId, groupRecord(Math.min(n, from + 1000)));
+        });
+      }
+      for (let k = 0; k < opts.storeSaves; k++) {
+        io.written = 0;
+        io.compactions = 0;
+        const t = performance.now();
+        await store.transaction(['messages', 'groups'], 'readwrite', async (tx) => {
+          tx.put('messages', [groupId, n + k + 1], utf8(JSON.stringify(message(n + k, me.sender, me.senderDevice))));
+          tx.put('groups', groupId, groupRecord(n + k + 1));
+        });
+        storeMs.push(performance.now() - t);
+        storeBytes = Math.max(storeBytes, io.written);
+        compactions += io.compactions;
+      }
+    } finally {
+      await store.close();
+    }
+    const t = performance.now();
+    const reopened = await openClientStore({ backend: await NodeFileBackend.open({ dir }), key });
+    const storeOpenMs = performance.now() - t;
+    try {
+      const lastSeq = n + opts.storeSaves;
+      const last = await reopened.read(['messages'], (tx) => tx.get('messages', [groupId, lastSeq]));
+      if (last === undefined) throw new Error(`the reopened ClientStore lacks message ${lastSeq}`);
+    } finally {
+      await reopened.close();
+    }
+    out.push({ history: n, profileBytes, profileMs: median(profileMs), profileLoadMs: median(loadMs), storeBytes, storeMs: median(storeMs), compactions, storeOpenMs });
+  }
+  return out;
+}
+
+export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CLIENT_ENGINE): Promise<Section> {
+  const dirs = new TempDirs();
+  let server: ServerHandle | undefined;
+  const meter = new Meter();
+  const bobMeter = new Meter();
+  let openPaths: string[] = [];
+  let idle: OpCost, send: OpCost, sendAfterSync: OpCost, read: OpCost, readNothing: OpCost, open: OpCost;
+  const setup: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    const r = await f();
+    setup[name] = performance.now() - t;
+    return r;
+  };
+  let saves: SaveCost[];
+  try {
+    const sectionStart = performance.now();
+    server = await startServer({ kind: 'relay', dataDir: await dirs.make('engine-relay') });
+    const url = server.url;
+    const adminDir = await dirs.make('admin');
+    const admin = await AgoraClient.register(nodeDeps({ profileDir: adminDir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: url, invite: server.adminInvite!, name: 'Admin' });
+    const invite = await admin.createInvite({ name: 'Alice' });
+    const alice = await AgoraClient.register(metered(nodeDeps({ profileDir: await dirs.make('alice'), passphrase: PASSPHRASE, addGraceMs: 0 }), meter), { server: url, invite: invite.code });
+    await admin.sync();
+    const ops = await admin.createGroup({ name: 'ops', kind: 'secret' });
+    await admin.addMembers(ops.id, ['Alice']);
+    const news = await admin.createGroup({ name: 'news', kind: 'public' });
+    await alice.sync();
+    await alice.read(ops.id);
+    await alice.sync();
+
+    // Steady state: Alice is caught up; each operation starts from what the last one left.
+    idle = await measure(opts.idleSyncs, meter, () => alice.sync());
+    send = await measure(opts.sends, meter, (i) => alice.send(ops.id, `${i} ${TEXT}`));
+    sendAfterSync = await measure(opts.reads, meter, (i) => alice.send(ops.id, `again ${i} ${TEXT}`), () => alice.sync());
+    read = await measure(opts.reads, meter, () => alice.read(ops.id), (i) => admin.send(ops.id, `from admin ${i} ${TEXT}`));
+    readNothing = await measure(opts.reads, meter, () => alice.read(ops.id));
+
+    // The public group a newcomer opens, filled through the administrator's client.
+    await timed('fill', () => postDirectly(url, adminDir, news.id, opts.openMessages, (i) => `#${i + 1} ${TEXT}`));
+    const bobInvite = await admin.createInvite({ name: 'Bob' });
+    const bob = await AgoraClient.register(metered(nodeDeps({ profileDir: await dirs.make('bob'), passphrase: PASSPHRASE, addGraceMs: 0 }), bobMeter), { server: url, invite: bobInvite.code });
+    await admin.sync(); // seals the organisation key to Bob's device
+    await bob.sync();
+    open = await measure(1, bobMeter, async () => {
+      const r = await bob.read(news.id);
+      if (r.messages.length !== opts.openMessages) throw new Error(`Bob read ${r.messages.length} of ${opts.openMessages} messages (warnings: ${r.warnings.join('; ')})`);
+      openPaths = [...bobMeter.paths];
+    });
+
+    const adminState = await new EncryptedProfile(new FileBlobStore(adminDir), PASSPHRASE).load();
+    saves = await timed('saves', () => saveCosts(adminState, ops.id, opts, dirs));
+    setup.total = performance.now() - sectionStart;
+  } finally {
+    await server?.close();
+    await dirs.cleanup();
+  }
+
+  const first = saves.find((x) => x.history > 0) ?? saves[0];
+  const last = saves[saves.length - 1];
+  const empty = saves.find((x) => x.history === 0);
+  const storeMin = Math.min(...saves.map((x) => x.storeBytes));
+  const storeMax = Math.max(...saves.map((x) => x.storeBytes));
+  // The message's seq and the cursor get one digit longer per tenfold: a few bytes, not growth.
+  const storeFlat = storeMax - storeMin <= 64;
+  const compactions = saves.reduce((sum, x) => sum + x.compactions, 0);
+  return {
+    title: '(e) Client engine: requests, bytes and time per operation, on the Node driver',
+    findings: [
+      `A send costs ${millis(median(send.ms))} (median of ${opts.sends}) and ${range(send.requests, String)} requests; a new device opens a public group of ${opts.openMessages.toLocaleString('en-US')} messages (fetch, decrypt, verify every record, save) in ${millis(open.ms[0])}.`,
+      `Saving the device state still rewrites the whole encrypted profile: one save after ${last.history.toLocaleString('en-US')} stored messages writes ${bytes(last.profileBytes)} and takes ${millis(last.profileMs)}, against ${bytes(first.profileBytes)} and ${millis(first.profileMs)} after ${first.history.toLocaleString('en-US')} — it grows with the history (${empty ? `${bytes(empty.profileBytes)} with no messages at all: keys, directory, KeyPackages, MLS state; ` : ''}≈ ${bytes((last.profileBytes - first.profileBytes) / (last.history - first.history))} more per stored message). The client loads and saves it in every operation, an idle sync included (and a send saves it once more before posting), and loading it after ${last.history.toLocaleString('en-US')} messages takes another ${millis(last.profileLoadMs)}. The ClientStore (not yet wired into the client) writes one message and the group's record in ${storeFlat ? `${bytes(storeMin)}–${bytes(storeMax)} at every history size (it does not grow)` : `${saves.map((x) => bytes(x.storeBytes)).join(', ')} at these history sizes`}, taking ${millis(last.storeMs)} after ${last.history.toLocaleString('en-US')} messages; on Node it reads its whole journal once when it is opened (${millis(last.storeOpenMs)} at ${last.history.toLocaleString('en-US')} messages), not in every operation.`,
+    ],
+    how: [
+      `A real relay (SQLite in a temporary directory) runs in a worker thread; the clients are \`AgoraClient\`s on the Node driver (\`nodeDeps\`: encrypted profile file, global fetch) in the main thread. Alice's and Bob's clients get a fetch wrapped as tests/request-counts.test.ts wraps it, which here also counts the UTF-8 length of each request body and each response body (HTTP headers are not counted). The administrator creates a secret group with Alice and a public group; Alice reads the secret group once so that she is in the steady state, and each measured operation starts from the state the previous one left.`,
+      `Measured on Alice's client: ${opts.idleSyncs} idle \`sync()\`s; ${opts.sends} \`send\`s in a row (each one reads back the log its own previous record moved, so a send in a run costs a log read too, except the first, which follows an idle sync; the leaf-refresh commit a secret group's member makes every 1,000 records or about a week falls in none of them); ${opts.reads} sends each right after a \`sync()\`; ${opts.reads} \`read\`s each after the administrator posted one message; ${opts.reads} \`read\`s with nothing new. Cells give the median and, where they differ, the range; times are medians of the wall clock.`,
+      `Opening a group: the administrator's device posts ${opts.openMessages.toLocaleString('en-US')} messages of ~155 characters to the public group (setup, timed below). Each record is made by the SDK's \`sealRecord\` with the administrator's device key, the public group's key derived from its organisation key, consecutive counters and its checkpoint note — what \`send\` makes — and posted with \`POST /v1/groups/:id/records\` one at a time; going through \`send\` instead would add the sender's own sync, log read and whole-profile save to each of them (and those saves grow with the sender's history, as the table below shows), which is not what is measured here. Then Bob registers, the administrator's sync seals the organisation key to him, Bob syncs, and then his first \`read\` of the group is timed: sync, paged log fetch, opening and checking the signature of every record, and the profile save. The read is checked to return all ${opts.openMessages.toLocaleString('en-US')} messages. Its requests: ${openPaths.map((p) => `\`${p}\``).join(', ')}.`,
+      `Save cost: the administrator's real profile state (device keys, directory, KeyPackages, the secret group's MLS state and content keys) is taken from disk and its secret group's history filled directly with ${opts.historySizes.map((n) => n.toLocaleString('en-US')).join(', ')} messages of ~155 characters (no relay and no sends involved: the messages are put into the loaded state as \`StoredMessage\`s, as the client stores the ones it reads). Then ${opts.profileSaves} messages are added one at a time, each followed by \`EncryptedProfile.save\` into a fresh profile directory (the one-off Argon2id key derivation done before), counting the bytes handed to the file store (the whole file, written to a temporary file, fsynced and renamed); the table gives the largest of them and the median time, and the median of 3 \`EncryptedProfile.load\`s of the result (key already derived: file read, decryption, JSON and schema parse), which the client does at the start of every operation. For the ClientStore (\`openClientStore\` over \`NodeFileBackend\`, the Node journal backend), the same history is put as one record per message keyed (group, seq) in transactions of 1,000, and each of ${opts.storeSaves} added messages is one transaction putting the message and the group's record (the group state without the message list: MLS state, content keys, counters, cursor), counting the bytes appended to the journal (a compaction, which rewrites the live records once the journal has grown to twice their size plus 1 MiB, would count too: ${compactions === 0 ? 'none fell in the measured transactions' : `${compactions} fell in the measured transactions`}); the table gives the largest and the median time. Last, the store is closed and opened again (\`NodeFileBackend.open\` replays the journal into memory, then \`openClientStore\` checks the key) and the last message read back.`,
+    ],
+    tables: [
+      {
+        caption: 'Per operation (Alice, steady state; bodies only)',
+        headers: ['operation', 'requests', 'bytes sent', 'bytes received', 'time (median)'],
+        rows: [
+          opRow('idle sync', idle),
+          opRow('send, right after own send', send),
+          opRow('send, right after a sync', sendAfterSync),
+          opRow('read, one new message', read),
+          opRow('read, nothing new', readNothing),
+          opRow(`new device opens a public group of ${opts.openMessages.toLocaleString('en-US')} messages (one read)`, open),
+        ],
+      },
+      {
+        caption: 'One save of the device state after N stored messages',
+        headers: ['stored messages', 'profile: bytes written', 'profile: save', 'profile: load', 'ClientStore: bytes written', 'ClientStore: transaction', 'ClientStore: open'],
+        rows: saves.map((s) => [s.history.toLocaleString('en-US'), bytes(s.profileBytes), millis(s.profileMs), millis(s.profileLoadMs), bytes(s.storeBytes), millis(s.storeMs), millis(s.storeOpenMs)]),
+      },
+      {
+        caption: 'Where the section spends its time (not measurements)',
+        headers: ['step', 'wall time'],
+        rows: [
+          [`administrator's device posts ${opts.openMessages.toLocaleString('en-US')} records (sealRecord + POST, one at a time)`, `${num(setup.fill / 1000)} s`],
+          [`building the histories and timing the saves`, `${num(setup.saves / 1000)} s`],
+          ['whole section', `${num(setup.total / 1000)} s`],
+        ],
+      },
+    ],
+  };
+}
