@@ -1,4 +1,6 @@
-/** Organisation-key generations for public groups, and device-to-device sealed payloads (BRIEF §3).
+/** Organisation-key generations for public groups, and device-to-device sealed payloads. Public
+ * groups share one key per generation, rotated when someone leaves, so their content is readable by
+ * every employee and no longer by leavers.
  *
  * A generation is 32 random bytes, sealed separately to every active device's X25519 key. A sealed
  * payload is an anonymous sealed box (crypto_box_seal format) around a frame that the sealing device

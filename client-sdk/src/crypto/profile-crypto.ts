@@ -1,4 +1,4 @@
-/** Local state at rest (BRIEF §2: a device stolen while locked is protected by its PIN): a key
+/** Local state at rest (a device stolen while locked must stay protected by its PIN or passphrase): a key
  * derived from the passphrase with Argon2id, and XChaCha20-Poly1305 over the serialised state.
  *
  * Parameters (newKdfParams): Argon2id v1.3, 64 MiB, 5 passes. Measured on the 2-core reference

@@ -1,5 +1,5 @@
 /** Content records: what a person writes into a group. A record is signed by its author device and
- * then encrypted under the group's current content key (BRIEF §3): the MLS exporter key of the
+ * then encrypted under the group's current content key: the MLS exporter key of the
  * epoch for a secret group, the key derived from the organisation-key generation for a public one
  * (its `epoch` field then holds the generation).
  *

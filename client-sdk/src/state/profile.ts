@@ -1,7 +1,7 @@
 /** The device's state at rest: one file of bytes behind a `BlobStore` (files in Node, IndexedDB in the
  * browser), encrypted with a key derived by Argon2id from the passphrase. The KDF parameters sit in a
  * small clear header so the key can be derived again; everything else is ciphertext. Only this
- * folder touches storage (BRIEF §4.1). */
+ * folder touches storage, so the SDK core stays sans-I/O and runs unchanged in browsers. */
 import * as z from 'zod';
 import { deriveProfileKey, decryptProfile, encryptProfile, newKdfParams, type KdfParams } from '../crypto/profile-crypto.js';
 import { fromB64u, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
