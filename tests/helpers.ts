@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { startRelay } from '@agora/server';
 import { AgoraClient } from '@agora/client-sdk';
 import { nodeDeps } from '@agora/client-sdk/node';
+import type { ProfileState } from '../client-sdk/src/core/state.js';
+import { EncryptedProfile } from '../client-sdk/src/state/profile.js';
+import { FileBlobStore } from '../client-sdk/src/node/file-blob-store.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PASSPHRASE = 'correct horse battery staple';
@@ -21,8 +24,9 @@ export interface World {
   dataDir: string;
   adminInvite: string;
   close(): Promise<void>;
-  /** Registers a device in a fresh profile directory. */
-  register(invite: string, name?: string): Promise<{ client: AgoraClient; profileDir: string }>;
+  /** Registers a device in a fresh profile directory, talking to the relay directly or through
+   * `via` (a misbehaving proxy in front of it). */
+  register(invite: string, name?: string, opts?: { via?: string }): Promise<{ client: AgoraClient; profileDir: string }>;
   /** Opens another handle on an existing profile (as a second process would). */
   open(profileDir: string): Promise<AgoraClient>;
 }
@@ -41,16 +45,21 @@ export async function startWorld(opts: { addGraceMs?: number } = {}): Promise<Wo
       await relay.close();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     },
-    async register(invite, name) {
+    async register(invite, name, { via } = {}) {
       const profileDir = await tempDir('profile');
       dirs.push(profileDir);
-      const client = await AgoraClient.register(depsFor(profileDir), { server: relay.url, invite, name });
+      const client = await AgoraClient.register(depsFor(profileDir), { server: via ?? relay.url, invite, name });
       return { client, profileDir };
     },
     open(profileDir) {
       return AgoraClient.open(depsFor(profileDir));
     },
   };
+}
+
+/** A device's saved state, read as a second process would (for assertions on keys and groups). */
+export function profileState(profileDir: string): Promise<ProfileState> {
+  return new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
 }
 
 /** Runs the real `agora` CLI (the built bin) and returns its output and exit code. */

@@ -5,11 +5,11 @@
  * update could fork the newcomer onto a tree of its choosing. Run with a real relay; the misbehaving
  * proxy loses the adder's answer so that no follow-up update comes. */
 import { AgoraClient, EncryptedProfile } from '@agora/client-sdk';
-import { FileBlobStore, nodeDeps } from '@agora/client-sdk/node';
+import { FileBlobStore } from '@agora/client-sdk/node';
 import { fromB64u } from '@agora/client-sdk/protocol';
 import { groupInfo } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
-import { startWorld, tempDir, PASSPHRASE, type World } from './helpers.js';
+import { profileState, startWorld, PASSPHRASE, type World } from './helpers.js';
 import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
 
 let world: World;
@@ -24,13 +24,12 @@ async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<
     const r = await world.register(code, name);
     return (people[name] = { client: r.client, dir: r.profileDir });
   }
-  const dir = await tempDir('owner-window');
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: proxy.url, invite: code, name });
-  return (people[name] = { client, dir });
+  const r = await world.register(code, name, { via: proxy.url });
+  return (people[name] = { client: r.client, dir: r.profileDir });
 }
 
 const profileOf = (p: Person) => new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE);
-const stateOf = (p: Person): Promise<ProfileState> => profileOf(p).load();
+const stateOf = (p: Person): Promise<ProfileState> => profileState(p.dir);
 
 async function treeOf(p: Person, groupId: string): Promise<string[]> {
   const mls = (await stateOf(p)).groups[groupId].mls!;

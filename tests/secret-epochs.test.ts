@@ -2,13 +2,13 @@
  * a real relay and SQLite store; the relay's misbehaviour comes from the misbehaving proxy
  * (tests/kt/evil-relay.ts) or from direct writes to its database. */
 import { AgoraClient, EncryptedProfile, RelayHttp } from '@agora/client-sdk';
-import { FileBlobStore, nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
 import { fromB64u, newId, type LogEntry } from '@agora/client-sdk/protocol';
 import { openRecord, sealRecord } from '../client-sdk/src/crypto/records.js';
 import { groupInfo, processCommit, type DeviceLookup } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
 import { openSqliteStore } from '../server/src/store/sqlite.js';
-import { runCli, startWorld, tempDir, PASSPHRASE, type World } from './helpers.js';
+import { runCli, profileState, startWorld, PASSPHRASE, type World } from './helpers.js';
 import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
 
 let world: World;
@@ -23,17 +23,12 @@ async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<
     const r = await world.register(code, name);
     return (people[name] = { client: r.client, dir: r.profileDir });
   }
-  const dir = await tempDir('epochs');
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), {
-    server: proxy.url,
-    invite: code,
-    name,
-  });
-  return (people[name] = { client, dir });
+  const r = await world.register(code, name, { via: proxy.url });
+  return (people[name] = { client: r.client, dir: r.profileDir });
 }
 
 const profileOf = (p: Person) => new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE);
-const stateOf = (p: Person): Promise<ProfileState> => profileOf(p).load();
+const stateOf = (p: Person): Promise<ProfileState> => profileState(p.dir);
 
 async function texts(c: AgoraClient, group: string): Promise<string[]> {
   return (await c.read(group)).messages.map((m) => `${m.senderName}: ${m.text}`);

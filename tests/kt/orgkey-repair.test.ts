@@ -4,16 +4,14 @@
  * colleague's device seals the generation again. The poisoner here is a colleague's real, active
  * device that seals a key of its own choosing under a real generation number. */
 import { AgoraClient } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import { nodeFetch } from '@agora/client-sdk/node';
 import { fromB64u, toB64u, utf8, type OrgKeysResponse } from '@agora/client-sdk/protocol';
 import { authChallengeMessage } from '../../client-sdk/src/protocol/signing.js';
 import { sign } from '../../client-sdk/src/crypto/device-keys.js';
 import { newOrgKey, sealOrgKey, sealToDevice } from '../../client-sdk/src/crypto/orgkeys.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
-import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';
-import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
+import { profileState, startWorld, type World } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
 let world: World;
@@ -23,13 +21,10 @@ let news: string;
 
 interface Person { client: AgoraClient; dir: string; userId: string; deviceId: string }
 
-async function stateOf(dir: string) {
-  return new EncryptedProfile(new FileBlobStore(dir), PASSPHRASE).load();
-}
+const stateOf = profileState;
 
 async function register(invite: string, name?: string): Promise<Person> {
-  const dir = await tempDir('orgkey-repair');
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: proxy.url, invite, name });
+  const { client, profileDir: dir } = await world.register(invite, name, { via: proxy.url });
   const s = await stateOf(dir);
   return { client, dir, userId: s.userId, deviceId: s.deviceId };
 }

@@ -12,10 +12,8 @@ import { sign } from '../../client-sdk/src/crypto/device-keys.js';
 import { derivePublicGroupKey, newOrgKey, sealOrgKey } from '../../client-sdk/src/crypto/orgkeys.js';
 import { openRecord } from '../../client-sdk/src/crypto/records.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
-import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';
-import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
+import { profileState, startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
 let world: World;
@@ -25,13 +23,10 @@ let news: string;
 
 interface Person { client: AgoraClient; dir: string; userId: string; deviceId: string }
 
-async function stateOf(dir: string) {
-  return new EncryptedProfile(new FileBlobStore(dir), PASSPHRASE).load();
-}
+const stateOf = profileState;
 
 async function register(invite: string, name?: string): Promise<Person> {
-  const dir = await tempDir('orgkey-rotation');
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: proxy.url, invite, name });
+  const { client, profileDir: dir } = await world.register(invite, name, { via: proxy.url });
   const s = await stateOf(dir);
   return { client, dir, userId: s.userId, deviceId: s.deviceId };
 }
