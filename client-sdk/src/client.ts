@@ -1,5 +1,5 @@
 /** AgoraClient: one device's view of Agora. It owns the device's state (loaded and saved through
- * `EncryptedProfile` inside one lock per operation, so concurrent agora processes on one profile
+ * a `ProfileStorage` inside one lock per operation, so concurrent agora processes on one profile
  * never lose each other's changes) and drives the sans-I/O core (`core/`, `mls/`, `crypto/`) with the
  * relay's HTTP API and push channel (`transport/`). */
 import * as api from './protocol/api.js';
@@ -22,7 +22,7 @@ import { RelayHttp, type FetchLike } from './transport/http.js';
 import { KtHttp, witnessQuery, witnessSelection } from './transport/kt-http.js';
 import { KtTrust } from './kt-trust.js';
 import { PolicySchema, type Policy } from './kt/policy.js';
-import type { EncryptedProfile } from './state/profile.js';
+import type { ProfileStorage } from './state/profile.js';
 import { generateDeviceKeys, sign } from './crypto/device-keys.js';
 import { MAX_DESCRIPTION_CHARS, sealRecord, type MetaBody } from './crypto/records.js';
 import { derivePublicGroupKey, newOrgKey, openFromDevice, openOrgKey, sealOrgKey, sealToDevice } from './crypto/orgkeys.js';
@@ -62,7 +62,7 @@ export interface WebSocketLike {
 export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 export interface ClientDeps {
-  profile: EncryptedProfile;
+  profile: ProfileStorage;
   fetch: FetchLike;
   webSocket?: WebSocketFactory;
   now?: () => number;

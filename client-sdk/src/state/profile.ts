@@ -27,6 +27,19 @@ const Header = z.object({
 
 const AAD = utf8('agora-profile-v1');
 
+/** What the client needs from a device's persisted state, whatever holds it: the whole-file
+ * `EncryptedProfile` below, or a keyed `ClientStore` that writes only what changed. `lock` spans one
+ * client operation (load, change, save) so two processes or tabs on one profile never lose each
+ * other's changes; every operation starts with it, so a missing secret stops it before anything
+ * happens. */
+export interface ProfileStorage {
+  readonly location: string;
+  lock(): Promise<() => Promise<void>>;
+  exists(): Promise<boolean>;
+  load(): Promise<ProfileState>;
+  save(state: ProfileState): Promise<void>;
+}
+
 export interface EncryptedProfileOptions {
   /** Accept an empty passphrase. The profile is then still encrypted, but under a key anyone who
    * can read its bytes derives as well: the device keys are effectively in the clear. Only for
@@ -34,7 +47,7 @@ export interface EncryptedProfileOptions {
   insecureNoPassphrase?: boolean;
 }
 
-export class EncryptedProfile {
+export class EncryptedProfile implements ProfileStorage {
   private key: Uint8Array | undefined;
   private kdf: KdfParams | undefined;
 
