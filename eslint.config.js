@@ -1,6 +1,7 @@
-// Lint is where the SDK's layering is enforced (the client core is sans-I/O so it runs unchanged in Node and browsers): the isomorphic core never imports
-// Node built-ins or network/storage code; only transport/ talks to the network and only state/
-// (and the Node adapters) to storage.
+// Lint is where the SDK's layering is enforced (the client machine and the libraries under it are
+// sans-I/O so they run unchanged in Node and browsers and are tested without a relay): they never
+// import Node built-ins or network/storage code; only the drivers (client.ts) and transport/ talk
+// to the network, and only state/, store/, keysource/ and the Node adapters to storage.
 import tseslint from 'typescript-eslint';
 
 const nodeOnly = [
@@ -21,7 +22,7 @@ const mlsLazy = {
 };
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'web-client/build/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -30,21 +31,43 @@ export default tseslint.config(
     },
   },
   {
-    files: ['client-sdk/src/**/*.ts'],
-    ignores: ['client-sdk/src/node/**', 'client-sdk/src/cli/**', 'client-sdk/src/**/*.test.ts'],
+    files: ['protocol/src/**/*.ts', 'client-sdk/src/**/*.ts'],
+    ignores: ['client-sdk/src/node/**', '**/*.test.ts', 'protocol/src/kt/test-log.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }], 'no-restricted-syntax': ['error', zodWhole, mlsLazy] },
   },
   { files: ['client-sdk/src/mls/**/*.ts'], rules: { 'no-restricted-syntax': ['error', zodWhole] } },
+  // The SDK ships no WebSocket implementation and no command-line parser: those belong to the CLI (cli/).
   {
-    files: ['client-sdk/src/protocol/**/*.ts', 'client-sdk/src/core/**/*.ts', 'client-sdk/src/crypto/**/*.ts', 'client-sdk/src/mls/**/*.ts', 'client-sdk/src/kt/**/*.ts'],
-    ignores: ['client-sdk/src/**/*.test.ts'],
+    files: ['client-sdk/src/node/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['ws', 'commander'], message: 'The SDK has no ws or commander at runtime: the CLI injects its WebSocket (cli/src/ws.ts).' }] }] },
+  },
+  // The web app runs in the browser and ships to every phone: no Node built-ins, and zod imported so
+  // that it tree-shakes. Its build config and the service worker's helpers run elsewhere.
+  {
+    files: ['web-client/src/**/*.{ts,tsx}'],
+    rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }], 'no-restricted-syntax': ['error', zodWhole] },
+  },
+  {
+    // The sans-I/O part: the client machine (engine/) and the leaf libraries. It returns requests
+    // as data; only the drivers (client.ts), transport/, storage (state/, store/), key sources and
+    // the Node adapters and CLI do I/O.
+    files: ['protocol/src/**/*.ts', 'client-sdk/src/**/*.ts'],
+    ignores: [
+      '**/*.test.ts', 'protocol/src/kt/test-log.ts', 'client-sdk/src/node/**', 'client-sdk/src/transport/**', 'client-sdk/src/state/**',
+      'client-sdk/src/store/**', 'client-sdk/src/keysource/**', 'client-sdk/src/client.ts', 'client-sdk/src/officer.ts', 'client-sdk/src/index.ts', 'client-sdk/src/browser.ts',
+    ],
     rules: {
+      'no-restricted-globals': ['error', ...['fetch', 'WebSocket', 'XMLHttpRequest', 'indexedDB', 'localStorage', 'setTimeout', 'setInterval'].map((name) => ({
+        name,
+        message: 'Sans-I/O core: it takes inputs (answers, pushes, the time) and returns requests as data; the driver does the I/O and the timers.',
+      }))],
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             ...nodeOnly,
-            { group: ['**/transport/*', '**/state/*', '**/node/*', '**/cli/*', '**/client.js'], message: 'Sans-I/O core: it returns data; transport/ and state/ do the I/O.' },
+            { group: ['**/transport/*', '**/state/*', '**/node/*', '**/cli/*', '**/client.js', '@agora/client-sdk', '@agora/client-sdk/*'], message: 'Sans-I/O core: it returns data; transport/ and state/ do the I/O (and the protocol package never depends on the SDK).' },
           ],
         },
       ],

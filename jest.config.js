@@ -7,14 +7,15 @@ export default {
   transform: { '^.+\\.ts$': swc },
   transformIgnorePatterns: ['/node_modules/'],
   moduleNameMapper: {
-    '^@agora/client-sdk/protocol$': '<rootDir>/client-sdk/src/protocol/index.ts',
-    '^@agora/client-sdk/kt$': '<rootDir>/client-sdk/src/kt/index.ts',
+    '^@agora/protocol$': '<rootDir>/protocol/src/index.ts',
+    '^@agora/protocol/kt$': '<rootDir>/protocol/src/kt/index.ts',
+    '^@agora/protocol/(.*)$': '<rootDir>/protocol/src/$1.ts',
     '^@agora/client-sdk/node$': '<rootDir>/client-sdk/src/node/index.ts',
     '^@agora/client-sdk$': '<rootDir>/client-sdk/src/index.ts',
     '^@agora/server$': '<rootDir>/server/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  testMatch: ['<rootDir>/client-sdk/src/**/*.test.ts', '<rootDir>/server/src/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
+  testMatch: ['<rootDir>/protocol/src/**/*.test.ts', '<rootDir>/client-sdk/src/**/*.test.ts', '<rootDir>/server/src/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

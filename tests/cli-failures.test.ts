@@ -45,8 +45,8 @@ describe('agora without a passphrase', () => {
   });
 
   test('refuses to open a profile', async () => {
-    oneLine(await runCli(['whoami'], { profile: profiles.admin, env: { AGORA_PASSPHRASE: '' } }), /AGORA_PASSPHRASE is not set/);
-    oneLine(await runCli(['sync'], { profile: profiles.admin, env: { AGORA_PASSPHRASE: '' } }), /AGORA_PASSPHRASE is not set/);
+    const runs = await Promise.all([['whoami'], ['sync']].map((args) => runCli(args, { profile: profiles.admin, env: { AGORA_PASSPHRASE: '' } })));
+    for (const r of runs) oneLine(r, /AGORA_PASSPHRASE is not set/);
   });
 
   test('goes ahead only with --insecure-no-passphrase, warning on every run', async () => {
@@ -65,15 +65,22 @@ describe('agora without a passphrase', () => {
 
 describe('agora failures', () => {
   test('send, group add and usage mistakes: one line each', async () => {
-    oneLine(await runCli(['send', 'No Such Group', 'hallo'], { profile: profiles.admin }));
-    oneLine(await runCli(['group', 'add', 'No Such Group', 'Ina Test'], { profile: profiles.admin }));
-    await ok(['group', 'create', 'Leitung', '--kind', 'secret'], 'admin');
-    oneLine(await runCli(['group', 'add', 'Leitung', 'Nobody Here'], { profile: profiles.admin }));
-    oneLine(await runCli(['sync'], { profile: profiles.nobody }), /agora register/);
-    const usage = await runCli(['send', 'Leitung'], { profile: profiles.admin });
+    // Independent failures run side by side (separate processes, as separate invocations are).
+    const [noGroup, noGroupAdd, unregistered, usage, typo] = await Promise.all([
+      runCli(['send', 'No Such Group', 'hallo'], { profile: profiles.admin }),
+      runCli(['group', 'add', 'No Such Group', 'Ina Test'], { profile: profiles.admin }),
+      runCli(['sync'], { profile: profiles.nobody }),
+      runCli(['send', 'Leitung'], { profile: profiles.admin }),
+      runCli(['grup', 'list'], { profile: profiles.admin }),
+    ]);
+    oneLine(noGroup);
+    oneLine(noGroupAdd);
+    oneLine(unregistered, /agora register/);
     oneLine(usage, /missing required argument/);
     expect(usage.code).toBe(2);
-    oneLine(await runCli(['grup', 'list'], { profile: profiles.admin }), /unknown command/);
+    oneLine(typo, /unknown command/);
+    await ok(['group', 'create', 'Leitung', '--kind', 'secret'], 'admin');
+    oneLine(await runCli(['group', 'add', 'Leitung', 'Nobody Here'], { profile: profiles.admin }));
   });
 
   test("a relay's answer cannot add lines or terminal escapes", async () => {
@@ -95,8 +102,7 @@ describe('agora failures', () => {
   test('with the relay down, send, sync and group add name the unreachable relay', async () => {
     await relay!.close();
     relay = undefined;
-    for (const args of [['sync'], ['send', 'Leitung', 'hallo'], ['group', 'add', 'Leitung', 'Ina Test']]) {
-      oneLine(await runCli(args, { profile: profiles.admin }), /cannot reach the relay|unavailable/);
-    }
+    const runs = await Promise.all([['sync'], ['send', 'Leitung', 'hallo'], ['group', 'add', 'Leitung', 'Ina Test']].map((args) => runCli(args, { profile: profiles.admin })));
+    for (const r of runs) oneLine(r, /cannot reach the relay|unavailable/);
   });
 });

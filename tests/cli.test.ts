@@ -54,23 +54,26 @@ describe('agora CLI', () => {
     await ok(['send', 'Baustellen', 'Kran kommt Montag'], 'anna');
     await ok(['send', gid, 'Danke!'], 'ben');
     await ok(['send', 'Baustellen', 'Ich bin dabei'], 'cem');
-    for (const who of ['anna', 'ben', 'cem']) {
-      expect(await ok(['read', 'Baustellen'], who)).toBe('Anna Schmidt: Kran kommt Montag\nBen Weber: Danke!\nCem Yilmaz: Ich bin dabei');
-    }
-    const json = JSON.parse(await ok(['--json', 'read', gid], 'ben'));
+    // Independent processes run side by side (each on its own profile, or waiting for its lock).
+    const [reads, jsonRead, members, listed] = await Promise.all([
+      Promise.all(['anna', 'ben', 'cem'].map((who) => ok(['read', 'Baustellen'], who))),
+      ok(['--json', 'read', gid], 'ben'),
+      ok(['group', 'members', 'Baustellen'], 'cem'),
+      ok(['--json', 'group', 'list'], 'ben'),
+    ]);
+    for (const text of reads) expect(text).toBe('Anna Schmidt: Kran kommt Montag\nBen Weber: Danke!\nCem Yilmaz: Ich bin dabei');
+    const json = JSON.parse(jsonRead);
     expect(json).toHaveLength(3);
     expect(Object.keys(json[0]).sort()).toEqual(['id', 'sender', 'senderName', 'sentAt', 'text']);
     expect(json[0]).toMatchObject({ senderName: 'Anna Schmidt', text: 'Kran kommt Montag' });
-    const members = await ok(['group', 'members', 'Baustellen'], 'cem');
     expect(members.split('\n').map((l) => l.split('\t')[1]).sort()).toEqual(['Anna Schmidt', 'Ben Weber', 'Cem Yilmaz']);
-    const list = JSON.parse(await ok(['--json', 'group', 'list'], 'ben'));
+    const list = JSON.parse(listed);
     expect(list.find((g: { id: string }) => g.id === gid)).toMatchObject({ kind: 'secret', isMember: true });
   });
 
   test("the department's reserved secret group is created by its first member, not by the admin", async () => {
-    const anna = JSON.parse(await ok(['--json', 'group', 'list'], 'anna'));
+    const [anna, admin] = (await Promise.all([ok(['--json', 'group', 'list'], 'anna'), ok(['--json', 'group', 'list'], 'admin')])).map((j) => JSON.parse(j));
     expect(anna.find((g: { name: string }) => g.name === 'Bauamt (secret)')).toMatchObject({ kind: 'secret', isMember: true });
-    const admin = JSON.parse(await ok(['--json', 'group', 'list'], 'admin'));
     expect(admin.find((g: { name: string; isMember: boolean }) => g.name === 'Bauamt (secret)' && g.isMember)).toBeUndefined();
   });
 
@@ -132,7 +135,7 @@ describe('agora CLI', () => {
   });
 
   test('listen prints messages as they arrive', async () => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'client-sdk/bin/agora.js'), '--profile', profiles.ben, 'listen', 'Baustellen'], {
+    const child = spawn(process.execPath, [path.join(ROOT, 'cli/bin/agora.js'), '--profile', profiles.ben, 'listen', 'Baustellen'], {
       env: { ...process.env, AGORA_PASSPHRASE: PASSPHRASE },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -189,6 +192,8 @@ describe('agora CLI', () => {
   });
 
   test('every failure exits non-zero with one clear line on stderr', async () => {
+    // Independent invocations, run side by side.
+    const failures: ReturnType<typeof runCli>[] = [];
     for (const [args, who] of [
       [['read', 'no such group'], 'anna'],
       [['group', 'add', 'Baustellen', 'Nobody Here'], 'anna'],
@@ -196,7 +201,9 @@ describe('agora CLI', () => {
       [['register', '--server', server, '--invite', 'AAAA-BBBB-CCCC-DDDD-EEEE'], 'anna'],
       [['group', 'join', 'Baustellen'], 'ben'],
     ] as const) {
-      const r = await runCli([...args], { profile: profiles[who] });
+      failures.push(runCli([...args], { profile: profiles[who] }));
+    }
+    for (const r of await Promise.all(failures)) {
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^agora: /);

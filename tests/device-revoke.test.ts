@@ -3,10 +3,10 @@
  * secret group, its person's other devices refresh their keys in theirs, the organisation key
  * rotates, and a copy of the device's state taken before opens nothing written afterwards. */
 import WebSocket from 'ws';
-import { AgoraClient, EncryptedProfile } from '@agora/client-sdk';
-import { FileBlobStore, nodeDeps } from '@agora/client-sdk/node';
-import { decodeEntry } from '@agora/client-sdk/kt';
-import { fromB64u, newId, WS_PROTOCOL, wsTokenProtocol, type LogEntry } from '@agora/client-sdk/protocol';
+import { AgoraClient } from '@agora/client-sdk';
+import { nodeDeps, nodeProfile } from '@agora/client-sdk/node';
+import { decodeEntry } from '@agora/protocol/kt';
+import { fromB64u, newId, WS_PROTOCOL, wsTokenProtocol, type LogEntry } from '@agora/protocol';
 import { derivePublicGroupKey } from '../client-sdk/src/crypto/orgkeys.js';
 import { openRecord } from '../client-sdk/src/crypto/records.js';
 import { exportContentKey, groupInfo, processCommit, type DeviceLookup } from '../client-sdk/src/mls/group.js';
@@ -21,7 +21,7 @@ let admin: AgoraClient;
 let adminDir: string;
 interface Device { client: AgoraClient; dir: string; id: string }
 
-const stateOf = (dir: string): Promise<ProfileState> => new EncryptedProfile(new FileBlobStore(dir), PASSPHRASE).load();
+const stateOf = (dir: string): Promise<ProfileState> => nodeProfile({ profileDir: dir, passphrase: PASSPHRASE }).load();
 
 async function device(client: AgoraClient, dir: string): Promise<Device> {
   return { client, dir, id: client.me.deviceId };

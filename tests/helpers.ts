@@ -5,12 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRelay } from '@agora/server';
+import { startRelay, type RunningRelay } from '@agora/server';
 import { AgoraClient } from '@agora/client-sdk';
-import { nodeDeps } from '@agora/client-sdk/node';
+import { nodeDeps, nodeProfile } from '@agora/client-sdk/node';
+import { wsFactory } from '../cli/src/ws.js';
+
+/** Node 20 has no WebSocket of its own; tests that listen for pushes use the CLI's. */
+export { wsFactory };
 import type { ProfileState } from '../client-sdk/src/core/state.js';
-import { EncryptedProfile } from '../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../client-sdk/src/node/file-blob-store.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PASSPHRASE = 'correct horse battery staple';
@@ -23,6 +25,8 @@ export interface World {
   url: string;
   dataDir: string;
   adminInvite: string;
+  /** The web app the relay serves (with `webDir`) and its build's log entry. */
+  web?: RunningRelay['web'];
   close(): Promise<void>;
   /** Registers a device in a fresh profile directory, talking to the relay directly or through
    * `via` (a misbehaving proxy in front of it). */
@@ -31,16 +35,17 @@ export interface World {
   open(profileDir: string): Promise<AgoraClient>;
 }
 
-export async function startWorld(opts: { addGraceMs?: number } = {}): Promise<World> {
+export async function startWorld(opts: { addGraceMs?: number; webDir?: string } = {}): Promise<World> {
   const dataDir = await tempDir('relay');
-  const relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir, quiet: true });
+  const relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir, quiet: true, webDir: opts.webDir });
   const adminInvite = relay.adminInvite ?? (await readFile(path.join(dataDir, 'admin-invite.txt'), 'utf8')).trim();
   const dirs: string[] = [dataDir];
-  const depsFor = (profileDir: string) => nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: opts.addGraceMs ?? 0 });
+  const depsFor = (profileDir: string) => nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: opts.addGraceMs ?? 0, webSocket: wsFactory });
   return {
     url: relay.url,
     dataDir,
     adminInvite,
+    web: relay.web,
     async close() {
       await relay.close();
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -59,12 +64,12 @@ export async function startWorld(opts: { addGraceMs?: number } = {}): Promise<Wo
 
 /** A device's saved state, read as a second process would (for assertions on keys and groups). */
 export function profileState(profileDir: string): Promise<ProfileState> {
-  return new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
+  return nodeProfile({ profileDir, passphrase: PASSPHRASE }).load();
 }
 
 /** Runs the real `agora` CLI (the built bin) and returns its output and exit code. */
 export function runCli(args: string[], opts: { profile?: string; env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const argv = [path.join(ROOT, 'client-sdk/bin/agora.js'), ...(opts.profile ? ['--profile', opts.profile] : []), ...args];
+  const argv = [path.join(ROOT, 'cli/bin/agora.js'), ...(opts.profile ? ['--profile', opts.profile] : []), ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, {
       env: { ...process.env, AGORA_PASSPHRASE: PASSPHRASE, AGORA_ADD_GRACE_MS: '0', ...opts.env },

@@ -4,13 +4,12 @@
 import { rm } from 'node:fs/promises';
 import { AgoraClient } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { LIMITS, fromB64u, toB64u } from '@agora/client-sdk/protocol';
+import { LIMITS, fromB64u, toB64u } from '@agora/protocol';
 import { RelayHttp } from '../client-sdk/src/transport/http.js';
-import { EncryptedProfile } from '../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../client-sdk/src/node/file-blob-store.js';
-import { sign } from '../client-sdk/src/crypto/device-keys.js';
-import { authChallengeMessage } from '../client-sdk/src/protocol/signing.js';
-import { startWorld, tempDir, PASSPHRASE, type World } from './helpers.js';
+import { nodeProfile } from '../client-sdk/src/node/index.js';
+import { sign } from '../protocol/src/crypto/device-keys.js';
+import { authChallengeMessage } from '../protocol/src/signing.js';
+import { startWorld, tempDir, PASSPHRASE, type World, wsFactory } from './helpers.js';
 
 let world: World;
 let admin: AgoraClient;
@@ -23,7 +22,7 @@ async function register(name: string): Promise<Person> {
   dirs.push(dir);
   const { code } = await admin.createInvite({ name, newPerson: true });
   const client = await AgoraClient.register(
-    nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }),
+    nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0, webSocket: wsFactory }),
     { server: world.url, invite: code },
   );
   return { client, dir };
@@ -31,7 +30,7 @@ async function register(name: string): Promise<Person> {
 
 /** The relay's API as `p`'s device, signed in with its own key. */
 async function rawAs(p: Person): Promise<RelayHttp> {
-  const keys = (await new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE).load()).keys;
+  const keys = (await nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load()).keys;
   const deviceId = p.client.me.deviceId;
   const open = new RelayHttp(world.url, nodeFetch);
   const { challenge } = await open.challenge(deviceId);

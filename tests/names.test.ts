@@ -7,9 +7,8 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
 import { nodeDeps } from '@agora/client-sdk/node';
-import type { DirectoryResponse } from '@agora/client-sdk/protocol';
-import { EncryptedProfile } from '../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../client-sdk/src/node/file-blob-store.js';
+import type { DirectoryResponse } from '@agora/protocol';
+import { nodeProfile } from '../client-sdk/src/node/index.js';
 import { runCli, startWorld, tempDir, PASSPHRASE, type World } from './helpers.js';
 import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
 
@@ -26,7 +25,7 @@ async function join(name: string): Promise<Person> {
   dirs.push(dir);
   const { code } = await admin.createInvite({ name, newPerson: true });
   const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: proxy.url, invite: code });
-  const { userId } = await new EncryptedProfile(new FileBlobStore(dir), PASSPHRASE).load();
+  const { userId } = await nodeProfile({ profileDir: dir, passphrase: PASSPHRASE }).load();
   return { client, dir, userId };
 }
 

@@ -4,9 +4,9 @@
  * came first, so a member who is no owner and commits between an add and the adder's follow-up
  * update could fork the newcomer onto a tree of its choosing. Run with a real relay; the misbehaving
  * proxy loses the adder's answer so that no follow-up update comes. */
-import { AgoraClient, EncryptedProfile } from '@agora/client-sdk';
-import { FileBlobStore } from '@agora/client-sdk/node';
-import { fromB64u } from '@agora/client-sdk/protocol';
+import { AgoraClient } from '@agora/client-sdk';
+import { nodeProfile } from '@agora/client-sdk/node';
+import { fromB64u } from '@agora/protocol';
 import { groupInfo } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
 import { profileState, startWorld, PASSPHRASE, type World } from './helpers.js';
@@ -28,7 +28,7 @@ async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<
   return (people[name] = { client: r.client, dir: r.profileDir });
 }
 
-const profileOf = (p: Person) => new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE);
+const profileOf = (p: Person) => nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE });
 const stateOf = (p: Person): Promise<ProfileState> => profileState(p.dir);
 
 async function treeOf(p: Person, groupId: string): Promise<string[]> {

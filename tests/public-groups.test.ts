@@ -1,9 +1,9 @@
 /** Public groups under organisation-key generations: a newcomer gets the keys from any colleague's
  * device and reads the full history; deactivating a person rotates the key, removes them from
  * secret groups and leaves them unable to open anything posted afterwards. */
-import { AgoraError, EncryptedProfile } from '@agora/client-sdk';
-import { FileBlobStore } from '@agora/client-sdk/node';
-import { fromB64u } from '@agora/client-sdk/protocol';
+import { AgoraError } from '@agora/client-sdk';
+import { nodeProfile } from '@agora/client-sdk/node';
+import { fromB64u } from '@agora/protocol';
 import { derivePublicGroupKey } from '../client-sdk/src/crypto/orgkeys.js';
 import { openRecord } from '../client-sdk/src/crypto/records.js';
 import { openSqliteStore } from '../server/src/store/sqlite.js';
@@ -51,7 +51,7 @@ test('newcomers read the whole public history; a deactivated person reads nothin
   expect((await carol.read(team.id)).messages.map((m) => m.text)).toEqual(['ohne Bob']);
 
   // What Bob's device holds cannot open the post made after his deactivation.
-  const bobState = await new EncryptedProfile(new FileBlobStore(bobReg.profileDir), PASSPHRASE).load();
+  const bobState = await nodeProfile({ profileDir: bobReg.profileDir, passphrase: PASSPHRASE }).load();
   expect(Object.keys(bobState.orgKeys)).toEqual(['1']);
   const store = await openSqliteStore(world.dataDir);
   try {

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { AgoraClient, type ClientDeps } from '@agora/client-sdk';
 import { nodeDeps } from '@agora/client-sdk/node';
-import { startWorld, tempDir as newDir, PASSPHRASE, type World } from './helpers.js';
+import { startWorld, tempDir as newDir, PASSPHRASE, type World, wsFactory } from './helpers.js';
 import { startEvilRelay, type EvilRelay, type PushTamper } from './kt/evil-relay.js';
 
 interface EntryPush {
@@ -21,7 +21,7 @@ const dirs: string[] = [];
 let requests: string[] = [];
 
 function counted(profileDir: string): ClientDeps {
-  const deps = nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: 0 });
+  const deps = nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: 0, webSocket: wsFactory });
   return {
     ...deps,
     fetch: async (url, init) => {
@@ -52,7 +52,7 @@ beforeAll(async () => {
   const adminDir = await newDir('profile');
   const aliceDir = await newDir('profile');
   dirs.push(adminDir, aliceDir);
-  admin = await AgoraClient.register(nodeDeps({ profileDir: adminDir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: world.url, invite: world.adminInvite, name: 'Admin' });
+  admin = await AgoraClient.register(nodeDeps({ profileDir: adminDir, passphrase: PASSPHRASE, addGraceMs: 0, webSocket: wsFactory }), { server: world.url, invite: world.adminInvite, name: 'Admin' });
   const invite = await admin.createInvite({ name: 'Alice' });
   alice = await AgoraClient.register(counted(aliceDir), { server: proxy.url, invite: invite.code });
   await admin.sync();

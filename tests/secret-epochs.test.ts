@@ -1,9 +1,9 @@
 /** Secret-group epochs, owners, recovery from invalid commits and post-compromise security, against
  * a real relay and SQLite store; the relay's misbehaviour comes from the misbehaving proxy
  * (tests/kt/evil-relay.ts) or from direct writes to its database. */
-import { AgoraClient, EncryptedProfile, RelayHttp } from '@agora/client-sdk';
-import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
-import { fromB64u, newId, type LogEntry } from '@agora/client-sdk/protocol';
+import { AgoraClient, RelayHttp } from '@agora/client-sdk';
+import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
+import { fromB64u, newId, type LogEntry } from '@agora/protocol';
 import { openRecord, sealRecord } from '../client-sdk/src/crypto/records.js';
 import { groupInfo, processCommit, type DeviceLookup } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
@@ -27,7 +27,7 @@ async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<
   return (people[name] = { client: r.client, dir: r.profileDir });
 }
 
-const profileOf = (p: Person) => new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE);
+const profileOf = (p: Person) => nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE });
 const stateOf = (p: Person): Promise<ProfileState> => profileState(p.dir);
 
 async function texts(c: AgoraClient, group: string): Promise<string[]> {
@@ -125,6 +125,8 @@ describe('records carry the epoch in force', () => {
     await alice.send(g, 'sent across a commit');
     const posts = proxy.seen.slice(start).filter((ex) => ex.method === 'POST' && ex.path === `/v1/groups/${g}/records`);
     expect(posts.map((p) => p.status)).toEqual([409, 201]);
+    // The refusal brought the commit she lacked: she applied it without reading the log.
+    expect(proxy.seen.slice(start).filter((ex) => ex.path.startsWith(`/v1/groups/${g}/log`))).toEqual([]);
     expect(await relayEpoch(g)).toBe(before + 1);
     const read = await bob.read(g);
     expect(read.messages.map((m) => m.text)).toContain('sent across a commit');

@@ -1,7 +1,7 @@
 /** Multi-client scenarios for secret groups through the SDK against a real relay and SQLite store. */
-import { AgoraClient, AgoraError, EncryptedProfile, RelayHttp } from '@agora/client-sdk';
-import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
-import { fromB64u } from '@agora/client-sdk/protocol';
+import { AgoraClient, AgoraError, RelayHttp } from '@agora/client-sdk';
+import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
+import { fromB64u } from '@agora/protocol';
 import { openRecord } from '../client-sdk/src/crypto/records.js';
 import { startWorld, PASSPHRASE, type World } from './helpers.js';
 import { openSqliteStore } from '../server/src/store/sqlite.js';
@@ -23,7 +23,7 @@ async function texts(c: AgoraClient, group: string): Promise<string[]> {
 
 /** All content keys a device holds for a group, read from its (decrypted) profile. */
 async function heldKeys(profileDir: string, groupId: string): Promise<Uint8Array[]> {
-  const state = await new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
+  const state = await nodeProfile({ profileDir: profileDir, passphrase: PASSPHRASE }).load();
   return Object.values(state.groups[groupId]?.epochKeys ?? {}).map(fromB64u);
 }
 
@@ -99,7 +99,7 @@ describe('secret groups', () => {
     expect(seen).toEqual(['Alice: welcome Dave']);
     const all = await storedRecords(groupId);
     // Dave's first key is that of the epoch his add started (the adder's update commit follows it).
-    const daveState = await new EncryptedProfile(new FileBlobStore(people.Dave.profileDir), PASSPHRASE).load();
+    const daveState = await nodeProfile({ profileDir: people.Dave.profileDir, passphrase: PASSPHRASE }).load();
     const joinEpoch = Math.min(...Object.keys(daveState.groups[groupId].epochKeys).map(Number));
     const before = all.filter((e) => e.epoch < joinEpoch);
     expect(before.length).toBeGreaterThan(3);
@@ -110,7 +110,7 @@ describe('secret groups', () => {
   test('non-members (the admin included) get 403 from the relay', async () => {
     await expect(admin.read(groupId)).rejects.toMatchObject({ code: 'not_a_member' });
     await admin.sync(); // leaves a fresh token in the admin's profile
-    const adminState = await new EncryptedProfile(new FileBlobStore(adminDir), PASSPHRASE).load();
+    const adminState = await nodeProfile({ profileDir: adminDir, passphrase: PASSPHRASE }).load();
     const http = new RelayHttp(world.url, nodeFetch, async () => adminState.token?.value);
     await expect(http.log(groupId, 0)).rejects.toMatchObject({ details: { status: 403 } });
     await expect(http.appendRecord(groupId, { epoch: 0, ciphertext: 'AAAA' })).rejects.toMatchObject({ details: { status: 403 } });

@@ -3,12 +3,12 @@
  * changed in its database. Nothing refused is shown; every refusal is reported. */
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { AgoraClient, EncryptedProfile, RelayHttp } from '@agora/client-sdk';
-import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
-import { fromB64u, newId, toB64u } from '@agora/client-sdk/protocol';
+import { AgoraClient, RelayHttp } from '@agora/client-sdk';
+import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
+import { fromB64u, newId, toB64u } from '@agora/protocol';
 import { canonicalRecordBytes, encryptRecordFrame, recordSignatureMessage, sealRecord, type ContentRecord } from '../client-sdk/src/crypto/records.js';
-import { sign } from '../client-sdk/src/crypto/device-keys.js';
-import { generateDeviceKeys } from '../client-sdk/src/crypto/device-keys.js';
+import { sign } from '../protocol/src/crypto/device-keys.js';
+import { generateDeviceKeys } from '../protocol/src/crypto/device-keys.js';
 import { startWorld, PASSPHRASE, type World } from './helpers.js';
 
 let world: World;
@@ -29,7 +29,7 @@ test('every client refuses records whose signature, group, counter or bytes do n
 
   // Mallory is a member: she holds the epoch key and her own signing key, and crafts records by hand.
   await mallory.client.sync();
-  const st = await new EncryptedProfile(new FileBlobStore(mallory.profileDir), PASSPHRASE).load();
+  const st = await nodeProfile({ profileDir: mallory.profileDir, passphrase: PASSPHRASE }).load();
   const local = st.groups[g.id];
   const epoch = Math.max(...Object.keys(local.epochKeys).map(Number));
   const key = fromB64u(local.epochKeys[String(epoch)]);

@@ -1,16 +1,15 @@
 /** (e) The client engine on the Node driver: what one operation costs in requests, bytes on the
  * wire and time, and what one save of the device's state writes to disk as the history grows —
- * today's single encrypted profile file next to the ClientStore that is meant to replace it. */
+ * the single encrypted profile file of earlier releases next to the StoreProfile the client now
+ * saves through (keyed records in the Node journal store). */
 import { performance } from 'node:perf_hooks';
 import { AgoraClient, EncryptedProfile, fromB64u, newId, type ClientDeps } from '@agora/client-sdk';
-import { FileBlobStore, nodeDeps } from '@agora/client-sdk/node';
+import { FileBlobStore, nodeDeps, nodeProfile } from '@agora/client-sdk/node';
 import type { ProfileState } from '../../client-sdk/dist/core/state.js';
 import type { BlobStore } from '../../client-sdk/dist/state/profile.js';
 import { derivePublicGroupKey } from '../../client-sdk/dist/crypto/orgkeys.js';
 import { sealRecord } from '../../client-sdk/dist/crypto/records.js';
-import { randomBytes, utf8 } from '../../client-sdk/dist/protocol/encoding.js';
-import { openClientStore } from '../../client-sdk/dist/store/client-store.js';
-import { NodeFileBackend, nodeFileIo, type FileIo } from '../../client-sdk/dist/node/file-client-store.js';
+import { nodeFileIo, type FileIo } from '../../client-sdk/dist/node/file-client-store.js';
 import { PASSPHRASE, profileDevice, TempDirs } from './devices.js';
 import { startServer, type ServerHandle } from './server-worker.js';
 import { median, num, type Section } from './report.js';
@@ -25,7 +24,7 @@ export interface ClientEngineOptions {
   historySizes: number[];
   /** Whole-profile saves timed at each history size (the median is reported). */
   profileSaves: number;
-  /** ClientStore transactions timed at each history size (cheap, so more of them). */
+  /** StoreProfile saves timed at each history size (cheap, so more of them). */
   storeSaves: number;
 }
 
@@ -156,7 +155,7 @@ function message(i: number, sender: string, senderDevice: string) {
  * own sync and profile save per message, which would make filling the group cost a minute. The
  * reader checks every record as it checks any other, so a record built wrongly fails the read. */
 async function postDirectly(server: string, profileDir: string, groupId: string, count: number, text: (i: number) => string): Promise<void> {
-  const state = await new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
+  const state = await nodeProfile({ profileDir, passphrase: PASSPHRASE }).load();
   const device = await profileDevice(server, profileDir);
   const generation = Math.max(...Object.keys(state.orgKeys).map(Number));
   if (!Number.isFinite(generation)) throw new Error('the posting device holds no organisation key');
@@ -186,22 +185,26 @@ interface SaveCost {
   profileMs: number;
   /** EncryptedProfile.load with the key already derived: what every operation starts with. */
   profileLoadMs: number;
-  /** The largest of the measured transactions. */
+  /** The largest of the measured StoreProfile saves (bytes appended to the journal). */
   storeBytes: number;
+  /** Records the largest save wrote. */
+  storeRecords: number;
   storeMs: number;
-  /** Compactions (the live records rewritten) during the measured transactions. */
+  /** StoreProfile.load inside a later operation (the save token unchanged: no records decrypted). */
+  storeLoadMs: number;
+  /** Compactions (the live records rewritten) during the measured saves. */
   compactions: number;
-  /** NodeFileBackend.open + openClientStore: the whole journal is read once per process. */
+  /** A new process's first load with the key already derived: journal replay, every record decrypted. */
   storeOpenMs: number;
 }
 
-/** One save at each history size: the whole encrypted profile (today), and one ClientStore
- * transaction with one message and the group's record (the state the client changes per message). */
+/** One save at each history size: the whole encrypted profile of earlier releases, and the
+ * StoreProfile the client saves through (one lock, load, one new message, save). */
 async function saveCosts(base: ProfileState, groupId: string, opts: ClientEngineOptions, dirs: TempDirs): Promise<SaveCost[]> {
   const out: SaveCost[] = [];
   const me = { sender: base.userId, senderDevice: base.deviceId };
   for (const n of opts.historySizes) {
-    // --- today: EncryptedProfile.save rewrites everything ---
+    // --- the single file of earlier releases: EncryptedProfile.save rewrites everything ---
     const state: ProfileState = structuredClone(base);
     // Only the filled group holds messages, so N is the whole history.
     for (const g of Object.values(state.groups)) g.messages = [];
@@ -230,50 +233,58 @@ async function saveCosts(base: ProfileState, groupId: string, opts: ClientEngine
       if (loaded.groups[groupId].messages.length !== n + opts.profileSaves) throw new Error('the saved profile does not hold the history it was given');
     }
 
-    // --- the ClientStore: messages by (group, seq), the group's other state as one record ---
+    // --- StoreProfile on the Node journal, as the client saves: one lock, load, change, save ---
     const io = countingIo();
     const dir = await dirs.make('save-store');
-    const key = randomBytes(32);
-    const groupRecord = (cursor: number) => utf8(JSON.stringify({ ...group, messages: [], cursor }));
     const storeMs: number[] = [];
+    const storeLoadMs: number[] = [];
     let storeBytes = 0;
+    let storeRecords = 0;
     let compactions = 0;
-    const store = await openClientStore({ backend: await NodeFileBackend.open({ dir, io }), key });
-    try {
-      // History filled in transactions of 1,000 messages: the same records a client that received
-      // them one by one would hold (compaction keeps only the live ones).
-      for (let from = 0; from < n; from += 1000) {
-        await store.transaction(['messages', 'groups'], 'readwrite', async (tx) => {
-          for (let i = from; i < Math.min(n, from + 1000); i++) tx.put('messages', [groupId, i + 1], utf8(JSON.stringify(message(i, me.sender, me.senderDevice))));
-          tx.put('groups', groupId, groupRecord(Math.min(n, from + 1000)));
-        });
-      }
-      for (let k = 0; k < opts.storeSaves; k++) {
+    const profileOf = () => nodeProfile({ profileDir: dir, passphrase: PASSPHRASE, io });
+    const atN = structuredClone(state);
+    atN.groups[groupId].messages = atN.groups[groupId].messages.slice(0, n);
+    atN.groups[groupId].cursor = n;
+    const stored = profileOf();
+    await stored.save(atN); // the first save derives the key and writes all history: not measured
+    for (let k = 0; k < opts.storeSaves; k++) {
+      const release = await stored.lock();
+      try {
+        let t = performance.now();
+        const s = await stored.load();
+        storeLoadMs.push(performance.now() - t);
+        s.groups[groupId].messages.push(message(n + k, me.sender, me.senderDevice));
+        s.groups[groupId].cursor = n + k + 1;
         io.written = 0;
         io.compactions = 0;
-        const t = performance.now();
-        await store.transaction(['messages', 'groups'], 'readwrite', async (tx) => {
-          tx.put('messages', [groupId, n + k + 1], utf8(JSON.stringify(message(n + k, me.sender, me.senderDevice))));
-          tx.put('groups', groupId, groupRecord(n + k + 1));
-        });
+        t = performance.now();
+        await stored.save(s);
         storeMs.push(performance.now() - t);
-        storeBytes = Math.max(storeBytes, io.written);
+        if (io.written > storeBytes) {
+          storeBytes = io.written;
+          storeRecords = stored.lastSave.records;
+        }
         compactions += io.compactions;
+      } finally {
+        await release();
       }
-    } finally {
-      await store.close();
     }
-    const t = performance.now();
-    const reopened = await openClientStore({ backend: await NodeFileBackend.open({ dir }), key });
-    const storeOpenMs = performance.now() - t;
+    await stored.close();
+    // Another process: its first operation replays the journal and decrypts every record.
+    const reopened = profileOf();
+    const release = await reopened.lock(); // derives the key (Argon2id) ahead of the lock: not timed
+    let storeOpenMs: number;
     try {
-      const lastSeq = n + opts.storeSaves;
-      const last = await reopened.read(['messages'], (tx) => tx.get('messages', [groupId, lastSeq]));
-      if (last === undefined) throw new Error(`the reopened ClientStore lacks message ${lastSeq}`);
+      const t = performance.now();
+      const last = await reopened.load();
+      storeOpenMs = performance.now() - t;
+      const got = last.groups[groupId].messages.length;
+      if (got !== n + opts.storeSaves) throw new Error(`the reopened profile holds ${got} of ${n + opts.storeSaves} messages`);
     } finally {
+      await release();
       await reopened.close();
     }
-    out.push({ history: n, profileBytes, profileMs: median(profileMs), profileLoadMs: median(loadMs), storeBytes, storeMs: median(storeMs), compactions, storeOpenMs });
+    out.push({ history: n, profileBytes, profileMs: median(profileMs), profileLoadMs: median(loadMs), storeBytes, storeRecords, storeMs: median(storeMs), storeLoadMs: median(storeLoadMs), compactions, storeOpenMs });
   }
   return out;
 }
@@ -328,7 +339,7 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
       openPaths = [...bobMeter.paths];
     });
 
-    const adminState = await new EncryptedProfile(new FileBlobStore(adminDir), PASSPHRASE).load();
+    const adminState = await nodeProfile({ profileDir: adminDir, passphrase: PASSPHRASE }).load();
     saves = await timed('saves', () => saveCosts(adminState, ops.id, opts, dirs));
     setup.total = performance.now() - sectionStart;
   } finally {
@@ -348,13 +359,13 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
     title: '(e) Client engine: requests, bytes and time per operation, on the Node driver',
     findings: [
       `A send costs ${millis(median(send.ms))} (median of ${opts.sends}) and ${range(send.requests, String)} requests; a new device opens a public group of ${opts.openMessages.toLocaleString('en-US')} messages (fetch, decrypt, verify every record, save) in ${millis(open.ms[0])}.`,
-      `Saving the device state still rewrites the whole encrypted profile: one save after ${last.history.toLocaleString('en-US')} stored messages writes ${bytes(last.profileBytes)} and takes ${millis(last.profileMs)}, against ${bytes(first.profileBytes)} and ${millis(first.profileMs)} after ${first.history.toLocaleString('en-US')} — it grows with the history (${empty ? `${bytes(empty.profileBytes)} with no messages at all: keys, directory, KeyPackages, MLS state; ` : ''}≈ ${bytes((last.profileBytes - first.profileBytes) / (last.history - first.history))} more per stored message). The client loads and saves it in every operation, an idle sync included (and a send saves it once more before posting), and loading it after ${last.history.toLocaleString('en-US')} messages takes another ${millis(last.profileLoadMs)}. The ClientStore (not yet wired into the client) writes one message and the group's record in ${storeFlat ? `${bytes(storeMin)}–${bytes(storeMax)} at every history size (it does not grow)` : `${saves.map((x) => bytes(x.storeBytes)).join(', ')} at these history sizes`}, taking ${millis(last.storeMs)} after ${last.history.toLocaleString('en-US')} messages; on Node it reads its whole journal once when it is opened (${millis(last.storeOpenMs)} at ${last.history.toLocaleString('en-US')} messages), not in every operation.`,
+      `The client saves its state through StoreProfile (keyed records in the Node journal store): a save after one new message writes ${last.storeRecords} records, ${storeFlat ? `${bytes(storeMin)}–${bytes(storeMax)} at every history size (it does not grow)` : `${saves.map((x) => bytes(x.storeBytes)).join(', ')} at these history sizes`}, and takes ${millis(last.storeMs)} after ${last.history.toLocaleString('en-US')} stored messages (${millis(first.storeMs)} after ${first.history.toLocaleString('en-US')}); the load that starts each operation takes ${millis(last.storeLoadMs)} there, since nothing was written by another process in between. The single encrypted file of earlier releases rewrote everything instead: ${bytes(last.profileBytes)} and ${millis(last.profileMs)} per save after ${last.history.toLocaleString('en-US')} messages, against ${bytes(first.profileBytes)} after ${first.history.toLocaleString('en-US')} (${empty ? `${bytes(empty.profileBytes)} with no messages at all; ` : ''}≈ ${bytes((last.profileBytes - first.profileBytes) / (last.history - first.history))} more per stored message), and ${millis(last.profileLoadMs)} per load. A new process pays for the whole history once, at its first operation: ${millis(last.storeOpenMs)} to replay the journal and decrypt every record at ${last.history.toLocaleString('en-US')} messages (Argon2id not included).`,
     ],
     how: [
       `A real relay (SQLite in a temporary directory) runs in a worker thread; the clients are \`AgoraClient\`s on the Node driver (\`nodeDeps\`: encrypted profile file, global fetch) in the main thread. Alice's and Bob's clients get a fetch wrapped as tests/request-counts.test.ts wraps it, which here also counts the UTF-8 length of each request body and each response body (HTTP headers are not counted). The administrator creates a secret group with Alice and a public group; Alice reads the secret group once so that she is in the steady state, and each measured operation starts from the state the previous one left.`,
       `Measured on Alice's client: ${opts.idleSyncs} idle \`sync()\`s; ${opts.sends} \`send\`s in a row (each one reads back the log its own previous record moved, so a send in a run costs a log read too, except the first, which follows an idle sync; the leaf-refresh commit a secret group's member makes every 1,000 records or about a week falls in none of them); ${opts.reads} sends each right after a \`sync()\`; ${opts.reads} \`read\`s each after the administrator posted one message; ${opts.reads} \`read\`s with nothing new. Cells give the median and, where they differ, the range; times are medians of the wall clock.`,
       `Opening a group: the administrator's device posts ${opts.openMessages.toLocaleString('en-US')} messages of ~155 characters to the public group (setup, timed below). Each record is made by the SDK's \`sealRecord\` with the administrator's device key, the public group's key derived from its organisation key, consecutive counters and its checkpoint note — what \`send\` makes — and posted with \`POST /v1/groups/:id/records\` one at a time; going through \`send\` instead would add the sender's own sync, log read and whole-profile save to each of them (and those saves grow with the sender's history, as the table below shows), which is not what is measured here. Then Bob registers, the administrator's sync seals the organisation key to him, Bob syncs, and then his first \`read\` of the group is timed: sync, paged log fetch, opening and checking the signature of every record, and the profile save. The read is checked to return all ${opts.openMessages.toLocaleString('en-US')} messages. Its requests: ${openPaths.map((p) => `\`${p}\``).join(', ')}.`,
-      `Save cost: the administrator's real profile state (device keys, directory, KeyPackages, the secret group's MLS state and content keys) is taken from disk and its secret group's history filled directly with ${opts.historySizes.map((n) => n.toLocaleString('en-US')).join(', ')} messages of ~155 characters (no relay and no sends involved: the messages are put into the loaded state as \`StoredMessage\`s, as the client stores the ones it reads). Then ${opts.profileSaves} messages are added one at a time, each followed by \`EncryptedProfile.save\` into a fresh profile directory (the one-off Argon2id key derivation done before), counting the bytes handed to the file store (the whole file, written to a temporary file, fsynced and renamed); the table gives the largest of them and the median time, and the median of 3 \`EncryptedProfile.load\`s of the result (key already derived: file read, decryption, JSON and schema parse), which the client does at the start of every operation. For the ClientStore (\`openClientStore\` over \`NodeFileBackend\`, the Node journal backend), the same history is put as one record per message keyed (group, seq) in transactions of 1,000, and each of ${opts.storeSaves} added messages is one transaction putting the message and the group's record (the group state without the message list: MLS state, content keys, counters, cursor), counting the bytes appended to the journal (a compaction, which rewrites the live records once the journal has grown to twice their size plus 1 MiB, would count too: ${compactions === 0 ? 'none fell in the measured transactions' : `${compactions} fell in the measured transactions`}); the table gives the largest and the median time. Last, the store is closed and opened again (\`NodeFileBackend.open\` replays the journal into memory, then \`openClientStore\` checks the key) and the last message read back.`,
+      `Save cost: the administrator's real profile state (device keys, directory, KeyPackages, the secret group's MLS state and content keys) is taken from disk and its secret group's history filled directly with ${opts.historySizes.map((n) => n.toLocaleString('en-US')).join(', ')} messages of ~155 characters (no relay and no sends involved: the messages are put into the loaded state as \`StoredMessage\`s, as the client stores the ones it reads). Then ${opts.profileSaves} messages are added one at a time, each followed by \`EncryptedProfile.save\` into a fresh profile directory (the one-off Argon2id key derivation done before), counting the bytes handed to the file store (the whole file, written to a temporary file, fsynced and renamed); the table gives the largest of them and the median time, and the median of 3 \`EncryptedProfile.load\`s of the result (key already derived: file read, decryption, JSON and schema parse), which the client does at the start of every operation. For StoreProfile (\`nodeProfile\`: the Node journal backend under a passphrase, what the CLI uses), the same state with N messages is saved once into a fresh directory (deriving the key and writing all records: not measured); then each of ${opts.storeSaves} operations takes the profile lock, loads (timed), adds one message and advances the group's cursor, and saves (timed), counting the bytes appended to the journal (a compaction, which rewrites the live records once the journal has grown to twice their size plus 1 MiB, would count too: ${compactions === 0 ? 'none fell in the measured saves' : `${compactions} fell in the measured saves`}); the table gives the largest and the median times. Last, a second handle on the directory (as another process) takes the lock, deriving the key ahead of it, and its first load is timed: journal replay, every record decrypted and parsed; it is checked to hold every message.`,
     ],
     tables: [
       {
@@ -371,8 +382,8 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
       },
       {
         caption: 'One save of the device state after N stored messages',
-        headers: ['stored messages', 'profile: bytes written', 'profile: save', 'profile: load', 'ClientStore: bytes written', 'ClientStore: transaction', 'ClientStore: open'],
-        rows: saves.map((s) => [s.history.toLocaleString('en-US'), bytes(s.profileBytes), millis(s.profileMs), millis(s.profileLoadMs), bytes(s.storeBytes), millis(s.storeMs), millis(s.storeOpenMs)]),
+        headers: ['stored messages', 'single file: bytes written', 'single file: save', 'single file: load', 'StoreProfile: bytes written', 'StoreProfile: records', 'StoreProfile: save', 'StoreProfile: load', 'StoreProfile: first load of a process'],
+        rows: saves.map((s) => [s.history.toLocaleString('en-US'), bytes(s.profileBytes), millis(s.profileMs), millis(s.profileLoadMs), bytes(s.storeBytes), String(s.storeRecords), millis(s.storeMs), millis(s.storeLoadMs), millis(s.storeOpenMs)]),
       },
       {
         caption: 'Where the section spends its time (not measurements)',

@@ -7,10 +7,10 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RelayHttp, EncryptedProfile, authChallengeMessage, generateInviteCode, inviteHash, newId, toB64u, fromB64u } from '@agora/client-sdk';
-import { deviceEnrolmentMessage, inviteApprovalMessage, inviteKeyPair } from '@agora/client-sdk/kt';
-import { FileBlobStore, nodeFetch } from '@agora/client-sdk/node';
-import { generateDeviceKeys, sign } from '../../client-sdk/dist/crypto/device-keys.js';
+import { RelayHttp, authChallengeMessage, generateInviteCode, inviteHash, newId, toB64u, fromB64u } from '@agora/client-sdk';
+import { deviceEnrolmentMessage, inviteApprovalMessage, inviteKeyPair } from '@agora/protocol/kt';
+import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
+import { generateDeviceKeys, sign } from '@agora/protocol/crypto/device-keys';
 
 export const PASSPHRASE = 'bench passphrase, not a secret';
 
@@ -87,7 +87,7 @@ export async function registerRawDevice(server: string, code: string): Promise<R
 /** The API of a device whose SDK profile is on disk (e.g. the administrator's), as an IT script on
  * that device would use it: the same keys, its own sign-in. */
 export async function profileDevice(server: string, profileDir: string): Promise<RawDevice> {
-  const state = await new EncryptedProfile(new FileBlobStore(profileDir), PASSPHRASE).load();
+  const state = await nodeProfile({ profileDir, passphrase: PASSPHRASE }).load();
   const signSeed = fromB64u(state.keys.signSeed);
   const token = tokenSource(server, state.deviceId, signSeed);
   return { deviceId: state.deviceId, userId: state.userId, signSeed, http: new RelayHttp(server, nodeFetch, token), token };

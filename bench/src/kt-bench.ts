@@ -19,14 +19,14 @@ import {
   encodeEntry, encodeSnapshotLeaf, entryHash, formatCheckpoint, formatNote, idListHash, inviteApprovalMessage, leafHash,
   membershipCommitment, membershipMessage, memberSetHash, orgKeyGenerationMessage, signNote, verifyCheckpoint, verifyConsistency, verifyInclusion,
   ZERO_HASH, ZERO_SIG, type EnrolVia, type Entry, type KtRole, type Policy,
-} from '@agora/client-sdk/kt';
+} from '@agora/protocol/kt';
 import { nodeFetch } from '@agora/client-sdk/node';
 import { startRelay } from '@agora/server';
-import { generateDeviceKeys, sign, signPubFromSeed } from '../../client-sdk/dist/crypto/device-keys.js';
-import { audit } from '../../client-sdk/dist/kt/audit.js';
-import type { ApproverLookup } from '../../client-sdk/dist/kt/chain.js';
-import { verifyUserProof } from '../../client-sdk/dist/kt/verify-user.js';
-import { newWitnessKey, witnessStep, witnessVkey } from '../../client-sdk/dist/kt/witness.js';
+import { generateDeviceKeys, sign, signPubFromSeed } from '@agora/protocol/crypto/device-keys';
+import { audit } from '@agora/protocol/kt/audit';
+import type { ApproverLookup } from '@agora/protocol/kt/chain';
+import { verifyUserProof } from '@agora/protocol/kt/verify-user';
+import { newWitnessKey, witnessStep, witnessVkey } from '@agora/protocol/kt/witness';
 import { readerKtHttp } from '../../client-sdk/dist/transport/kt-http.js';
 import { createInvites, pool, registerRawDevice, TempDirs, type RawDevice } from './devices.js';
 import { startServer, type ServerHandle } from './server-worker.js';
@@ -219,7 +219,7 @@ export async function generateLog(opts: GenerateOptions): Promise<GeneratedLog> 
   const groups: Group[] = [];
   const sortedIds: string[] = [];
   const byType: Record<Entry['type'], number> = {
-    'user-created': 0, 'device-added': 0, 'device-revoked': 0, 'user-deactivated': 0, 'orgkey-generation': 0, 'group-membership': 0, snapshot: 0, 'device-approved': 0,
+    'user-created': 0, 'device-added': 0, 'device-revoked': 0, 'user-deactivated': 0, 'orgkey-generation': 0, 'group-membership': 0, snapshot: 0, 'device-approved': 0, 'web-build': 0,
   };
   let bytesTotal = 0;
   let insertMs = 0;

@@ -36,11 +36,11 @@ import {
   type MlsIdentity,
   type StoredKeyPackage,
 } from '../../client-sdk/dist/mls/group.js';
-import { fromB64u, toB64u } from '../../client-sdk/dist/protocol/encoding.js';
+import { fromB64u, toB64u } from '@agora/protocol/encoding';
 import { membershipCheckFor } from '../../client-sdk/dist/core/membership.js';
 import { openOwners, sealOwners } from '../../client-sdk/dist/core/roles.js';
-import { membershipMessage } from '../../client-sdk/dist/kt/entries.js';
-import { sign, verify } from '../../client-sdk/dist/crypto/device-keys.js';
+import { membershipMessage } from '@agora/protocol/kt/entries';
+import { sign, verify } from '@agora/protocol/crypto/device-keys';
 
 export interface Row {
   name: string;

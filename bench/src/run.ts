@@ -11,6 +11,7 @@ import { removeAllTempDirsNow } from './devices.js';
 import { fanoutSection } from './fanout.js';
 import { ktSection } from './kt-bench.js';
 import { newcomerSection } from './newcomer.js';
+import { webAppSection } from './web-app.js';
 import { machineFacts, markdownReport, printSection, type Section } from './report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,6 +23,7 @@ const SECTIONS: { key: string; name: string; run: () => Promise<Section> }[] = [
   { key: 'c', name: 'newcomer in an organisation of 1,000', run: () => newcomerSection() },
   { key: 'd', name: 'key transparency', run: () => ktSection() },
   { key: 'e', name: 'client engine on the Node driver', run: () => clientEngineSection() },
+  { key: 'f', name: 'web app in Chromium', run: () => webAppSection() },
 ];
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -6,3 +6,5 @@
 export * from './index.js';
 export * from './store/index.js';
 export * from './keysource/index.js';
+export { webLock, type LockManagerLike } from './store/web-lock.js';
+export { safetyNumber, loggedSigningKeys, matchesSafetyQr, matchesSafetyDigits, SAFETY_NUMBER_VERSION, type SafetyNumber, type SafetyParty } from './core/safety-number.js';

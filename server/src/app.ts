@@ -18,6 +18,7 @@ import { KtAccess, type KtReader } from './kt/access.js';
 import { orgKeyRoutes } from './routes/orgkeys.js';
 import { syncRoutes } from './routes/sync.js';
 import type { Store } from './store/types.js';
+import { webAppMiddleware, type WebApp } from './web/static.js';
 
 export interface RateLimitOptions {
   /** Per signed-in device, on every authenticated request and WebSocket upgrade. */
@@ -45,6 +46,8 @@ export interface AppDeps {
   log?: LogFn;
   /** The key-transparency log over `store`; made here when not given. */
   kt?: KtLog;
+  /** The web app served at `/` (web/static.ts), or why it is not; without it, only the API answers. */
+  web?: WebApp | { unavailable: string };
 }
 
 export interface RelayParts {
@@ -163,6 +166,7 @@ export function composeRelay(deps: AppDeps): RelayParts {
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();
   });
+  if (deps.web) app.use(webAppMiddleware(deps.web));
   app.use(router.routes());
   return { app, auth, kt, limitDevice, limitAddress: limitIp };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { authChallengeMessage } from '@agora/client-sdk/protocol';
+import { authChallengeMessage } from '@agora/protocol';
 import { call, deviceInvite, deviceKeys, inviteBody, registerBody, signIn, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 describe('challenge and token', () => {

@@ -9,7 +9,7 @@
  * use is enforced in memory: a used challenge is remembered until it expires, which bounds that
  * memory by the sign-in rate times the challenge lifetime. */
 import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify } from 'node:crypto';
-import { DeviceId, LIMITS, authChallengeMessage } from '@agora/client-sdk/protocol';
+import { DeviceId, LIMITS, authChallengeMessage } from '@agora/protocol';
 import { AppError } from './errors.js';
 import type { DeviceRow, Store, UserRow } from './store/types.js';
 

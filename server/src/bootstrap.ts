@@ -3,8 +3,8 @@
  * trust on first use, which the audit flags for the security officer to confirm out of band. */
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZERO_SIG, invitePublicKey } from '@agora/client-sdk/kt';
-import { LIMITS, inviteHash, newId, toB64u } from '@agora/client-sdk/protocol';
+import { ZERO_SIG, invitePublicKey } from '@agora/protocol/kt';
+import { LIMITS, inviteHash, newId, toB64u } from '@agora/protocol';
 import { generateInviteCode } from './invites.js';
 import { ensureLogKey } from './kt/log.js';
 import type { Store } from './store/types.js';

@@ -5,7 +5,7 @@
  * person and target device, claims per hour (below the stock between a top-up and the low-water
  * mark, so one colleague cannot drain a device that is offline). A request is checked against
  * every bucket before any token is taken: a refused claim costs nothing and claims nothing. */
-import { LIMITS } from '@agora/client-sdk/protocol';
+import { LIMITS } from '@agora/protocol';
 
 interface Bucket {
   tokens: number;

@@ -3,23 +3,25 @@
  * the client learns only `internal`, the relay's log gets the detail (never a request body). */
 import type { Middleware } from 'koa';
 import type { ZodType } from 'zod';
-import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@agora/client-sdk/protocol';
+import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@agora/protocol';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly field?: string;
   readonly epoch?: number;
+  readonly entries?: unknown[];
   /** Extra response headers, e.g. Retry-After for rate_limited. */
   readonly headers?: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, extra: { field?: string; epoch?: number; headers?: Record<string, string> } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { field?: string; epoch?: number; entries?: unknown[]; headers?: Record<string, string> } = {}) {
     super(message);
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_STATUS[code];
     if (extra.field !== undefined) this.field = extra.field;
     if (extra.epoch !== undefined) this.epoch = extra.epoch;
+    if (extra.entries !== undefined) this.entries = extra.entries;
     if (extra.headers !== undefined) this.headers = extra.headers;
   }
 
@@ -27,6 +29,7 @@ export class AppError extends Error {
     const error: ErrorBody['error'] = { code: this.code, message: this.message };
     if (this.field !== undefined) error.field = this.field;
     if (this.epoch !== undefined) error.epoch = this.epoch;
+    if (this.entries !== undefined) error.entries = this.entries;
     return { error };
   }
 }

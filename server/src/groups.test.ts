@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { GroupView, LogResponse, MailboxItem } from '@agora/client-sdk/protocol';
+import type { GroupView, LogResponse, MailboxItem } from '@agora/protocol';
 import {
   call, commitBody, deviceInvite, enrol, generationBody, inviteBody, membership, opaque, secretGroupBody, startTestOrg,
   type TestDevice, type TestOrg,

@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { WS_PROTOCOL, authChallengeMessage, wsTokenProtocol } from '@agora/client-sdk/protocol';
+import { WS_PROTOCOL, authChallengeMessage, wsTokenProtocol } from '@agora/protocol';
 import { Auth } from './auth.js';
 import { startRelay } from './relay.js';
 import { SQLITE_FILE } from './store/sqlite.js';

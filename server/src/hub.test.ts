@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { PushMessage } from '@agora/client-sdk/protocol';
+import type { PushMessage } from '@agora/protocol';
 import { PushHub, type CorkableStream, type PushSocket } from './hub.js';
 
 /** One turn of the event loop: the hub writes what was published in the turn before. */

@@ -6,7 +6,7 @@
  * socket's messages under one cork: the relay group-commits the records that arrived together, so
  * their pushes leave together, one system call per socket instead of one per message. Every
  * message is still its own WebSocket frame, in the order it was published. */
-import type { PushMessage } from '@agora/client-sdk/protocol';
+import type { PushMessage } from '@agora/protocol';
 
 /** The part of a `ws` socket the hub uses, so the hub can be exercised without a network. */
 export interface PushSocket {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'node:http';
-import { LIMITS } from '@agora/client-sdk/protocol';
+import { LIMITS } from '@agora/protocol';
 import { createApp } from './app.js';
 import { PushHub } from './hub.js';
 import type { Store } from './store/types.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { LIMITS, type OrgKeysResponse, type PendingResponse } from '@agora/client-sdk/protocol';
+import { LIMITS, type OrgKeysResponse, type PendingResponse } from '@agora/protocol';
 import { call, deviceInvite, enrol, generationBody, opaque, secretGroupBody, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 const as = (org: TestOrg, d: { token: string }) => ({

@@ -1,6 +1,7 @@
 /** `node server/dist/main.js`: runs the relay configured from the environment.
- * PORT (8080), HOST (127.0.0.1), DATA_DIR (./data), MONGODB_URI (optional), ORG_NAME (Agora). */
-import { startRelay } from './relay.js';
+ * PORT (8080), HOST (127.0.0.1), DATA_DIR (./data), MONGODB_URI (optional), ORG_NAME (Agora),
+ * WEB_DIR (the web app's build; default web-client/dist of this checkout; "none" serves only the API). */
+import { DEFAULT_WEB_DIR, startRelay } from './relay.js';
 
 function portFrom(value: string | undefined): number {
   if (value === undefined || value === '') return 8080;
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     dataDir: process.env.DATA_DIR || './data',
     mongoUri: process.env.MONGODB_URI || undefined,
     orgName: process.env.ORG_NAME || 'Agora',
+    webDir: process.env.WEB_DIR === 'none' ? undefined : process.env.WEB_DIR || DEFAULT_WEB_DIR,
   });
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

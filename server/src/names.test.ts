@@ -3,7 +3,7 @@
  * (case, normal form and spacing folded) with a 409 naming the field; departments and public groups
  * are renamed and deleted by the people allowed to; a secret group's name never reaches the relay. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Department, GroupView } from '@agora/client-sdk/protocol';
+import type { Department, GroupView } from '@agora/protocol';
 import {
   call, deviceKeys, enrol, inviteBody, membership, registerBody, secretGroupBody, startTestOrg, userInvite, type TestDevice,
   type TestOrg,

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
-import { WS_PROTOCOL, wsTokenProtocol, type GroupView, type PushMessage } from '@agora/client-sdk/protocol';
+import { WS_PROTOCOL, wsTokenProtocol, type GroupView, type PushMessage } from '@agora/protocol';
 import { call, commitBody, generationBody, opaque, secretGroupBody, signIn, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 interface Listener {

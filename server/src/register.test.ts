@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay, type RunningRelay } from './relay.js';
-import { inviteHash } from '@agora/client-sdk/protocol';
+import { inviteHash } from '@agora/protocol';
 import { call, deviceInvite, deviceKeys, enrol, registerBody, registration, signIn, userInvite, type TestDevice } from './testing.js';
 
 describe('bootstrap', () => {

@@ -3,7 +3,8 @@
 import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { composeRelay, type RateLimitOptions } from './app.js';
 import { ADMIN_INVITE_FILE, bootstrapOrganisation } from './bootstrap.js';
 import type { LogFn } from './errors.js';
@@ -12,6 +13,10 @@ import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import type { KtLog } from './kt/log.js';
 import { attachPush } from './ws.js';
+import { loadWebApp, WebAppError, type WebApp } from './web/static.js';
+
+/** The web app's build in this checkout (server/dist/ or server/src/ → web-client/dist). */
+export const DEFAULT_WEB_DIR = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'web-client', 'dist');
 
 export interface StartRelayOptions {
   /** Default 8080; 0 picks a free port. */
@@ -36,6 +41,9 @@ export interface StartRelayOptions {
   pingIntervalMs?: number;
   /** Unsent bytes a WebSocket may hold before the relay cuts it; default 2 MiB (hub.ts). */
   maxPushBufferedBytes?: number;
+  /** Serve the web app built into this directory (DEFAULT_WEB_DIR for this checkout's) at `/`, after
+   * logging its build in the key-transparency log. Default: no web app, only the API. */
+  webDir?: string;
 }
 
 export interface RunningRelay {
@@ -47,6 +55,9 @@ export interface RunningRelay {
   hub: PushHub;
   /** The key-transparency log service. */
   kt: KtLog;
+  /** The web app being served and the log entry of its build; undefined without `webDir` or when
+   * the build could not be served (the reason went to the log function). */
+  web?: { buildHash: string; dir: string; logIndex?: number };
   close(): Promise<void>;
 }
 
@@ -61,9 +72,21 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
   try {
     const adminInvite = await bootstrapOrganisation(store, { dataDir: opts.dataDir, orgName: opts.orgName ?? 'Agora', now });
     const hub = new PushHub({ maxBufferedBytes: opts.maxPushBufferedBytes });
-    const { app, auth, kt, limitDevice, limitAddress } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log });
+    let web: WebApp | { unavailable: string } | undefined;
+    if (opts.webDir !== undefined) {
+      try {
+        web = await loadWebApp(opts.webDir);
+      } catch (err) {
+        if (!(err instanceof WebAppError)) throw err;
+        log(`web app not served: ${err.message}`);
+        web = { unavailable: err.message };
+      }
+    }
+    const { app, auth, kt, limitDevice, limitAddress } = composeRelay({ store, hub, now, rateLimit: opts.rateLimit, log, web });
     // Builds the log's tree from the stored entries (and checks them) before serving anything.
     await kt.ready();
+    // The build is in the log before its first file is served.
+    const logged = web && !('unavailable' in web) ? await kt.logWebBuild(web.files) : undefined;
     // The token secret is made now, not by whichever unauthenticated request comes first.
     await auth.ready();
     const srv = createServer(app.callback());
@@ -84,6 +107,14 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
       print(`Use it once, within 7 days, to enrol the first administrator (also saved in ${join(opts.dataDir, ADMIN_INVITE_FILE)}).`);
     }
     print(`Agora relay listening on ${url}`);
+    if (logged && web && !('unavailable' in web)) {
+      const where = logged.index === undefined ? 'to be logged in the key-transparency log after the first registration'
+        : `${logged.appended ? 'logged now as' : 'logged before as'} key-transparency entry ${logged.index}`;
+      print(`Web app at ${url}/ — build ${logged.buildHash}, ${where}`);
+      // The first administrator can sign up in the browser straight from this line. The code stays
+      // in the fragment, which browsers never send to the server.
+      if (adminInvite) print(`First administrator, in the browser: ${url}/einladung#${adminInvite}`);
+    }
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -99,7 +130,8 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
       })();
       return closing;
     };
-    return { url, port, ...(adminInvite ? { adminInvite } : {}), store, hub, kt, close };
+    const webInfo = logged && web && !('unavailable' in web) ? { web: { buildHash: logged.buildHash, dir: web.dir, ...(logged.index === undefined ? {} : { logIndex: logged.index }) } } : {};
+    return { url, port, ...(adminInvite ? { adminInvite } : {}), store, hub, kt, ...webInfo, close };
   } catch (err) {
     server?.close();
     await store.close();

@@ -2,7 +2,7 @@
  * as changes after the device's cursor, and a cursor that is the device's own (a lost answer is
  * asked for again and comes back the same). */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SyncResponse } from '@agora/client-sdk/protocol';
+import { SyncResponse } from '@agora/protocol';
 import { call, deviceInvite, enrol, startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 let org: TestOrg;

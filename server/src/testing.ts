@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import {
   deviceEnrolmentMessage, idListHash, inviteApprovalMessage, inviteKeyPair, membershipCommitment, membershipMessage,
   orgKeyGenerationMessage,
-} from '@agora/client-sdk/kt';
+} from '@agora/protocol/kt';
 import {
   authChallengeMessage, fromB64u, ktReaderChallengeMessage, generateInviteCode, inviteHash, newId, toB64u, type InviteInfoResponse,
   type MembershipProof, type RegisterResponse, type Role,
-} from '@agora/client-sdk/protocol';
+} from '@agora/protocol';
 import { startRelay, type RunningRelay, type StartRelayOptions } from './relay.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 

@@ -1,6 +1,6 @@
 /** Store rows to wire objects. Fields are copied one by one so a store's extra fields (a
  * database's internal ids, future columns) never leak onto the wire by accident. */
-import type { Department, Device, Group, LogEntry, MailboxItem, StoredEnvelope, User } from '@agora/client-sdk/protocol';
+import type { Department, Device, Group, LogEntry, MailboxItem, StoredEnvelope, User } from '@agora/protocol';
 import type { DepartmentRow, DeviceRow, EnvelopeRow, GroupRow, LogEntryRow, MailboxRow, UserRow } from './store/types.js';
 
 export function userView(row: UserRow, departments: string[]): User {

@@ -2,7 +2,7 @@
  * buffer pushes for it without limit. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
-import { WS_PROTOCOL, wsTokenProtocol, type PushMessage } from '@agora/client-sdk/protocol';
+import { WS_PROTOCOL, wsTokenProtocol, type PushMessage } from '@agora/protocol';
 import { startTestOrg, type TestDevice, type TestOrg } from './testing.js';
 
 const PING_MS = 300;

@@ -11,7 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WS_PROTOCOL } from '@agora/client-sdk/protocol';
+import { WS_PROTOCOL } from '@agora/protocol';
 import type { Auth } from './auth.js';
 import { AppError, type LogFn } from './errors.js';
 import type { PushHub } from './hub.js';

@@ -4,19 +4,18 @@
 import { rm } from 'node:fs/promises';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { fromB64u, toB64u, type DirectoryResponse, type KtUserResponse } from '@agora/client-sdk/protocol';
-import { PolicySchema, type Policy, cosign, decodeEntry, formatSignatureLine, parseNote } from '@agora/client-sdk/kt';
+import { fromB64u, toB64u, type DirectoryResponse, type KtUserResponse } from '@agora/protocol';
+import { PolicySchema, type Policy, cosign, decodeEntry, formatSignatureLine, parseNote } from '@agora/protocol/kt';
 import { KtHttp, readerKtHttp, readerTokens } from '../../client-sdk/src/transport/kt-http.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
-import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessState } from '../../client-sdk/src/kt/witness.js';
+import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessState } from '../../protocol/src/kt/witness.js';
 import { createKeyPackages } from '../../client-sdk/src/mls/group.js';
-import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
+import { nodeProfile } from '../../client-sdk/src/node/index.js';
 import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 import { ForkedLog, checkpointOf, insertCosignatures, logKeySeed, signCheckpoint } from './forge.js';
-import { auditorPolicyEntry } from '../../client-sdk/src/kt/auditor-key.js';
-import { generateDeviceKeys } from '../../client-sdk/src/crypto/device-keys.js';
+import { auditorPolicyEntry } from '../../protocol/src/kt/auditor-key.js';
+import { generateDeviceKeys } from '../../protocol/src/crypto/device-keys.js';
 
 let world: World;
 let admin: AgoraClient;
@@ -47,7 +46,7 @@ async function join(name: string, opts: { via?: string; policy?: Policy; now?: (
 }
 
 async function stateOf(p: Person) {
-  return new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE).load();
+  return nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load();
 }
 
 async function alarmKinds(c: AgoraClient): Promise<string[]> {
@@ -169,7 +168,7 @@ test('an unauthorised device for a person: caught by their own monitoring and by
   const alarms = await frank.client.alarms();
   expect(alarms.find((a) => a.kind === 'device_added_by_admin')?.message).toMatch(/approved by Admin/);
   // The audit lists it, with who approved it.
-  const { audit } = await import('../../client-sdk/src/kt/audit.js');
+  const { audit } = await import('../../protocol/src/kt/audit.js');
   const cp = await kt().checkpoint();
   const entries = await kt().allEntries(checkpointOf(cp.checkpoint).size);
   const policy = PolicySchema.parse({ log: { origin: (await kt().policy()).origin, vkey: (await kt().policy()).vkey }, witnesses: [], quorum: 0, maxCheckpointAgeSeconds: 3600 });
@@ -457,7 +456,7 @@ test('one key bound to two people is refused by clients and reported by the audi
   await tess.client.verifyUser('Twin One').catch(() => undefined);
   await expect(tess.client.verifyUser('Twin Two')).rejects.toMatchObject({ code: 'forbidden' });
   expect((await tess.client.alarms()).some((x) => /also bound to/.test(x.message))).toBe(true);
-  const { audit } = await import('../../client-sdk/src/kt/audit.js');
+  const { audit } = await import('../../protocol/src/kt/audit.js');
   const cp = await kt().checkpoint();
   const p = await kt().policy();
   const report = await audit({

@@ -6,9 +6,8 @@
 import { rm } from 'node:fs/promises';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
 import { nodeDeps } from '@agora/client-sdk/node';
-import type { ClaimKeyPackagesResponse } from '@agora/client-sdk/protocol';
-import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
+import type { ClaimKeyPackagesResponse } from '@agora/protocol';
+import { nodeProfile } from '../../client-sdk/src/node/index.js';
 import { runCli, startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
@@ -29,7 +28,7 @@ async function join(name: string, via?: string): Promise<Person> {
 
 /** One of the person's own KeyPackages as it sits on the relay: valid, signed, log-proven. */
 async function packageOf(p: Person): Promise<string> {
-  const state = await new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE).load();
+  const state = await nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load();
   return state.keyPackages.find((k) => !k.lastResort)!.publicPackage;
 }
 

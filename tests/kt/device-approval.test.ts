@@ -4,14 +4,13 @@
 import { rm } from 'node:fs/promises';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { decodeEntry, deviceApprovalMessage } from '@agora/client-sdk/kt';
-import { fromB64u, toB64u } from '@agora/client-sdk/protocol';
+import { decodeEntry, deviceApprovalMessage } from '@agora/protocol/kt';
+import { fromB64u, toB64u } from '@agora/protocol';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
-import { EncryptedProfile } from '../../client-sdk/src/state/profile.js';
-import { FileBlobStore } from '../../client-sdk/src/node/file-blob-store.js';
-import { sign } from '../../client-sdk/src/crypto/device-keys.js';
-import { authChallengeMessage } from '../../client-sdk/src/protocol/signing.js';
+import { nodeProfile } from '../../client-sdk/src/node/index.js';
+import { sign } from '../../protocol/src/crypto/device-keys.js';
+import { authChallengeMessage } from '../../protocol/src/signing.js';
 import { groupInfo } from '../../client-sdk/src/mls/group.js';
 import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
 
@@ -28,7 +27,7 @@ async function register(invite: string): Promise<Person> {
   return { client, dir };
 }
 
-const keysOf = async (p: Person) => (await new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE).load()).keys;
+const keysOf = async (p: Person) => (await nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load()).keys;
 
 /** The relay's API as the device of `p` (signed in with its own key), without its client's checks. */
 async function rawAs(p: Person): Promise<RelayHttp> {
@@ -50,7 +49,7 @@ async function approval(by: Person, device: Person): Promise<string> {
 
 /** The leaves of the group's MLS tree as `p`'s device holds it: who can read from now on. */
 async function memberDevices(p: Person, groupId: string): Promise<string[]> {
-  const state = await new EncryptedProfile(new FileBlobStore(p.dir), PASSPHRASE).load();
+  const state = await nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load();
   return groupInfo(fromB64u(state.groups[groupId].mls!)).members.map((m) => m.deviceId).sort();
 }
 

@@ -50,7 +50,9 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
         const upstreamRes = await fetch(upstream + req.url, { method: req.method, headers, body: raw.length > 0 ? raw : undefined });
-        const text = await upstreamRes.text();
+        // Bytes, not text: the web app's files (icons, hashed by its service worker) pass unchanged.
+        const bytes = Buffer.from(await upstreamRes.arrayBuffer());
+        const text = bytes.toString('utf8');
         let body: unknown;
         try {
           body = text ? JSON.parse(text) : undefined;
@@ -75,9 +77,19 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
           }
         }
         const status = replaced ? (replaced.status ?? 200) : upstreamRes.status;
-        const out = replaced ? JSON.stringify(replaced.body) : text;
-        res.writeHead(status, { 'content-type': upstreamRes.headers.get('content-type') ?? 'application/json' });
-        res.end(out);
+        if (replaced) {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(replaced.body));
+          return;
+        }
+        // An answer passed through keeps the relay's headers (the app's Content-Security-Policy,
+        // caching), less those of the compressed transfer that fetch already undid.
+        const passed: Record<string, string> = {};
+        upstreamRes.headers.forEach((value, name) => {
+          if (!['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) passed[name] = value;
+        });
+        res.writeHead(status, { 'content-type': 'application/json', ...passed });
+        res.end(bytes);
       })().catch((e: unknown) => {
         res.writeHead(502, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { code: 'internal', message: `proxy: ${(e as Error).message}` } }));

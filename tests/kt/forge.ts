@@ -2,8 +2,8 @@
  * database) and the entries. These helpers let attack tests forge what such an operator could. */
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { fromB64u, toB64u } from '@agora/client-sdk/protocol';
-import { MerkleLevels, formatCheckpoint, formatNote, parseCheckpoint, parseNote, signNote, leafHash, type NoteSignature } from '@agora/client-sdk/kt';
+import { fromB64u, toB64u } from '@agora/protocol';
+import { MerkleLevels, formatCheckpoint, formatNote, parseCheckpoint, parseNote, signNote, leafHash, type NoteSignature } from '@agora/protocol/kt';
 
 export function logKeySeed(dataDir: string): Uint8Array {
   const db = new Database(path.join(dataDir, 'agora.sqlite'), { readonly: true });

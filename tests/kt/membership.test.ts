@@ -5,15 +5,15 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { AgoraClient, EncryptedProfile, RelayHttp } from '@agora/client-sdk';
-import { FileBlobStore, nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import { AgoraClient, RelayHttp } from '@agora/client-sdk';
+import { nodeDeps, nodeFetch, nodeProfile } from '@agora/client-sdk/node';
 import { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
-import { toB64u } from '@agora/client-sdk/protocol';
-import { PolicySchema, decodeEntry, encodeEntry, isLegacyMembership, type Policy } from '@agora/client-sdk/kt';
+import { toB64u } from '@agora/protocol';
+import { PolicySchema, decodeEntry, encodeEntry, isLegacyMembership, type Policy } from '@agora/protocol/kt';
 import { startRelay, type RunningRelay } from '@agora/server';
-import { audit } from '../../client-sdk/src/kt/audit.js';
-import { auditorOpener } from '../../client-sdk/src/kt/auditor.js';
-import { auditorPolicyEntry, newAuditorKey } from '../../client-sdk/src/kt/auditor-key.js';
+import { audit } from '../../protocol/src/kt/audit.js';
+import { auditorOpener } from '../../protocol/src/kt/auditor.js';
+import { auditorPolicyEntry, newAuditorKey } from '../../protocol/src/kt/auditor-key.js';
 import { tempDir, PASSPHRASE } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
@@ -117,7 +117,7 @@ test("the log shows a secret group's id, epochs and committers, never its member
     // What a non-member employee's device is served by GET /v1/kt/entries is exactly these bytes.
     const dana = await org.join('Dana Roth');
     await dana.sync();
-    const token = (await new EncryptedProfile(new FileBlobStore(org.profileOf(dana)), PASSPHRASE).load()).token!.value;
+    const token = (await nodeProfile({ profileDir: org.profileOf(dana), passphrase: PASSPHRASE }).load()).token!.value;
     const served = await new KtHttp(new RelayHttp(org.relay.url, nodeFetch, async () => token), true).allEntries((await org.relay.kt.checkpoint()).size);
     expect(served.map((b) => Buffer.from(b).toString('hex'))).toEqual(storedEntries(org.dataDir).slice(0, served.length).map((r) => r.entry.toString('hex')));
     expect(served.length).toBeGreaterThan(logged.at(-1)!.idx);

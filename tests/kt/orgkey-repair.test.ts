@@ -5,9 +5,9 @@
  * device that seals a key of its own choosing under a real generation number. */
 import { AgoraClient } from '@agora/client-sdk';
 import { nodeFetch } from '@agora/client-sdk/node';
-import { fromB64u, toB64u, utf8, type OrgKeysResponse } from '@agora/client-sdk/protocol';
-import { authChallengeMessage } from '../../client-sdk/src/protocol/signing.js';
-import { sign } from '../../client-sdk/src/crypto/device-keys.js';
+import { fromB64u, toB64u, utf8, type OrgKeysResponse } from '@agora/protocol';
+import { authChallengeMessage } from '../../protocol/src/signing.js';
+import { sign } from '../../protocol/src/crypto/device-keys.js';
 import { newOrgKey, sealOrgKey, sealToDevice } from '../../client-sdk/src/crypto/orgkeys.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';

@@ -6,9 +6,9 @@
  * organisation key their device ever held. */
 import { AgoraClient } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { fromB64u, toB64u, type OrgKeysResponse } from '@agora/client-sdk/protocol';
-import { authChallengeMessage } from '../../client-sdk/src/protocol/signing.js';
-import { sign } from '../../client-sdk/src/crypto/device-keys.js';
+import { fromB64u, toB64u, type OrgKeysResponse } from '@agora/protocol';
+import { authChallengeMessage } from '../../protocol/src/signing.js';
+import { sign } from '../../protocol/src/crypto/device-keys.js';
 import { derivePublicGroupKey, newOrgKey, sealOrgKey } from '../../client-sdk/src/crypto/orgkeys.js';
 import { openRecord } from '../../client-sdk/src/crypto/records.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';

@@ -4,7 +4,7 @@
  * answer), a requested device left out without being declared missing, a device named twice, or a
  * package whose leaf is not the requested device with the key the log proves for it, all make the
  * whole answer worthless. The caller aborts the change and raises an alarm; nothing is added. */
-import type { ClaimKeyPackagesResponse } from '../protocol/api.js';
+import type { ClaimKeyPackagesResponse } from '@agora/protocol/api';
 
 export class ClaimMismatch extends Error {
   override name = 'ClaimMismatch';

@@ -1,6 +1,6 @@
 /** The SDK's closed set of error codes. `message` is written for the person at the keyboard: the
  * CLI prints it as its one line on stderr. */
-import type { ErrorCode } from '../protocol/errors.js';
+import type { ErrorCode } from '@agora/protocol/errors';
 
 export type ClientErrorCode =
   | ErrorCode
@@ -21,7 +21,8 @@ export class AgoraError extends Error {
   constructor(
     readonly code: ClientErrorCode,
     message: string,
-    readonly details: { status?: number; field?: string; epoch?: number } = {},
+    /** `entries`: as the relay sent them with a stale_epoch refusal, unchecked (see ErrorBody). */
+    readonly details: { status?: number; field?: string; epoch?: number; entries?: unknown[] } = {},
   ) {
     super(message);
     this.name = 'AgoraError';

@@ -1,8 +1,8 @@
 /** Applies a group's log entries to the local group state: commits advance the MLS epoch, records are
  * opened, verified and kept. Sans-I/O: the caller fetched the entries and persists the result.
  * Every check that fails is kept as a rejection so the person can be told, never silently dropped. */
-import type { LogEntry, Device } from '../protocol/api.js';
-import { fromB64u, toB64u } from '../protocol/encoding.js';
+import type { LogEntry, Device } from '@agora/protocol/api';
+import { fromB64u, toB64u } from '@agora/protocol/encoding';
 import { openRecord, checkCounter, RecordRejected } from '../crypto/records.js';
 import { processCommit, exportContentKey, groupInfo, loadMls, MlsCheckError, type DeviceLookup } from '../mls/index.js';
 import type { GroupLocal, Rejection, StoredMessage } from './state.js';

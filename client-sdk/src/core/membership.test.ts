@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { getSodium } from '../crypto/sodium.js';
-import { fromB64u, newId, randomBytes } from '../protocol/encoding.js';
-import { membershipCommitment } from '../kt/entries.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
+import { fromB64u, newId, randomBytes } from '@agora/protocol/encoding';
+import { membershipCommitment } from '@agora/protocol/kt/entries';
 import {
   createGroup, createKeyPackages, exportContentKey, joinFromWelcome, membershipSalt, processCommit, stageCommit,
   type DeviceLookup, type MlsIdentity,

@@ -4,8 +4,8 @@
  * to the auditors), every member later checks the logged one against it (KtTrust.checkMembership).
  * Sans-I/O. */
 import { membershipInputs } from '../mls/index.js';
-import { membershipCommitment } from '../kt/entries.js';
-import { toB64u } from '../protocol/encoding.js';
+import { membershipCommitment } from '@agora/protocol/kt/entries';
+import { toB64u } from '@agora/protocol/encoding';
 import type { GroupLocal } from './state.js';
 
 export type MembershipCheck = GroupLocal['membershipChecks'][number];

@@ -2,10 +2,10 @@
  * read them. Readers take the latest one an owner wrote, never one from a non-owner, never an older
  * one read again, and never one in a public group. */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { generateDeviceKeys, type DeviceKeys } from '../crypto/device-keys.js';
+import { generateDeviceKeys, type DeviceKeys } from '@agora/protocol/crypto/device-keys';
 import { RecordRejected, openRecord, sealRecord, type ContentRecord } from '../crypto/records.js';
-import type { Device, LogEntry } from '../protocol/api.js';
-import { newId, randomBytes, toB64u } from '../protocol/encoding.js';
+import type { Device, LogEntry } from '@agora/protocol/api';
+import { newId, randomBytes, toB64u } from '@agora/protocol/encoding';
 import { ingestEntries, type IngestContext } from './ingest.js';
 import { emptyGroup, type GroupLocal } from './state.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { encodeEntry, type Entry } from '../kt/entries.js';
+import { encodeEntry, type Entry } from '@agora/protocol/kt/entries';
 import { emptyOrgKeyLog, foldOrgKeyLog, latestGeneration, rotationOwed, writable } from './orgkey-log.js';
 
 const pat = (n: number, start: number) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);

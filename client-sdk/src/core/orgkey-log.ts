@@ -4,8 +4,8 @@
  * The relay's `rotationNeeded` flag and its idea of the current generation are hints only.
  * Sans-I/O: the caller proves the entries complete (KtTrust.tail) and checks each generation's
  * creator. */
-import { toB64u } from '../protocol/encoding.js';
-import { decodeEntry, type OrgKeyGenerationEntry } from '../kt/entries.js';
+import { toB64u } from '@agora/protocol/encoding';
+import { decodeEntry, type OrgKeyGenerationEntry } from '@agora/protocol/kt/entries';
 import type { OrgKeyLog } from './state.js';
 
 export function emptyOrgKeyLog(scannedTo: number): OrgKeyLog {

@@ -1,5 +1,5 @@
 import { decodeWelcomeInfo, encodeWelcomeInfo, openOwners, ownerVerdict, sealOwners, type CommitFacts } from './roles.js';
-import { utf8 } from '../protocol/encoding.js';
+import { utf8 } from '@agora/protocol/encoding';
 
 const key = new Uint8Array(32).fill(7);
 const G = 'g_AAAAAAAAAAAAAAAAAAAAAA';

@@ -15,11 +15,11 @@
  * Sealed set: u8 version (1) || nonce (24) || XChaCha20-Poly1305(JSON array of sorted user ids,
  * aad = "agora-owners-v1\n" || groupId). */
 import * as z from 'zod';
-import { UserId } from '../protocol/api.js';
-import { Name } from '../protocol/names.js';
+import { UserId } from '@agora/protocol/api';
+import { Name } from '@agora/protocol/names';
 import { MAX_DESCRIPTION_CHARS } from '../crypto/records.js';
-import { concatBytes, fromUtf8, randomBytes, utf8 } from '../protocol/encoding.js';
-import { getSodium } from '../crypto/sodium.js';
+import { concatBytes, fromUtf8, randomBytes, utf8 } from '@agora/protocol/encoding';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 
 const VERSION = 1;
 const NONCE_BYTES = 24;

@@ -3,11 +3,41 @@
  * Everything here is secret (device keys, MLS states, content keys, plaintext history); the state
  * store encrypts it at rest. */
 import * as z from 'zod';
-import { DirectoryResponse, Role } from '../protocol/api.js';
 
 export const PROFILE_VERSION = 1;
 
 const B64u = z.string();
+
+/* The persisted format has its own copies of the wire shapes it keeps (roles, the directory), so a
+ * change to the relay's API cannot silently change what is on disk: the client stays type-compatible
+ * with the wire types structurally, and the snapshot test of state/records.ts fails until the
+ * stored format's version is bumped. */
+export const Role = z.enum(['admin', 'announcer', 'member']);
+export type Role = z.infer<typeof Role>;
+
+export const DirectoryUser = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: Role,
+  status: z.enum(['active', 'deactivated']),
+  departments: z.array(z.string()),
+  createdAt: z.number(),
+});
+export type DirectoryUser = z.infer<typeof DirectoryUser>;
+
+export const DirectoryDevice = z.object({
+  id: z.string(),
+  userId: z.string(),
+  signPub: B64u,
+  encPub: B64u,
+  status: z.enum(['active', 'revoked']),
+  createdAt: z.number(),
+  enrolledBy: z.enum(['user-invite', 'device-invite', 'bootstrap']),
+});
+export type DirectoryDevice = z.infer<typeof DirectoryDevice>;
+
+export const Directory = z.object({ users: z.array(DirectoryUser), devices: z.array(DirectoryDevice) });
+export type Directory = z.infer<typeof Directory>;
 
 export const StoredMessage = z.object({
   id: z.string(),
@@ -158,7 +188,7 @@ export const ProfileState = z.object({
   keys: z.object({ signPub: B64u, signSeed: B64u, encPub: B64u, encSecret: B64u }),
   /** Private halves of this device's uploaded MLS KeyPackages, by ref. */
   keyPackages: z.array(z.object({ ref: z.string(), publicPackage: z.string(), privateState: z.string(), lastResort: z.boolean() })),
-  directory: DirectoryResponse,
+  directory: Directory,
   groups: z.record(z.string(), GroupLocal),
   /** Organisation-key generations this device holds (generation → key). */
   orgKeys: z.record(z.string(), B64u),

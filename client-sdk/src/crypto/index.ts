@@ -2,8 +2,8 @@
  * generations and device-to-device sealed payloads, and encryption of local state at rest. Sans-I/O
  * and isomorphic (no node:* imports); libsodium (sumo build, for Argon2id) is loaded on first use.
  * Random bytes come from crypto.getRandomValues, which is much faster here than libsodium's own. */
-export { getSodium, type Sodium } from './sodium.js';
-export { generateDeviceKeys, sign, verify, signPubFromSeed, encPubFromSecret, type DeviceKeys } from './device-keys.js';
+export { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
+export { generateDeviceKeys, sign, verify, signPubFromSeed, encPubFromSecret, type DeviceKeys } from '@agora/protocol/crypto/device-keys';
 export {
   RECORD_VERSION,
   MAX_TEXT_CHARS,

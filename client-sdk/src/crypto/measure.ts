@@ -1,7 +1,7 @@
 /** Timing probes for the lead's benchmark; they use the real functions and fresh keys, nothing cached
  * between the seal and open loops except what the SDK itself caches in normal use. */
-import { newId } from '../protocol/encoding.js';
-import { generateDeviceKeys } from './device-keys.js';
+import { newId } from '@agora/protocol/encoding';
+import { generateDeviceKeys } from '@agora/protocol/crypto/device-keys';
 import { newOrgKey, sealOrgKey } from './orgkeys.js';
 import { deriveProfileKey, newKdfParams, type KdfParams } from './profile-crypto.js';
 import { openRecord, sealRecord, type ContentRecord } from './records.js';

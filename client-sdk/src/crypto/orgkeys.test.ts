@@ -1,11 +1,14 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { hkdfSync } from 'node:crypto';
-import { Envelope, HistoryRequest } from '../protocol/api.js';
-import { concatBytes, fromB64u, newId, toB64u, utf8 } from '../protocol/encoding.js';
-import { LIMITS } from '../protocol/limits.js';
-import { generateDeviceKeys, type DeviceKeys } from './device-keys.js';
+import { Envelope, HistoryRequest } from '@agora/protocol/api';
+import { concatBytes, fromB64u, newId, toB64u, utf8 } from '@agora/protocol/encoding';
+import { LIMITS } from '@agora/protocol/limits';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { lp16, u64 } from '@agora/protocol/crypto/bytes';
+import { generateDeviceKeys, type DeviceKeys } from '@agora/protocol/crypto/device-keys';
 import {
   SealedRejected,
+  orgKeyCommitment,
   derivePublicGroupKey,
   newOrgKey,
   openFromDevice,
@@ -14,7 +17,7 @@ import {
   sealToDevice,
   type SealRejection,
 } from './orgkeys.js';
-import { getSodium } from './sodium.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 
 interface Dev {
   id: string;
@@ -191,5 +194,23 @@ describe('derivePublicGroupKey', () => {
 
   it('refuses a key that is not 32 bytes', () => {
     expect(() => derivePublicGroupKey(concatBytes(newOrgKey(), Uint8Array.of(1)), g1)).toThrow(RangeError);
+  });
+});
+
+describe('orgKeyCommitment', () => {
+  const pat = (n: number, start: number) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
+  const key = pat(32, 0x11);
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  it('is SHA-256 over the label, organisation, generation and key', () => {
+    const expected = sha256(concatBytes(utf8('agora-orgkey-commitment-v1\n'), lp16(utf8('o_X')), u64(3), key));
+    expect(hex(orgKeyCommitment('o_X', 3, key))).toBe(hex(expected));
+  });
+  it('differs for another organisation, generation or key', () => {
+    const c = hex(orgKeyCommitment('o_X', 3, key));
+    expect(hex(orgKeyCommitment('o_Y', 3, key))).not.toBe(c);
+    expect(hex(orgKeyCommitment('o_X', 4, key))).not.toBe(c);
+    expect(hex(orgKeyCommitment('o_X', 3, pat(32, 0x12)))).not.toBe(c);
+    expect(() => orgKeyCommitment('o_X', 0, key)).toThrow(RangeError);
+    expect(() => orgKeyCommitment('o_X', 3, pat(16, 0))).toThrow(RangeError);
   });
 });

@@ -18,11 +18,11 @@
  * key nor another group's key. */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { LIMITS } from '../protocol/limits.js';
-import { concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
-import { FrameError, Reader, lp16, readU64, u64, u8 } from './bytes.js';
-import { sign, verify } from './device-keys.js';
-import { getSodium, type Sodium } from './sodium.js';
+import { LIMITS } from '@agora/protocol/limits';
+import { concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { FrameError, Reader, lp16, readU64, u64, u8 } from '@agora/protocol/crypto/bytes';
+import { sign, verify } from '@agora/protocol/crypto/device-keys';
+import { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
 
 export type SealPurpose = 'orgkey' | 'history';
 const PURPOSES: readonly SealPurpose[] = ['orgkey', 'history'];

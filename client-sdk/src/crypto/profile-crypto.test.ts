@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { fromB64u, utf8 } from '../protocol/encoding.js';
+import { fromB64u, utf8 } from '@agora/protocol/encoding';
 import {
   KDF_MEMLIMIT,
   KDF_OPSLIMIT,

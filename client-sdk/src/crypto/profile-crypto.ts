@@ -11,8 +11,8 @@
  * offline guessing attack on a copied profile whatever the parameters; Argon2id only makes each
  * guess expensive. */
 import * as z from 'zod';
-import { concatBytes, fromB64u, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
-import { getSodium } from './sodium.js';
+import { concatBytes, fromB64u, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 
 export const KDF_OPSLIMIT = 5;
 export const KDF_MEMLIMIT = 64 * 1024 * 1024;

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { RecordRequest } from '../protocol/api.js';
-import { concatBytes, fromB64u, newId, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
-import { LIMITS } from '../protocol/limits.js';
-import { u32 } from './bytes.js';
-import { generateDeviceKeys, sign, type DeviceKeys } from './device-keys.js';
+import { RecordRequest } from '@agora/protocol/api';
+import { concatBytes, fromB64u, newId, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { LIMITS } from '@agora/protocol/limits';
+import { u32 } from '@agora/protocol/crypto/bytes';
+import { generateDeviceKeys, sign, type DeviceKeys } from '@agora/protocol/crypto/device-keys';
 import {
   ContentRecordSchema,
   MAX_TEXT_CHARS,
@@ -19,7 +19,7 @@ import {
   type ContentRecord,
   type RecordRejection,
 } from './records.js';
-import { getSodium } from './sodium.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 import { measureRecordCrypto } from './measure.js';
 
 const groupId = newId('g');

@@ -24,13 +24,13 @@
  * as well, so a group member who encrypts a record meant for elsewhere under the right key is caught.
  * The per-sender counter (dropped records, replays) needs state and is the caller's: checkCounter. */
 import * as z from 'zod';
-import { DeviceId, Epoch, GroupId, UserId } from '../protocol/api.js';
-import { Name } from '../protocol/names.js';
-import { LIMITS } from '../protocol/limits.js';
-import { bytesEqual, concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
-import { FrameError, Reader, lp16, u32, u64 } from './bytes.js';
-import { sign, verify } from './device-keys.js';
-import { getSodium } from './sodium.js';
+import { DeviceId, Epoch, GroupId, UserId } from '@agora/protocol/api';
+import { Name } from '@agora/protocol/names';
+import { LIMITS } from '@agora/protocol/limits';
+import { bytesEqual, concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { FrameError, Reader, lp16, u32, u64 } from '@agora/protocol/crypto/bytes';
+import { sign, verify } from '@agora/protocol/crypto/device-keys';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 
 export const RECORD_VERSION = 1;
 /** Text length in UTF-16 code units (String.length). The byte limit below can bind first for texts

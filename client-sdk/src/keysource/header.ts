@@ -8,7 +8,7 @@
 import * as z from 'zod';
 import { AgoraError } from '../core/errors.js';
 import { KdfParamsSchema } from '../crypto/profile-crypto.js';
-import { fromUtf8, randomBytes, utf8 } from '../protocol/encoding.js';
+import { fromUtf8, randomBytes, utf8 } from '@agora/protocol/encoding';
 import type { StorageKey } from '../store/types.js';
 
 export const KEY_HEADER_FORMAT = 'agora-key-header';

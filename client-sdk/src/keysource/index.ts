@@ -22,5 +22,7 @@ export {
   type KeySlotKind,
   type ProfileKeySource,
 } from './header.js';
-export { PassphraseKeySource, type PassphraseKeySourceOptions } from './passphrase.js';
+export { PassphraseKeySource, type PassphraseKeySourceOptions, type PassphraseDerive } from './passphrase.js';
+/** For a platform's own `PassphraseDerive` (a Web Worker): the derivation it must reproduce. */
+export { deriveProfileKey } from '../crypto/profile-crypto.js';
 export { WebCryptoKeySource, DEVICE_KEY_DB, type WebCryptoKeySourceOptions } from './webcrypto.js';

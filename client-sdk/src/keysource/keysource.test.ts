@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { AgoraError } from '../core/errors.js';
 import { KDF_MEMLIMIT, KDF_OPSLIMIT } from '../crypto/profile-crypto.js';
-import { fromB64u, toB64u, utf8 } from '../protocol/encoding.js';
+import { fromB64u, toB64u, utf8 } from '@agora/protocol/encoding';
 import { MemoryStorage } from '../store/memory-store.js';
 import { openProfileStore, saveKeyHeader } from '../store/open.js';
 import type { IndexedDbEnv } from '../store/indexeddb-store.js';

@@ -4,13 +4,20 @@
  * so there is one place that decides how expensive a guess is. */
 import { AgoraError } from '../core/errors.js';
 import { KdfParamsSchema, ProfileDecryptError, decryptProfile, deriveProfileKey, encryptProfile, newKdfParams, type KdfParams } from '../crypto/profile-crypto.js';
-import { fromB64u, toB64u } from '../protocol/encoding.js';
+import { fromB64u, toB64u } from '@agora/protocol/encoding';
 import type { StorageKey } from '../store/types.js';
 import { slotAad, type KeySlot, type ProfileKeySource } from './header.js';
+
+/** Argon2id over the passphrase with parameters already checked against KdfParamsSchema: 32 bytes,
+ * exactly what deriveProfileKey gives for the same input. A browser page passes one that runs
+ * deriveProfileKey in a Web Worker, so the page stays responsive during the derivation. */
+export type PassphraseDerive = (passphrase: string, params: KdfParams) => Promise<Uint8Array>;
 
 export interface PassphraseKeySourceOptions {
   /** Override the measured defaults (tests use cheap ones); still checked against the bounds. */
   kdf?: Partial<Pick<KdfParams, 'opslimit' | 'memlimit'>>;
+  /** Where the derivation runs (default: deriveProfileKey, in this thread). */
+  derive?: PassphraseDerive;
 }
 
 export class PassphraseKeySource implements ProfileKeySource {
@@ -26,13 +33,10 @@ export class PassphraseKeySource implements ProfileKeySource {
   private async derive(kdf: KdfParams): Promise<Uint8Array> {
     const params = JSON.stringify(kdf);
     if (this.cached?.params === params) return this.cached.key;
-    let key: Uint8Array;
-    try {
-      key = await deriveProfileKey(this.passphrase, kdf);
-    } catch (error) {
-      if (error instanceof RangeError) throw new AgoraError('profile_corrupt', 'the key header has invalid key-derivation parameters');
-      throw error;
-    }
+    const checked = KdfParamsSchema.safeParse(kdf);
+    if (!checked.success) throw new AgoraError('profile_corrupt', 'the key header has invalid key-derivation parameters');
+    const key = await (this.opts.derive ?? deriveProfileKey)(this.passphrase, checked.data);
+    if (key.length !== 32) throw new Error(`the key derivation gave ${key.length} bytes, not 32`);
     this.cached = { params, key };
     return key;
   }

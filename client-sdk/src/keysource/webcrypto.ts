@@ -5,7 +5,7 @@
  * profile without this browser; it protects nothing against code running in the page, which is
  * what the passphrase is for. Removing the key (signing out) leaves only the other slots. */
 import { AgoraError } from '../core/errors.js';
-import { fromB64u, randomBytes, toB64u } from '../protocol/encoding.js';
+import { fromB64u, randomBytes, toB64u } from '@agora/protocol/encoding';
 import { browserIndexedDbEnv, idbDone, idbRequest, type IndexedDbEnv } from '../store/indexeddb-store.js';
 import type { StorageKey } from '../store/types.js';
 import { slotAad, type KeySlot, type ProfileKeySource } from './header.js';

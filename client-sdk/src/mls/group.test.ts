@@ -9,9 +9,9 @@ import {
   nobleCryptoProvider,
   type CryptoProvider,
 } from 'ts-mls';
-import { getSodium } from '../crypto/sodium.js';
-import { fromB64u, newId, randomBytes, toB64u, utf8 } from '../protocol/encoding.js';
-import { LIMITS } from '../protocol/limits.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
+import { fromB64u, newId, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { LIMITS } from '@agora/protocol/limits';
 import {
   agoraCryptoProvider,
   groupInfo,

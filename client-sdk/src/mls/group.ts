@@ -43,7 +43,7 @@ import { encode } from 'ts-mls/codec/tlsEncoder.js';
 import { CryptoVerificationError } from 'ts-mls/mlsError.js';
 import { varLenDataEncoder } from 'ts-mls/codec/variableLength.js';
 import { verifyLeafNodeSignatureKeyPackage } from 'ts-mls/leafNode.js';
-import { bytesEqual, fromB64u, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
+import { bytesEqual, fromB64u, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
 import { MlsCheckError } from './check-error.js';
 import { AGORA_CIPHERSUITE, agoraCryptoProvider } from './provider.js';
 

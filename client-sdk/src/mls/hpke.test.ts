@@ -1,7 +1,7 @@
 import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
 import type { Hpke } from 'ts-mls';
-import { getSodium } from '../crypto/sodium.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 import { makeHpke, makeHpkeCore, type HpkeCore } from './hpke.js';
 import { makePrimitives, type Primitives } from './primitives.js';
 

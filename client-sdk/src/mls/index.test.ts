@@ -1,5 +1,5 @@
-import { generateDeviceKeys } from '../crypto/device-keys.js';
-import { newId } from '../protocol/encoding.js';
+import { generateDeviceKeys } from '@agora/protocol/crypto/device-keys';
+import { newId } from '@agora/protocol/encoding';
 import { createGroup, groupInfo, loadMls, MlsCheckError, processCommit, stageCommit } from './index.js';
 
 describe('the lazily loaded MLS layer', () => {

@@ -7,7 +7,7 @@
  * So libsodium wins everywhere; noble stays only for the synchronous KeyPackageRef in group.ts,
  * which must work before libsodium has loaded. Randomness comes from crypto.getRandomValues:
  * libsodium's randombytes_buf is slow here (64 µs per call). */
-import type { Sodium } from '../crypto/sodium.js';
+import type { Sodium } from '@agora/protocol/crypto/sodium';
 
 export interface Primitives {
   sha256(data: Uint8Array): Uint8Array;

@@ -1,6 +1,6 @@
 import { getCiphersuiteFromName, nobleCryptoProvider, type CiphersuiteImpl } from 'ts-mls';
-import { getSodium } from '../crypto/sodium.js';
-import { newId, randomBytes, utf8 } from '../protocol/encoding.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
+import { newId, randomBytes, utf8 } from '@agora/protocol/encoding';
 import { makeMls, type DeviceLookup, type MlsApi, type MlsIdentity, type StoredKeyPackage } from './group.js';
 import { AGORA_CIPHERSUITE, agoraCryptoProvider } from './provider.js';
 

@@ -6,7 +6,7 @@
  * see primitives.ts) and only wraps results in already-resolved promises. Isomorphic: no node:*
  * imports; libsodium is loaded lazily on the first getCiphersuiteImpl. */
 import type { Ciphersuite, CiphersuiteImpl, CryptoProvider, Hash, Kdf, Signature } from 'ts-mls';
-import { getSodium } from '../crypto/sodium.js';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 import { makeHpke } from './hpke.js';
 import { constantTimeEqual, makePrimitives, randomBytes, type Primitives } from './primitives.js';
 

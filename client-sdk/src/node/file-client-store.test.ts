@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes, utf8 } from '../protocol/encoding.js';
+import { randomBytes, utf8 } from '@agora/protocol/encoding';
 import { openClientStore } from '../store/client-store.js';
 import { NodeFileBackend, nodeFileIo, type FileIo } from './file-client-store.js';
 import type { ClientStore } from '../store/types.js';

@@ -11,7 +11,7 @@
 import { promises as fs, constants } from 'node:fs';
 import path from 'node:path';
 import { AgoraError } from '../core/errors.js';
-import { getSodium, type Sodium } from '../crypto/sodium.js';
+import { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
 import { FileBlobStore } from './file-blob-store.js';
 import { JournalCorrupt, encodeFrame, readJournal } from '../store/journal.js';
 import { RecordTable } from '../store/record-table.js';
@@ -28,6 +28,8 @@ export interface FileIo {
   syncDir(dir: string): Promise<void>;
   remove(file: string): Promise<void>;
   mkdir(dir: string): Promise<void>;
+  /** Identity and size of a file (undefined: absent), to notice another process's writes. */
+  stamp(file: string): Promise<string | undefined>;
 }
 
 async function withFile(file: string, flags: number, fn: (h: fs.FileHandle) => Promise<void>): Promise<void> {
@@ -76,12 +78,24 @@ export const nodeFileIo: FileIo = {
   mkdir: async (dir) => {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   },
+  async stamp(file) {
+    try {
+      // A compaction replaces the file (new inode); an append grows it and moves its mtime.
+      const st = await fs.stat(file, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  },
 };
 
 export interface NodeFileStoreOptions {
   dir: string;
   io?: FileIo;
-  /** Take FileBlobStore's process lock on the directory (default true). */
+  /** Take FileBlobStore's process lock on the directory for as long as the backend is open (default
+   * true). A profile that locks per operation instead (StoreProfile) passes false and calls
+   * `refresh()` after each time it takes the lock. */
   lock?: boolean;
   lockWaitMs?: number;
   /** Compact once the journal holds this many bytes more than twice the live records (default
@@ -93,16 +107,42 @@ export class NodeFileBackend implements StoreBackend {
   private broken: unknown;
   private closed = false;
   private retryCompactionAt = 0;
+  /** The journal file as this instance last read or wrote it (see refresh). */
+  private seen: string | undefined;
 
   private constructor(
     private readonly dir: string,
     private readonly io: FileIo,
     private readonly sodium: Sodium,
-    private readonly table: RecordTable,
+    private table: RecordTable,
     private journalBytes: number,
     private readonly slack: number,
     private readonly release: (() => Promise<void>) | undefined,
   ) {}
+
+  /** A backend that opens the directory on first use, so a profile object can be built before
+   * anything is read (and before its lock is held). */
+  static lazy(opts: NodeFileStoreOptions): StoreBackend & { refresh(): Promise<boolean> } {
+    return new LazyNodeFileBackend(opts);
+  }
+
+  /** Reads the journal and replays it. A torn last frame (a writer that died mid-append) is cut off,
+   * so the next append does not land behind garbage: only ever done holding the directory's lock. */
+  private static async replay(io: FileIo, sodium: Sodium, dir: string): Promise<{ table: RecordTable; length: number; stamp: string | undefined }> {
+    const journal = path.join(dir, 'store.journal');
+    const bytes = (await io.read(journal)) ?? new Uint8Array();
+    let read;
+    try {
+      read = readJournal(sodium, bytes);
+    } catch (error) {
+      if (!(error instanceof JournalCorrupt)) throw error;
+      throw new AgoraError('profile_corrupt', `the local store at ${dir} is damaged (${error.message})`);
+    }
+    if (read.validLength < bytes.length) await io.truncate(journal, read.validLength);
+    const table = new RecordTable();
+    for (const ops of read.frames) table.apply(ops);
+    return { table, length: read.validLength, stamp: await io.stamp(journal) };
+  }
 
   private get journal(): string {
     return path.join(this.dir, 'store.journal');
@@ -118,19 +158,10 @@ export class NodeFileBackend implements StoreBackend {
       // A compaction that crashed before its rename: the journal itself is intact.
       await io.remove(`${journal}.compact`);
       await io.remove(path.join(opts.dir, 'key-header.tmp'));
-      const bytes = (await io.read(journal)) ?? new Uint8Array();
-      let read;
-      try {
-        read = readJournal(sodium, bytes);
-      } catch (error) {
-        if (!(error instanceof JournalCorrupt)) throw error;
-        throw new AgoraError('profile_corrupt', `the local store at ${opts.dir} is damaged (${error.message})`);
-      }
-      // Cut a torn last frame now, so the next append does not land behind garbage.
-      if (read.validLength < bytes.length) await io.truncate(journal, read.validLength);
-      const table = new RecordTable();
-      for (const ops of read.frames) table.apply(ops);
-      return new NodeFileBackend(opts.dir, io, sodium, table, read.validLength, opts.compactSlackBytes ?? 1024 * 1024, release);
+      const read = await NodeFileBackend.replay(io, sodium, opts.dir);
+      const backend = new NodeFileBackend(opts.dir, io, sodium, read.table, read.length, opts.compactSlackBytes ?? 1024 * 1024, release);
+      backend.seen = read.stamp;
+      return backend;
     } catch (error) {
       await release?.();
       throw error;
@@ -139,6 +170,20 @@ export class NodeFileBackend implements StoreBackend {
 
   describe(): string {
     return this.dir;
+  }
+
+  /** Picks up what other processes committed since this one last read or wrote the journal. Only
+   * meaningful holding the directory's lock (see NodeFileStoreOptions.lock). */
+  async refresh(): Promise<boolean> {
+    this.usable();
+    const stamp = await this.io.stamp(this.journal);
+    if (stamp === this.seen) return false;
+    const read = await NodeFileBackend.replay(this.io, this.sodium, this.dir);
+    this.table = read.table;
+    this.journalBytes = read.length;
+    this.seen = read.stamp;
+    this.retryCompactionAt = 0;
+    return true;
   }
 
   private usable(): void {
@@ -170,6 +215,8 @@ export class NodeFileBackend implements StoreBackend {
     this.journalBytes += frame.length;
     this.table.apply(ops.map((op) => (op.kind === 'put' ? { ...op, value: op.value.slice() } : op)));
     if (this.journalBytes > 2 * this.table.liveBytes + this.slack && this.journalBytes >= this.retryCompactionAt) await this.compact();
+    // What is on disk now is this instance's own doing: not a change to pick up at refresh().
+    this.seen = await this.io.stamp(this.journal).catch(() => undefined);
   }
 
   /** Rewrites the live records only. Frames of at most ~4 MiB keep memory bounded while encoding. */
@@ -236,5 +283,67 @@ export class NodeFileBackend implements StoreBackend {
     if (this.closed) return;
     this.closed = true;
     await this.release?.();
+  }
+}
+
+/** NodeFileBackend opened on first use (see NodeFileBackend.lazy). Closing it closes the opened
+ * backend; a later call opens the directory again, so a profile that failed to unlock (and closed
+ * its backend) can be tried again. */
+class LazyNodeFileBackend implements StoreBackend {
+  private opened: Promise<NodeFileBackend> | undefined;
+
+  constructor(private readonly opts: NodeFileStoreOptions) {}
+
+  private backend(): Promise<NodeFileBackend> {
+    if (!this.opened) {
+      const opening = NodeFileBackend.open(this.opts);
+      this.opened = opening;
+      opening.catch(() => {
+        if (this.opened === opening) this.opened = undefined;
+      });
+    }
+    return this.opened;
+  }
+
+  describe(): string {
+    return this.opts.dir;
+  }
+
+  async refresh(): Promise<boolean> {
+    // Opening reads the journal anyway: a fresh open is as good as a refresh.
+    if (!this.opened) {
+      await this.backend();
+      return true;
+    }
+    return (await this.backend()).refresh();
+  }
+
+  async get(store: string, tag: string, index: number): Promise<Uint8Array | undefined> {
+    return (await this.backend()).get(store, tag, index);
+  }
+
+  async range(store: string, tag: string, range: RawRange): Promise<RangeEntry[]> {
+    return (await this.backend()).range(store, tag, range);
+  }
+
+  async commit(ops: readonly RawOp[]): Promise<void> {
+    return (await this.backend()).commit(ops);
+  }
+
+  async readHeader(): Promise<Uint8Array | undefined> {
+    // Before the directory is opened (and without its lock), the header file is read on its own: it
+    // is only ever replaced by a rename, so it is whole; the journal is not touched.
+    if (!this.opened) return (this.opts.io ?? nodeFileIo).read(path.join(this.opts.dir, 'key-header'));
+    return (await this.backend()).readHeader();
+  }
+
+  async writeHeader(bytes: Uint8Array): Promise<void> {
+    return (await this.backend()).writeHeader(bytes);
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (opened) await (await opened.catch(() => undefined))?.close();
   }
 }

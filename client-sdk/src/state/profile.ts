@@ -4,7 +4,7 @@
  * folder touches storage, so the SDK core stays sans-I/O and runs unchanged in browsers. */
 import * as z from 'zod';
 import { deriveProfileKey, decryptProfile, encryptProfile, newKdfParams, type KdfParams } from '../crypto/profile-crypto.js';
-import { fromB64u, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
+import { fromB64u, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
 import { AgoraError } from '../core/errors.js';
 import { ProfileState } from '../core/state.js';
 

@@ -10,11 +10,11 @@
  * A check record written when the store is created tells a wrong storage key apart at open, before
  * any real record is read. Writes are buffered per transaction and committed in one backend call,
  * so a transaction writes exactly the records it changed, never the whole history. */
-import { lp16, u64 } from '../crypto/bytes.js';
+import { lp16, u64 } from '@agora/protocol/crypto/bytes';
 import { decryptProfile, encryptProfile } from '../crypto/profile-crypto.js';
-import { getSodium, type Sodium } from '../crypto/sodium.js';
+import { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
 import { AgoraError } from '../core/errors.js';
-import { concatBytes, fromUtf8, toB64u, utf8 } from '../protocol/encoding.js';
+import { concatBytes, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
 import {
   STORE_NAMES,
   type ClientStore,

@@ -10,9 +10,9 @@
  * frame, which fails its length or checksum and is dropped when the journal is read back, so a
  * transaction is either wholly in the journal or not at all. A bad frame with good frames after
  * it is not a crash (appends only ever tear the end) and is reported as damage. */
-import { lp16, readU64, Reader, u32, u64, u8 } from '../crypto/bytes.js';
-import type { Sodium } from '../crypto/sodium.js';
-import { bytesEqual, concatBytes, fromUtf8, utf8 } from '../protocol/encoding.js';
+import { lp16, readU64, Reader, u32, u64, u8 } from '@agora/protocol/crypto/bytes';
+import type { Sodium } from '@agora/protocol/crypto/sodium';
+import { bytesEqual, concatBytes, fromUtf8, utf8 } from '@agora/protocol/encoding';
 import type { RawOp } from './types.js';
 
 const MAGIC = utf8('AGJ1');

@@ -83,6 +83,11 @@ export interface StoreBackend {
   /** A small clear-text record read before any key exists: the key source's header. */
   readHeader(): Promise<Uint8Array | undefined>;
   writeHeader(bytes: Uint8Array): Promise<void>;
+  /** For backends that keep a copy in memory (the Node journal): re-read what another process
+   * committed since this one last read or wrote, and say whether anything changed. Called by a
+   * profile right after it takes its cross-process lock. Backends that read through to shared
+   * storage on every call (IndexedDB) leave it out. */
+  refresh?(): Promise<boolean>;
   close(): Promise<void>;
   describe(): string;
 }

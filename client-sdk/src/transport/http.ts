@@ -2,9 +2,11 @@
  * relay is not trusted to answer in shape. The `fetch` implementation is injected so the same code
  * runs in Node and browsers. */
 import * as z from 'zod';
-import * as api from '../protocol/api.js';
-import type { ErrorBody } from '../protocol/errors.js';
+import * as api from '@agora/protocol/api';
+import type { ErrorBody } from '@agora/protocol/errors';
 import { AgoraError } from '../core/errors.js';
+import { req, type RelayRequest } from '../engine/requests.js';
+import { checkAnswer } from '../engine/op.js';
 
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{
   status: number;
@@ -22,7 +24,25 @@ export class RelayHttp {
     return new RelayHttp(this.base, this.fetchImpl, token);
   }
 
-  async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown, auth = true, freshToken = false): Promise<z.infer<S>> {
+  async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown, auth = true): Promise<z.infer<S>> {
+    return this.request({ method, path, schema, body, auth });
+  }
+
+  /** A request the client machine describes (engine/requests.ts), its answer checked against the
+   * request's schema: for callers outside the machine (witnesses, auditors, tests). */
+  async request<S extends z.ZodType>(request: RelayRequest<S>): Promise<z.infer<S>> {
+    return checkAnswer(request, await this.perform(request));
+  }
+
+  /** Performs a request the client machine described (engine/requests.ts) and returns the answer
+   * unparsed: the machine checks it against the request's schema itself. */
+  perform(request: RelayRequest): Promise<unknown> {
+    return this.raw(request.method, request.path, request.body, request.auth);
+  }
+
+  /** The relay's JSON answer, or an AgoraError for a refusal (with the relay's code, field and
+   * epoch) or an unreachable relay. A refused token is replaced once. */
+  private async raw(method: 'GET' | 'POST', path: string, body: unknown, auth: boolean, freshToken = false): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (auth) {
@@ -43,7 +63,7 @@ export class RelayHttp {
       throw new AgoraError('internal', `the relay answered ${res.status} with something that is not JSON`);
     }
     if (res.status === 401 && auth && !freshToken && (json as ErrorBody | undefined)?.error?.code === 'unauthenticated') {
-      return this.call(method, path, schema, body, auth, true);
+      return this.raw(method, path, body, auth, true);
     }
     if (res.status >= 400) {
       const err = (json as ErrorBody | undefined)?.error;
@@ -53,75 +73,51 @@ export class RelayHttp {
         status: res.status,
         field: err?.field,
         epoch: err?.epoch,
+        entries: Array.isArray(err?.entries) ? err.entries : undefined,
       });
     }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new AgoraError('internal', `the relay's answer to ${method} ${path.split('?')[0]} is malformed: ${parsed.error.issues[0]?.path.join('.')}`);
-    }
-    return parsed.data;
+    return json;
   }
 
-  info() { return this.call('GET', '/v1/info', api.InfoResponse, undefined, false); }
-  inviteInfo(codeHash: string) { return this.call('GET', `/v1/invites/${encodeURIComponent(codeHash)}`, api.InviteInfoResponse, undefined, false); }
-  register(body: api.RegisterRequest) { return this.call('POST', '/v1/register', api.RegisterResponse, body, false); }
-  challenge(deviceId: string) { return this.call('POST', '/v1/auth/challenge', api.ChallengeResponse, { deviceId }, false); }
-  token_(body: z.infer<typeof api.TokenRequest>) { return this.call('POST', '/v1/auth/token', api.TokenResponse, body, false); }
-  me() { return this.call('GET', '/v1/me', api.MeResponse); }
-  directory() { return this.call('GET', '/v1/directory', api.DirectoryResponse); }
-  createInvite(body: z.input<typeof api.CreateInviteRequest>) { return this.call('POST', '/v1/invites', api.CreateInviteResponse, body); }
-  createDepartment(name: string) { return this.call('POST', '/v1/departments', api.Department, { name }); }
-  departments() { return this.call('GET', '/v1/departments', api.DepartmentsResponse); }
-  addDepartmentMember(departmentId: string, userId: string) {
-    return this.call('POST', `/v1/departments/${encodeURIComponent(departmentId)}/members`, api.Department, { userId });
-  }
-  removeDepartmentMember(departmentId: string, userId: string) {
-    return this.call('POST', `/v1/departments/${encodeURIComponent(departmentId)}/members/remove`, api.Department, { userId });
-  }
-  renameDepartment(id: string, name: string) { return this.call('POST', `/v1/departments/${encodeURIComponent(id)}/rename`, api.Department, { name }); }
-  deleteDepartment(id: string) { return this.call('POST', `/v1/departments/${encodeURIComponent(id)}/delete`, api.DeletedResponse, {}); }
-  renameGroup(id: string, name: string) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/rename`, api.GroupView, { name }); }
-  deleteGroup(id: string) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/delete`, api.DeletedResponse, {}); }
-  deactivate(userId: string) { return this.call('POST', `/v1/admin/users/${encodeURIComponent(userId)}/deactivate`, api.DeactivateResponse, {}); }
-  createGroup(body: z.input<typeof api.CreateGroupRequest>) { return this.call('POST', '/v1/groups', api.GroupView, body); }
-  groups() { return this.call('GET', '/v1/groups', api.GroupsResponse); }
-  group(id: string) { return this.call('GET', `/v1/groups/${encodeURIComponent(id)}`, api.GroupView); }
-  joinGroup(id: string) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/join`, api.GroupView, {}); }
-  addPublicMembers(id: string, userIds: string[]) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/members`, api.GroupView, { userIds }); }
-  removePublicMembers(id: string, userIds: string[]) {
-    return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/members/remove`, api.GroupView, { userIds });
-  }
-  initSecretGroup(id: string, membership: api.MembershipProof) {
-    return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/init`, api.GroupView, { epoch: 0, membership });
-  }
-  commit(id: string, body: api.CommitRequest) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/commits`, api.CommitResponse, body); }
-  appendRecord(id: string, body: api.RecordRequest) { return this.call('POST', `/v1/groups/${encodeURIComponent(id)}/records`, api.RecordResponse, body); }
-  log(id: string, after: number, limit?: number) {
-    const q = `after=${after}${limit ? `&limit=${limit}` : ''}`;
-    return this.call('GET', `/v1/groups/${encodeURIComponent(id)}/log?${q}`, api.LogResponse);
-  }
-  mailbox(after: number) { return this.call('GET', `/v1/mailbox?after=${after}`, api.MailboxResponse); }
+  info() { return this.request(req.info()); }
+  inviteInfo(codeHash: string) { return this.request(req.inviteInfo(codeHash)); }
+  register(body: api.RegisterRequest) { return this.request(req.register(body)); }
+  challenge(deviceId: string) { return this.request(req.challenge(deviceId)); }
+  token_(body: z.infer<typeof api.TokenRequest>) { return this.request(req.token(body)); }
+  me() { return this.request(req.me()); }
+  directory() { return this.request(req.directory()); }
+  createInvite(body: z.input<typeof api.CreateInviteRequest>) { return this.request(req.createInvite(body)); }
+  createDepartment(name: string) { return this.request(req.createDepartment(name)); }
+  departments() { return this.request(req.departments()); }
+  addDepartmentMember(departmentId: string, userId: string) { return this.request(req.addDepartmentMember(departmentId, userId)); }
+  removeDepartmentMember(departmentId: string, userId: string) { return this.request(req.removeDepartmentMember(departmentId, userId)); }
+  renameDepartment(id: string, name: string) { return this.request(req.renameDepartment(id, name)); }
+  deleteDepartment(id: string) { return this.request(req.deleteDepartment(id)); }
+  renameGroup(id: string, name: string) { return this.request(req.renameGroup(id, name)); }
+  deleteGroup(id: string) { return this.request(req.deleteGroup(id)); }
+  deactivate(userId: string) { return this.request(req.deactivate(userId)); }
+  createGroup(body: z.input<typeof api.CreateGroupRequest>) { return this.request(req.createGroup(body)); }
+  groups() { return this.request(req.groups()); }
+  group(id: string) { return this.request(req.group(id)); }
+  joinGroup(id: string) { return this.request(req.joinGroup(id)); }
+  addPublicMembers(id: string, userIds: string[]) { return this.request(req.addPublicMembers(id, userIds)); }
+  removePublicMembers(id: string, userIds: string[]) { return this.request(req.removePublicMembers(id, userIds)); }
+  initSecretGroup(id: string, membership: api.MembershipProof) { return this.request(req.initSecretGroup(id, membership)); }
+  commit(id: string, body: api.CommitRequest) { return this.request(req.commit(id, body)); }
+  appendRecord(id: string, body: api.RecordRequest) { return this.request(req.appendRecord(id, body)); }
+  log(id: string, after: number, limit?: number) { return this.request(req.log(id, after, limit)); }
+  mailbox(after: number) { return this.request(req.mailbox(after)); }
   /** `query` selects the checkpoint as GET /v1/kt/checkpoint would ('' or starting with '&'). */
-  sync(cursor: api.SyncCursor, query: string) { return this.call('GET', `/v1/sync?cursor=${cursor}${query}`, api.SyncResponse); }
-  sendHistory(deviceId: string, payload: string) { return this.call('POST', '/v1/history', api.SeqResponse, { deviceId, payload }); }
-  uploadKeyPackages(keyPackages: string[], lastResort?: string) {
-    return this.call('POST', '/v1/keypackages', api.StockResponse, { keyPackages, ...(lastResort ? { lastResort } : {}) });
-  }
-  approveDevice(deviceId: string, signature: string) {
-    return this.call('POST', '/v1/devices/approve', api.ApproveDeviceResponse, { deviceId, signature });
-  }
-  revokeDevice(deviceId: string) {
-    return this.call('POST', `/v1/devices/${encodeURIComponent(deviceId)}/revoke`, api.RevokeDeviceResponse, {});
-  }
-  keyPackageStock() { return this.call('GET', '/v1/keypackages/stock', api.StockResponse); }
-  claimKeyPackages(groupId: string, deviceIds: string[]) {
-    return this.call('POST', '/v1/keypackages/claim', api.ClaimKeyPackagesResponse, { groupId, deviceIds });
-  }
-  orgKeys() { return this.call('GET', '/v1/orgkeys', api.OrgKeysResponse); }
-  createGeneration(body: z.input<typeof api.CreateGenerationRequest>) {
-    return this.call('POST', '/v1/orgkeys/generations', api.CreateGenerationResponse, body);
-  }
-  uploadEnvelopes(envelopes: api.Envelope[]) { return this.call('POST', '/v1/orgkeys/envelopes', api.UploadEnvelopesResponse, { envelopes }); }
-  pending() { return this.call('GET', '/v1/orgkeys/pending', api.PendingResponse); }
-  refuseEnvelope(body: api.RefuseEnvelopeRequest) { return this.call('POST', '/v1/orgkeys/refused', api.RefuseEnvelopeResponse, body); }
+  sync(cursor: api.SyncCursor, query: string) { return this.request(req.sync(cursor, query)); }
+  sendHistory(deviceId: string, payload: string) { return this.request(req.sendHistory(deviceId, payload)); }
+  uploadKeyPackages(keyPackages: string[], lastResort?: string) { return this.request(req.uploadKeyPackages(keyPackages, lastResort)); }
+  approveDevice(deviceId: string, signature: string) { return this.request(req.approveDevice(deviceId, signature)); }
+  revokeDevice(deviceId: string) { return this.request(req.revokeDevice(deviceId)); }
+  keyPackageStock() { return this.request(req.keyPackageStock()); }
+  claimKeyPackages(groupId: string, deviceIds: string[]) { return this.request(req.claimKeyPackages(groupId, deviceIds)); }
+  orgKeys() { return this.request(req.orgKeys()); }
+  createGeneration(body: z.input<typeof api.CreateGenerationRequest>) { return this.request(req.createGeneration(body)); }
+  uploadEnvelopes(envelopes: api.Envelope[]) { return this.request(req.uploadEnvelopes(envelopes)); }
+  pending() { return this.request(req.pending()); }
+  refuseEnvelope(body: api.RefuseEnvelopeRequest) { return this.request(req.refuseEnvelope(body)); }
 }

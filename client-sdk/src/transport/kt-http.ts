@@ -2,11 +2,13 @@
  * witness's or auditor's token got by signing a relay challenge with the key the organisation's
  * published policy names (`readerTokens`). Only the policy itself is open to anyone. */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import * as api from '../protocol/api.js';
+import * as api from '@agora/protocol/api';
 import { RelayHttp, type FetchLike } from './http.js';
-import { fromB64u, toB64u } from '../protocol/encoding.js';
-import { ktReaderChallengeMessage } from '../protocol/signing.js';
-import type { Policy } from '../kt/policy.js';
+import { fromB64u, toB64u } from '@agora/protocol/encoding';
+import { ktReaderChallengeMessage } from '@agora/protocol/signing';
+import type { Policy } from '@agora/protocol/kt/policy';
+import { req, witnessSelection, type RelayRequest } from '../engine/requests.js';
+import type * as z from 'zod';
 
 /** A bearer-token source for a witness or auditor: signs the relay's challenge with the key's 32-byte
  * Ed25519 seed, and keeps the token until the relay refuses it or it is about to expire. */
@@ -16,9 +18,9 @@ export function readerTokens(server: string, fetchImpl: FetchLike, role: api.KtR
   let held: { token: string; expiresAt: number } | undefined;
   return async (fresh) => {
     if (!fresh && held && held.expiresAt - 30_000 > now()) return held.token;
-    const { challenge } = await open.call('POST', '/v1/kt/auth/challenge', api.KtReaderChallengeResponse, { role, key }, false);
+    const { challenge } = await open.request(req.ktReaderChallenge(role, key));
     const signature = toB64u(ed25519.sign(ktReaderChallengeMessage({ role, key, challenge }), seed));
-    held = await open.call('POST', '/v1/kt/auth/token', api.TokenResponse, { role, key, challenge, signature }, false);
+    held = await open.request(req.ktReaderToken({ role, key, challenge, signature }));
     return held.token;
   };
 }
@@ -28,35 +30,29 @@ export function readerKtHttp(server: string, fetchImpl: FetchLike, role: api.KtR
   return new KtHttp(new RelayHttp(server, fetchImpl, readerTokens(server, fetchImpl, role, seed)), true);
 }
 
-/** The checkpoint a device asks for under its policy: the newest its own witnesses vouch for (a
- * quorum of them), or the latest when the policy names none. */
-export function witnessSelection(policy: Policy): { witnesses: string[]; quorum: number } | undefined {
-  return policy.quorum > 0 ? { witnesses: policy.witnesses.map((w) => w.vkey), quorum: policy.quorum } : undefined;
-}
-
-/** The query string that asks for that checkpoint, '' or starting with '&'. */
-export function witnessQuery(select: { witnesses: string[]; quorum: number } | undefined): string {
-  return select ? `&quorum=${select.quorum}${select.witnesses.map((w) => `&witness=${encodeURIComponent(w)}`).join('')}` : '';
-}
+export { witnessQuery, witnessSelection } from '../engine/requests.js';
 
 export class KtHttp {
   /** With `authenticated`, the http client's token (a device's, a witness's or an auditor's) goes
    * along; without, only the open policy endpoint answers. */
   constructor(private readonly http: RelayHttp, private readonly authenticated = false) {}
 
+  private read<S extends z.ZodType>(request: RelayRequest<S>): Promise<z.infer<S>> {
+    return this.http.request({ ...request, auth: this.authenticated });
+  }
+
   policy() {
     // open to anyone: a device asks before it has an account
-    return this.http.call('GET', '/v1/kt/policy', api.KtPolicyResponse, undefined, false);
+    return this.http.request(req.ktPolicy());
   }
   /** Publishes the organisation's policy file (administrators only). */
   publish(policy: Policy) {
-    return this.http.call('POST', '/v1/kt/policy', api.KtPublishPolicyResponse, policy, true);
+    return this.http.request(req.ktPublishPolicy(policy));
   }
   /** The latest checkpoint, or the largest one that `quorum` of these witnesses (their verifier
    * keys) cosigned, carrying only their cosignatures. */
   checkpoint(select?: { witnesses: string[]; quorum: number }) {
-    const q = witnessQuery(select).replace(/^&/, '?');
-    return this.http.call('GET', `/v1/kt/checkpoint${q}`, api.KtCheckpointResponse, undefined, this.authenticated);
+    return this.read(req.ktCheckpoint(select));
   }
   /** What a client whose policy requires witnesses asks for: the newest checkpoint its own witnesses
    * vouch for, which nobody else's cosignature can move. */
@@ -64,23 +60,23 @@ export class KtHttp {
     return this.checkpoint(witnessSelection(policy));
   }
   entries(start: number, end: number) {
-    return this.http.call('GET', `/v1/kt/entries?start=${start}&end=${end}`, api.KtEntriesResponse, undefined, this.authenticated);
+    return this.read(req.ktEntries(start, end));
   }
   inclusion(index: number, size: number) {
-    return this.http.call('GET', `/v1/kt/proof/inclusion?index=${index}&size=${size}`, api.KtProofResponse, undefined, this.authenticated);
+    return this.read(req.ktInclusion(index, size));
   }
   consistency(from: number, to: number) {
-    return this.http.call('GET', `/v1/kt/proof/consistency?from=${from}&to=${to}`, api.KtProofResponse, undefined, this.authenticated);
+    return this.read(req.ktConsistency(from, to));
   }
   user(userId: string, size: number) {
-    return this.http.call('GET', `/v1/kt/users/${encodeURIComponent(userId)}?size=${size}`, api.KtUserResponse, undefined, this.authenticated);
+    return this.read(req.ktUser(userId, size));
   }
   /** A secret group's membership entry for `epoch`, proven at `size`. */
   membership(groupId: string, epoch: number, size: number) {
-    return this.http.call('GET', `/v1/kt/groups/${encodeURIComponent(groupId)}/membership?epoch=${epoch}&size=${size}`, api.KtMembershipResponse, undefined, this.authenticated);
+    return this.read(req.ktMembership(groupId, epoch, size));
   }
   cosign(body: api.KtCosignatureRequest) {
-    return this.http.call('POST', '/v1/kt/cosignatures', api.KtCosignatureResponse, body, this.authenticated);
+    return this.read(req.ktCosign(body));
   }
 
   /** Every entry of the log below `size`, in order. */

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import {
   cosign, cosignatureVkey, formatSignatureLine, parseNote, type Policy,
-} from '@agora/client-sdk/kt';
-import { ktReaderChallengeMessage, toB64u, type KtCheckpointResponse, type KtPolicyResponse } from '@agora/client-sdk/protocol';
+} from '@agora/protocol/kt';
+import { ktReaderChallengeMessage, toB64u, type KtCheckpointResponse, type KtPolicyResponse } from '@agora/protocol';
 import { call, publishKtPolicy, readerToken, startTestOrg, type TestDevice, type TestOrg } from '../testing.js';
 
 const seed = (n: number) => new Uint8Array(32).fill(n);

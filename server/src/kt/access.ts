@@ -8,8 +8,8 @@
  * no write; tokens are MACs too, and every request re-reads the published policy, so taking a key
  * out of the policy ends its access at once. */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { PolicySchema, SIG_TYPE_COSIGNATURE_V1, parseVkey, type Policy } from '@agora/client-sdk/kt';
-import { LIMITS, fromB64u, ktReaderChallengeMessage, toB64u, type KtReaderRole } from '@agora/client-sdk/protocol';
+import { PolicySchema, SIG_TYPE_COSIGNATURE_V1, parseVkey, type Policy } from '@agora/protocol/kt';
+import { LIMITS, fromB64u, ktReaderChallengeMessage, toB64u, type KtReaderRole } from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/types.js';

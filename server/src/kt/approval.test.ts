@@ -1,7 +1,7 @@
 /** The relay's view of DEVICE_APPROVED entries: the same rule the clients' chain replay applies
  * (kt/chain.ts), so a stored log the clients would refuse does not load either. */
 import { describe, expect, it } from '@jest/globals';
-import { TestLog } from '../../../client-sdk/src/kt/test-log.js';
+import { TestLog } from '../../../protocol/src/kt/test-log.js';
 import { KtState, KtStateError } from './state.js';
 
 function load(log: TestLog): KtState {

@@ -11,11 +11,11 @@ import {
   entryHash, formatSignatureLine, idListHash, inviteApprovalMessage, invitePublicKey, isLegacyMembership, isUserEntry, leafHash,
   membershipMessage, openNote, orgKeyGenerationMessage, parseCheckpoint, parseNote, rootFromInclusionProof, rootFromLeafHashes, verifierFromVkey,
   verifyConsistency, verifyCosignature, verifyInclusion, ZERO_HASH, type DeviceAddedEntry, type Entry,
-} from '@agora/client-sdk/kt';
+} from '@agora/protocol/kt';
 import {
   fromB64u, toB64u, type GroupView, type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse,
   type KtProofResponse, type KtUserResponse,
-} from '@agora/client-sdk/protocol';
+} from '@agora/protocol';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { verifyEd25519 } from '../auth.js';
 import { startRelay } from '../relay.js';

@@ -14,9 +14,10 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   decodeEntry, ed25519Vkey, formatCheckpoint, formatSignatureLine, leafHash, parseCheckpoint, parseNote,
   parseVkey, signNote, SIG_TYPE_COSIGNATURE_V1, verifyCosignature, type NoteSignature,
-  MerkleLevels,
-} from '@agora/client-sdk/kt';
-import { LIMITS, bytesEqual, fromB64u, randomBytes, toB64u } from '@agora/client-sdk/protocol';
+  MerkleLevels, type WebBuildFile,
+} from '@agora/protocol/kt';
+import { webBuildHash } from '@agora/protocol/kt/web-build';
+import { LIMITS, bytesEqual, fromB64u, randomBytes, toB64u } from '@agora/protocol';
 import { AppError } from '../errors.js';
 import { isKtConflict, type Store } from '../store/types.js';
 import { KtDraft, KtState } from './state.js';
@@ -65,6 +66,8 @@ export class KtLog {
   private writes: Promise<unknown> = Promise.resolve();
   /** The log's own signature line of the latest size asked for: signing is cheap, not free. */
   private signed: { size: number; line: string } | undefined;
+  /** A web build waiting for the log's first entry (logWebBuild). */
+  private pendingWebBuild: WebBuildFile[] | undefined;
   private readonly snapshotTrees = new Map<number, { ids: string[]; leaves: Uint8Array[]; tree: MerkleLevels }>();
 
   constructor(private readonly deps: { store: Store; now: () => number }) {}
@@ -140,12 +143,46 @@ export class KtLog {
           // a concurrent reader's catch-up may have applied the stored batch already
           for (const e of batch.entries.slice(this.state.size - batch.expectedSize)) this.state.apply(e.entry);
         }
+        const pending = this.pendingWebBuild;
+        if (pending && this.state.size > 0) {
+          // queued behind this write; a failure leaves it pending for the next change
+          this.pendingWebBuild = undefined;
+          this.logWebBuild(pending).catch(() => {
+            this.pendingWebBuild ??= pending;
+          });
+        }
         return result;
       }
     };
     const next = this.writes.then(run, run);
     this.writes = next.catch(() => undefined);
     return next;
+  }
+
+  /** Appends a WEB_BUILD entry for the web app build the relay is about to serve, unless the latest
+   * one in the log is that build already (a restart, or another relay on the store logged it).
+   *
+   * An empty log is the exception: its first entry must be the first administrator's (kt/chain.ts
+   * accepts a bootstrap enrolment only at index 0), so the build waits and is appended right after
+   * the first change the log records; `index` is undefined until then. */
+  async logWebBuild(files: WebBuildFile[]): Promise<{ index: number | undefined; buildHash: string; appended: boolean }> {
+    const buildHash = webBuildHash(files);
+    return this.write(
+      async (draft) => {
+        if (draft.size === 0) {
+          this.pendingWebBuild = files;
+          return { index: undefined, buildHash, appended: false };
+        }
+        this.pendingWebBuild = undefined;
+        const latest = draft.latestWebBuild;
+        if (latest?.buildHash === buildHash) return { index: latest.index, buildHash, appended: false };
+        draft.webBuild(files);
+        const batch = draft.seal();
+        await this.deps.store.appendKt(batch);
+        return { index: batch.expectedSize, buildHash, appended: true };
+      },
+      (r) => r.appended,
+    );
   }
 
   /** Brings the state up to the store and returns the keys (read paths). */

@@ -5,9 +5,10 @@
 import {
   compareIds, decodeEntry, deviceSetHash, encodeEntry, encodeSnapshotLeaf, entryHash, isUserEntry, leafHash,
   ZERO_HASH, ZERO_SIG, type DeviceAddedEntry, type Entry, type GroupMembershipEntry, type KtRole, type UserEntry,
-  MerkleLevels,
-} from '@agora/client-sdk/kt';
-import { bytesEqual } from '@agora/client-sdk/protocol';
+  type WebBuildFile, MerkleLevels,
+} from '@agora/protocol/kt';
+import { webBuildHash } from '@agora/protocol/kt/web-build';
+import { bytesEqual } from '@agora/protocol';
 import type { KtAppend } from '../store/types.js';
 
 export interface DeviceKeys {
@@ -105,6 +106,8 @@ export class KtState {
   latestGenerationIndex = -1;
   /** Index of the latest DEVICE_REVOKED or USER_DEACTIVATED entry (-1: none yet). */
   lastRevocationIndex = -1;
+  /** The latest WEB_BUILD entry: the build the relay last said it serves. */
+  latestWebBuild: { index: number; buildHash: string } | undefined;
 
   /** A device was revoked or a person deactivated after the latest generation: whoever still holds
    * the organisation key includes them, so the next generation is due. */
@@ -175,6 +178,8 @@ export class KtState {
     } else if (e.type === 'snapshot') {
       if (checkSnapshot) this.checkSnapshot(e.userCount, e.snapshotRoot);
       this.snapshots.push(index);
+    } else if (e.type === 'web-build') {
+      this.latestWebBuild = { index, buildHash: webBuildHash(e.files) };
     } else if (e.type === 'group-membership') {
       let epochs = this.memberships.get(e.groupId);
       if (!epochs) this.memberships.set(e.groupId, (epochs = new Map()));
@@ -313,6 +318,16 @@ export class KtDraft {
   /** The relay logs what the committer signed; it cannot open the commitment or the sealed lists. */
   groupMembership(input: Omit<GroupMembershipEntry, 'type' | 'time'>): void {
     this.push({ type: 'group-membership', time: this.time, ...input });
+  }
+
+  /** The relay starts serving this build of the web app (files sorted by path). */
+  webBuild(files: WebBuildFile[]): void {
+    this.push({ type: 'web-build', time: this.time, files });
+  }
+
+  /** The latest web build logged, as this draft starts from it. */
+  get latestWebBuild(): { index: number; buildHash: string } | undefined {
+    return this.state.latestWebBuild;
   }
 
   /** Adds the SNAPSHOT of the key state after the change and returns the batch for the store. */

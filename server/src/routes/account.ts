@@ -1,9 +1,9 @@
 /** Organisation info, enrolment with an invite, sign-in, and the directory of people and devices. */
-import { deviceEnrolmentMessage, type EnrolVia } from '@agora/client-sdk/kt';
+import { deviceEnrolmentMessage, type EnrolVia } from '@agora/protocol/kt';
 import {
   ChallengeRequest, PROTOCOL_VERSION, RegisterRequest, TokenRequest, b64uBytes, fromB64u,
   type DirectoryResponse, type InviteInfoResponse,
-} from '@agora/client-sdk/protocol';
+} from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { DeviceRow, InviteRow, Store, UserRow } from '../store/types.js';

@@ -1,10 +1,10 @@
 /** Invites, departments and deactivation: the administrator's work (and a person's own device
  * invites). None of it touches secret-group membership, which only members' commits change. */
-import { inviteApprovalMessage } from '@agora/client-sdk/kt';
+import { inviteApprovalMessage } from '@agora/protocol/kt';
 import {
   AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, RenameRequest, UserId,
   fromB64u, newId, wsCloseCode,
-} from '@agora/client-sdk/protocol';
+} from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { DepartmentRow, GroupRow, InviteRow, Store } from '../store/types.js';

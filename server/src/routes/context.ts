@@ -2,7 +2,7 @@
  * to the rules (parse at the edge, JSON errors, authentication and rate limits before any work). */
 import type { Router, RouterContext } from '@koa/router';
 import type { ZodType } from 'zod';
-import { LIMITS, type KtReaderRole } from '@agora/client-sdk/protocol';
+import { LIMITS, type KtReaderRole } from '@agora/protocol';
 import type { Auth, Principal } from '../auth.js';
 import { readJson } from '../body.js';
 import { AppError, parseWith, type LogFn } from '../errors.js';

@@ -1,8 +1,8 @@
 /** Per-device delivery: the mailbox (Welcomes, history bundles) and MLS key packages. */
-import { deviceApprovalMessage } from '@agora/client-sdk/kt';
+import { deviceApprovalMessage } from '@agora/protocol/kt';
 import {
   ApproveDeviceRequest, ClaimKeyPackagesRequest, HistoryRequest, LIMITS, LogQuery, UploadKeyPackagesRequest, fromB64u, toB64u,
-} from '@agora/client-sdk/protocol';
+} from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { ClaimLimits } from '../claim-limits.js';
 import { AppError } from '../errors.js';

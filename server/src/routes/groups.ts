@@ -1,11 +1,11 @@
 /** Groups and their ordered logs. For secret groups the relay is the MLS delivery service: it
  * orders commits, accepts one only for the current epoch, routes Welcomes and lets only member
  * devices read, but it never decides membership itself; only a member's commit changes it. */
-import { compareBytes, membershipMessage, type GroupMembershipEntry } from '@agora/client-sdk/kt';
+import { compareBytes, membershipMessage, type GroupMembershipEntry } from '@agora/protocol/kt';
 import {
   CommitRequest, CreateGroupRequest, GroupId, InitSecretGroupRequest, LogQuery, PublicMembersRequest, RecordRequest,
   LIMITS, RenameRequest, bytesEqual, fromB64u, newId, type GroupView, type LogEntry, type MembershipProof, type PushMessage,
-} from '@agora/client-sdk/protocol';
+} from '@agora/protocol';
 import { verifyEd25519, type Principal } from '../auth.js';
 import { AppError } from '../errors.js';
 import { isStaleEpoch, type GroupDeviceRow, type GroupRow, type Store } from '../store/types.js';
@@ -408,13 +408,21 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
     authed(async (ctx, who) => {
       const group = await loadGroup(ctx);
       const req = await body(ctx, RecordRequest);
+      let member: GroupDeviceRow | undefined;
+      /** The refusal of a record sealed under an old epoch, with what its sender has not read yet
+       * (when it said where it stands): one page of the log from there, as GET .../log gives it. */
+      const stale = async (epoch: number | undefined): Promise<AppError> => {
+        const entries = req.after === undefined || !member ? undefined
+          : (await store.readLog(group.id, Math.max(req.after, (await personJoinSeq(group, who, member)) - 1), LIMITS.logPageSize)).map(logEntryView);
+        return new AppError('stale_epoch', `the group is at epoch ${epoch ?? 'none'}`, { epoch, entries });
+      };
       if (group.kind === 'secret') {
-        await requireMemberDevice(group, who, 'write');
+        member = await requireMemberDevice(group, who, 'write');
         if (group.epoch === null) throw new AppError('invalid_field', 'epoch: the group has no epoch yet', { field: 'epoch' });
         // Only the current epoch: a record sealed before a commit (that may have removed someone)
         // must not land after it. The sender catches up, seals again and retries; readers refuse
         // such a record too, since the relay's word is not what keeps it out.
-        if (req.epoch !== group.epoch) throw new AppError('stale_epoch', `the group is at epoch ${group.epoch}`, { epoch: group.epoch });
+        if (req.epoch !== group.epoch) throw await stale(group.epoch);
       } else {
         const generation = await store.currentGeneration();
         if (req.epoch < 1 || req.epoch > generation) {
@@ -432,7 +440,7 @@ export function groupRoutes({ router, deps, authed, later }: RouteKit): void {
         });
       } catch (err) {
         // A commit landed between the check above and the write.
-        if (isStaleEpoch(err)) throw new AppError('stale_epoch', `the group is at epoch ${err.epoch ?? 'none'}`, { epoch: err.epoch ?? undefined });
+        if (isStaleEpoch(err)) throw await stale(err.epoch ?? undefined);
         throw err;
       }
       reply(ctx, 201, { seq });

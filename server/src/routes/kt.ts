@@ -8,8 +8,8 @@ import {
   KtCheckpointQuery, KtConsistencyQuery, KtCosignatureRequest, KtEntriesQuery, KtInclusionQuery, KtReaderChallengeRequest,
   KtReaderTokenRequest, KtUserQuery, UserId, toB64u, GroupId, KtMembershipQuery, type KtMembershipResponse,
   type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse, type KtProofResponse, type KtReaderRole, type KtUserResponse,
-} from '@agora/client-sdk/protocol';
-import { PolicySchema } from '@agora/client-sdk/kt';
+} from '@agora/protocol';
+import { PolicySchema } from '@agora/protocol/kt';
 import type { z } from 'zod';
 import { cosignerKey } from '../kt/access.js';
 import type { KtLog } from '../kt/log.js';

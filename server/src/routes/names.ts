@@ -1,7 +1,7 @@
 /** Unique names at the relay's edge: the store's unique name keys decide (so two concurrent
  * requests cannot both win); these helpers turn its refusal into a 409 naming the field, and check
  * early where a name is only promised (an invite's name is taken when the invite is used). */
-import { nameKey } from '@agora/client-sdk/protocol';
+import { nameKey } from '@agora/protocol';
 import { AppError } from '../errors.js';
 import { isNameTaken, type Store } from '../store/types.js';
 

@@ -1,7 +1,7 @@
 /** Organisation-key generations for public groups. The relay keeps sealed envelopes per device
  * and tells devices who is still missing which generation; it never holds an opened key. */
-import { idListHash, orgKeyGenerationMessage } from '@agora/client-sdk/kt';
-import { CreateGenerationRequest, LIMITS, RefuseEnvelopeRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type OrgKeysResponse, type PendingResponse } from '@agora/client-sdk/protocol';
+import { idListHash, orgKeyGenerationMessage } from '@agora/protocol/kt';
+import { CreateGenerationRequest, LIMITS, RefuseEnvelopeRequest, UploadEnvelopesRequest, bytesEqual, fromB64u, type OrgKeysResponse, type PendingResponse } from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
 import { AppError } from '../errors.js';
 import type { EnvelopeRow, Store } from '../store/types.js';

@@ -2,7 +2,7 @@
  * DEVICE_REVOKED entry in the same transaction as the store's change, so every member's client
  * learns it from the log, not from the relay: they remove the device from their secret groups,
  * the person's other devices send update commits, and the organisation key rotates. */
-import { DeviceId, wsCloseCode } from '@agora/client-sdk/protocol';
+import { DeviceId, wsCloseCode } from '@agora/protocol';
 import { AppError } from '../errors.js';
 import type { RevokeDeviceOutcome } from '../store/types.js';
 import { idParam, noBody, reply, type RouteKit } from './context.js';

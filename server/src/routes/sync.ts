@@ -2,7 +2,7 @@
  * its own endpoint answers (the device checks each the same way); the directory and the mailbox
  * come as changes after the device's cursor. The relay keeps no per-device sync state: the cursor
  * is the device's, so an answer that never arrived is simply asked for again. */
-import { LIMITS, SyncQuery, type SyncResponse } from '@agora/client-sdk/protocol';
+import { LIMITS, SyncQuery, type SyncResponse } from '@agora/protocol';
 import { AppError } from '../errors.js';
 import { mailboxView } from '../views.js';
 import { directoryAnswer } from './account.js';

@@ -19,7 +19,7 @@ import {
   Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db,
   type Document, type Filter, type TransactionOptions, type WithId,
 } from 'mongodb';
-import { nameKey } from '@agora/client-sdk/protocol';
+import { nameKey } from '@agora/protocol';
 import {
   KtConflict, NameTaken, StaleEpoch,
   type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,

@@ -15,7 +15,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { nameKey } from '@agora/client-sdk/protocol';
+import { nameKey } from '@agora/protocol';
 import {
   KtConflict, NameTaken, StaleEpoch,
   type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,

@@ -3,7 +3,7 @@
  * durable, so the relay acknowledges nothing it could lose. Multi-row changes are atomic: a
  * method either applies all of its writes or none. Stored values are ciphertext, public keys and
  * routing metadata; the store never sees a key that opens content. */
-import type { Role } from '@agora/client-sdk/protocol';
+import type { Role } from '@agora/protocol';
 
 export interface OrgRow { id: string; name: string; createdAt: number }
 export interface UserRow {

@@ -1,0 +1,242 @@
+/** (f) The web app in Chromium (Debian's /usr/bin/chromium driven by playwright-core over the
+ * DevTools protocol), served by the real relay from web-client/dist: what the first load transfers
+ * and how soon the first screen can be used, under a phone-like profile (4× CPU slowdown,
+ * 1.6 Mbit/s down, 750 kbit/s up, 150 ms round trip), cold and warm (from the service worker); the
+ * time to decrypt and show a secret group of 1,000 messages prepared by an SDK client in Node; and
+ * the tab's JavaScript heap after it. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { AgoraClient } from '@agora/client-sdk';
+import { nodeDeps } from '@agora/client-sdk/node';
+import { DEFAULT_WEB_DIR, startRelay } from '@agora/server';
+import { PASSPHRASE, TempDirs } from './devices.js';
+import { median, num, type Section } from './report.js';
+
+export interface WebAppOptions {
+  /** Cold and warm first loads measured (medians reported). */
+  loads: number;
+  /** Messages in the group opened in the browser. */
+  messages: number;
+}
+
+export const DEFAULT_WEB_APP: WebAppOptions = { loads: 3, messages: 1000 };
+
+const CHROMIUM = process.env.AGORA_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--lang=de-DE'];
+/** Lighthouse's "slow 4G" profile, the one the budgets are stated for. */
+const NETWORK = { offline: false, latency: 150, downloadThroughput: (1.6e6 / 8) | 0, uploadThroughput: (750e3 / 8) | 0 };
+const CPU_SLOWDOWN = 4;
+const PIN = '135790';
+const BUDGET = { firstLoadJsGzip: 200 * 1024, coldMs: 2000, warmMs: 500 };
+/** Chunks of the crypto libraries (libsodium, its KDF worker, ts-mls), by the names Vite gives them. */
+const CRYPTO_CHUNK = /libsodium|sodium-|kdf\.worker|\/group-/;
+
+const kb = (n: number) => `${num(n / 1024)} KB`;
+const ms = (n: number) => `${num(n)} ms`;
+
+interface Transfer {
+  url: string;
+  type: string;
+  bytes: number;
+  fromServiceWorker: boolean;
+  /** When the last byte arrived, ms after navigation started. */
+  at: number;
+}
+
+/** Records every response of a page (via the DevTools protocol) with its bytes on the wire. */
+async function recordTransfers(cdp: CDPSession, start: () => number): Promise<Transfer[]> {
+  const pending = new Map<string, Omit<Transfer, 'bytes' | 'at'>>();
+  const done: Transfer[] = [];
+  cdp.on('Network.responseReceived', (e) => {
+    pending.set(e.requestId, { url: e.response.url, type: e.type, fromServiceWorker: Boolean(e.response.fromServiceWorker) });
+  });
+  cdp.on('Network.loadingFinished', (e) => {
+    const r = pending.get(e.requestId);
+    if (r) done.push({ ...r, bytes: e.encodedDataLength, at: performance.now() - start() });
+  });
+  await cdp.send('Network.enable');
+  return done;
+}
+
+async function throttle(cdp: CDPSession, network: boolean): Promise<void> {
+  if (network) await cdp.send('Network.emulateNetworkConditions', NETWORK);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: CPU_SLOWDOWN });
+}
+
+/** The invite screen's code field: what a new device can use first. */
+const firstUsable = (page: Page) => page.getByLabel('Einladungscode').waitFor({ state: 'visible', timeout: 60_000 });
+
+interface Load {
+  ms: number;
+  paintMs: number;
+  jsBeforeUsable: number;
+  cryptoBeforeUsable: number;
+  jsAll: number;
+  fromNetwork: number;
+  files: string[];
+}
+
+async function measureLoad(context: BrowserContext, url: string, settle: boolean): Promise<Load> {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  let t0 = 0;
+  const transfers = await recordTransfers(cdp, () => t0);
+  await throttle(cdp, true);
+  t0 = performance.now();
+  await page.goto(url, { waitUntil: 'commit' });
+  await firstUsable(page);
+  const usable = performance.now() - t0;
+  // The shell's first paint, by the page's own clock (from the navigation's start).
+  const paint = Number(await page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN"));
+  if (settle) {
+    // Everything the app loads after the first screen (the crypto chunks), and the service worker's
+    // installation, which fetches the whole shell for the next start.
+    await page.evaluate('navigator.serviceWorker.ready.then(() => true)');
+    await page.waitForLoadState('networkidle');
+  }
+  await page.close();
+  const js = transfers.filter((t) => t.type === 'Script' || t.url.endsWith('.js'));
+  const before = js.filter((t) => t.at <= usable);
+  return {
+    ms: usable,
+    paintMs: paint,
+    jsBeforeUsable: before.reduce((s, t) => s + t.bytes, 0),
+    cryptoBeforeUsable: before.filter((t) => CRYPTO_CHUNK.test(t.url)).reduce((s, t) => s + t.bytes, 0),
+    jsAll: js.reduce((s, t) => s + t.bytes, 0),
+    fromNetwork: transfers.filter((t) => !t.fromServiceWorker).reduce((s, t) => s + t.bytes, 0),
+    files: before.map((t) => `${path.basename(new URL(t.url).pathname)} ${kb(t.bytes)}`),
+  };
+}
+
+async function signUp(page: Page, url: string, code: string): Promise<void> {
+  await page.goto(`${url}/einladung#${code}`);
+  await page.getByRole('heading', { name: 'Der Code ist gültig' }).waitFor({ timeout: 60_000 });
+  await page.getByLabel('PIN oder Passwort', { exact: true }).fill(PIN);
+  await page.getByLabel('PIN oder Passwort wiederholen').fill(PIN);
+  await page.getByRole('button', { name: 'Agora einrichten' }).click();
+  await page.getByRole('navigation', { name: 'Hauptnavigation' }).waitFor({ timeout: 120_000 });
+}
+
+interface OpenGroup {
+  /** Unlock pressed → the newest message shown. */
+  ms: number;
+  heapUsed: number;
+  heapAfterGc: number;
+}
+
+/** Opens the group by its address in a new tab, unlocks with the PIN under the CPU slowdown and
+ * waits for the newest message; then reads the tab's heap. */
+async function openGroup(context: BrowserContext, url: string, newest: string): Promise<OpenGroup> {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await page.goto(url);
+  await page.getByLabel('PIN oder Passwort').fill(PIN);
+  await throttle(cdp, false);
+  const t0 = performance.now();
+  await page.getByRole('button', { name: 'Entsperren' }).click();
+  await page.getByRole('log').getByText(newest, { exact: true }).waitFor({ timeout: 300_000 });
+  const elapsed = performance.now() - t0;
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+  const used = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+  await cdp.send('HeapProfiler.collectGarbage');
+  const afterGc = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+  await page.close();
+  return { ms: elapsed, heapUsed: used, heapAfterGc: afterGc };
+}
+
+export async function webAppSection(opts: WebAppOptions = DEFAULT_WEB_APP): Promise<Section> {
+  if (!existsSync(path.join(DEFAULT_WEB_DIR, 'build-manifest.json'))) {
+    throw new Error(`The web app is not built (${DEFAULT_WEB_DIR}): run "npm run build" before the bench.`);
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium).`);
+  const dirs = new TempDirs();
+  const relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir: await dirs.make('web-relay'), quiet: true, rateLimit: false, webDir: DEFAULT_WEB_DIR });
+  let browser: Browser | undefined;
+  try {
+    if (!relay.web) throw new Error('the relay did not serve the web app (see its log)');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const version = browser.version();
+
+    // First loads: a fresh profile each time (cold), then the same profile again (warm).
+    const cold: Load[] = [];
+    const warm: Load[] = [];
+    for (let i = 0; i < opts.loads; i++) {
+      const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      cold.push(await measureLoad(context, `${relay.url}/`, true));
+      warm.push(await measureLoad(context, `${relay.url}/`, false));
+      await context.close();
+    }
+
+    // A group of `messages` messages, written by an SDK client in Node, opened in the browser.
+    const admin = await AgoraClient.register(nodeDeps({ profileDir: await dirs.make('web-admin'), passphrase: PASSPHRASE, addGraceMs: 0 }), {
+      server: relay.url,
+      invite: relay.adminInvite!,
+      name: 'Bench Verwaltung',
+    });
+    const { code } = await admin.createInvite({ name: 'Bench Leserin' });
+    const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1280, height: 800 } });
+    const signUpPage = await context.newPage();
+    await signUp(signUpPage, relay.url, code);
+    await signUpPage.close();
+    const group = await admin.createGroup({ name: 'Tausend Nachrichten', kind: 'secret' });
+    await admin.addMembers(group.id, ['Bench Leserin']);
+    const prepStart = performance.now();
+    const text = (n: number) => `Nachricht ${n}: Die Baustelle in der Lindenstraße ist bis Freitag gesperrt, Umleitung über den Marktplatz.`;
+    for (let n = 1; n <= opts.messages; n++) await admin.send(group.id, text(n));
+    const prepMs = performance.now() - prepStart;
+    const groupUrl = `${relay.url}/gruppen/${group.id}`;
+    const first = await openGroup(context, groupUrl, text(opts.messages));
+    const again = await openGroup(context, groupUrl, text(opts.messages));
+    await context.close();
+
+    const med = (xs: Load[], f: (l: Load) => number) => median(xs.map(f));
+    const coldMs = med(cold, (l) => l.ms);
+    const warmMs = med(warm, (l) => l.ms);
+    const jsBefore = med(cold, (l) => l.jsBeforeUsable);
+    const cryptoBefore = med(cold, (l) => l.cryptoBeforeUsable);
+    const within = (ok: boolean) => (ok ? 'within' : 'OVER');
+    return {
+      title: '(f) The web app in Chromium',
+      how: [
+        `${version} (Debian's package, headless) driven by playwright-core over the DevTools protocol, loading the built app (web-client/dist, build ${relay.web.buildHash.slice(0, 12)}…) from the real relay on a loopback port, which serves it compressed (gzip) as in production. Phone profile for the first loads: a 390×844 touch screen, \`Emulation.setCPUThrottlingRate\` ${CPU_SLOWDOWN}× and \`Network.emulateNetworkConditions\` at 1.6 Mbit/s down, 750 kbit/s up, 150 ms latency.`,
+        `"First usable screen" is the moment the invite screen's code field is visible, which is what a new device shows first; measured from the navigation's start. Cold: a fresh browser profile (no cache, no service worker). Warm: the same profile a second time, after the service worker installed the shell, so the app's files come from it and not from the network. JavaScript bytes are the DevTools protocol's \`encodedDataLength\` (compressed bytes on the wire, headers included) of the scripts whose last byte arrived before that moment; "of it crypto" counts the libsodium, key-derivation worker and MLS chunks among them. ${opts.loads} loads each; medians.`,
+        `Decrypt and render: an SDK client in Node (the first administrator) invites a person who signs up in the browser; it then creates a secret group, adds that person and sends ${opts.messages.toLocaleString('en-US')} messages of about 110 characters (${num(prepMs / 1000)} s in Node). The browser then opens the group's address in a new tab, the PIN is typed, and the clock runs from pressing "Entsperren" until the newest message is on screen, under the ${CPU_SLOWDOWN}× CPU slowdown without network throttling: it includes the PIN's key derivation, the sync that fetches the messages, their MLS decryption, storing them encrypted in IndexedDB and drawing the newest 150 (older ones are drawn on request). Then again in another new tab, when everything comes from the device's encrypted store. The heap is \`Runtime.getHeapUsage\` of the tab right after, and again after \`HeapProfiler.collectGarbage\`.`,
+      ],
+      tables: [
+        {
+          caption: 'First load on the phone profile',
+          headers: ['measure', 'value', 'budget', ''],
+          rows: [
+            ['JS transferred before the first usable screen (gzip)', kb(jsBefore), kb(BUDGET.firstLoadJsGzip), within(jsBefore - cryptoBefore <= BUDGET.firstLoadJsGzip)],
+            ['  of it crypto chunks', kb(cryptoBefore), '', ''],
+            ['JS transferred until the page is idle (the crypto loads on first use)', kb(med(cold, (l) => l.jsAll)), '', ''],
+            ['first paint (the shell), cold', ms(med(cold, (l) => l.paintMs)), '', ''],
+            ['first usable screen, cold', ms(coldMs), ms(BUDGET.coldMs), within(coldMs <= BUDGET.coldMs)],
+            ['first paint (the shell), warm', ms(med(warm, (l) => l.paintMs)), '', ''],
+            ['first usable screen, warm (service worker)', ms(warmMs), ms(BUDGET.warmMs), within(warmMs <= BUDGET.warmMs)],
+            ['bytes from the network on the warm load', kb(med(warm, (l) => l.fromNetwork)), '', ''],
+          ],
+        },
+        {
+          caption: `A secret group of ${opts.messages.toLocaleString('en-US')} messages (${CPU_SLOWDOWN}× CPU slowdown)`,
+          headers: ['measure', 'first open', 'reopen'],
+          rows: [
+            ['unlock → newest message shown', ms(first.ms), ms(again.ms)],
+            ['JS heap of the tab', kb(first.heapUsed), kb(again.heapUsed)],
+            ['JS heap after garbage collection', kb(first.heapAfterGc), kb(again.heapAfterGc)],
+          ],
+        },
+        {
+          caption: 'Scripts before the first usable screen (one cold load)',
+          headers: ['file and bytes on the wire'],
+          rows: cold[0].files.map((f) => [f]),
+        },
+      ],
+    };
+  } finally {
+    await browser?.close();
+    await relay.close();
+    await dirs.cleanup();
+  }
+}

@@ -1,0 +1,61 @@
+/** The invite screen in Chromium against a real relay serving the built app:
+ * - it is usable before the SDK's chunks arrive (they are held back here; the form shows, and
+ *   "Weiter" waits for them), because the first screen is chosen by a plain IndexedDB read;
+ * - a second invite link opened while the screen is open (only the #code changes, the page does
+ *   not load again) replaces the first code and is checked at once. */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { Browser, Route } from 'playwright-core';
+import type { World } from '../helpers.js';
+import { launchBrowser, newPerson, startAppWorld, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
+
+jest.setTimeout(WEB_TEST_TIMEOUT);
+
+describe('invite screen', () => {
+  let world: World & { web: NonNullable<World['web']> };
+  let browser: Browser;
+
+  beforeAll(async () => {
+    world = await startAppWorld();
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+
+  it('is usable before the SDK has arrived, and picks up a new code from a changed #fragment', async () => {
+    const context = await newPerson(browser, { viewport: 'phone' });
+    const page = await context.newPage();
+    const { problems } = watchPage(page);
+    const held: Route[] = [];
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/assets\/browser-[^/]*\.js$/, async (route) => {
+      held.push(route);
+      await released;
+      await route.continue();
+    });
+
+    await page.goto(`${world.url}/einladung`);
+    const field = page.getByLabel('Einladungscode');
+    await field.waitFor();
+    // The SDK chunk was asked for (preloaded after the first paint) and has not arrived.
+    for (let i = 0; held.length === 0 && i < 100; i++) await page.waitForTimeout(100);
+    expect(held.length).toBeGreaterThan(0);
+    await field.fill('AAAA-BBBB-CCCC-DDDD-EEEE');
+    await page.getByRole('button', { name: 'Weiter' }).click();
+    release();
+    await expect(page.getByRole('alert').innerText()).resolves.toContain('Diesen Einladungscode kennt der Server nicht');
+
+    // Another link: same page, new fragment.
+    await page.evaluate((code) => {
+      window.location.hash = encodeURIComponent(code);
+    }, world.adminInvite);
+    await page.getByRole('heading', { name: 'Der Code ist gültig' }).waitFor();
+    await expect(field.inputValue()).resolves.toBe(world.adminInvite);
+    await expect(page.getByRole('alert').count()).resolves.toBe(0);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});

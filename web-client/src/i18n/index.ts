@@ -1,0 +1,116 @@
+/** The app's words: one catalogue (catalogue.ts, German and English side by side per key) and one
+ * function `t`. German is the default; a choice of English is remembered in localStorage (a language
+ * preference is not secret and must be known before the profile is unlocked). Dates and numbers go
+ * through Intl with the active language, never by hand.
+ *
+ * Other screens add their words by appending entries to catalogue.ts, or by adding a file of the same
+ * shape and spreading it into `catalogue` below (one line). Keys are checked at compile time. */
+import { useEffect, useState } from 'preact/hooks';
+import { words } from './catalogue.js';
+import { screenWords } from '../screens/words.js';
+
+export type Lang = 'de' | 'en';
+export const LANGS: readonly Lang[] = ['de', 'en'];
+
+export interface Entry {
+  de: string;
+  en: string;
+}
+
+const catalogue = { ...words, ...screenWords } satisfies Record<string, Entry>;
+export type MessageKey = keyof typeof catalogue;
+
+const STORAGE_KEY = 'agora-lang';
+const listeners = new Set<() => void>();
+
+function initialLang(): Lang {
+  try {
+    const stored = globalThis.localStorage?.getItem(STORAGE_KEY);
+    if (stored === 'de' || stored === 'en') return stored;
+  } catch {
+    // Storage can be blocked (private mode, policy): German then, as for everyone else.
+  }
+  return 'de';
+}
+
+let lang: Lang = initialLang();
+applyDocumentLang();
+
+function applyDocumentLang(): void {
+  if (typeof document !== 'undefined') document.documentElement.lang = lang;
+}
+
+export function currentLang(): Lang {
+  return lang;
+}
+
+export function setLang(next: Lang): void {
+  if (next === lang) return;
+  lang = next;
+  try {
+    localStorage.setItem(STORAGE_KEY, next);
+  } catch {
+    // Not remembered across visits then; the switch still applies now.
+  }
+  applyDocumentLang();
+  for (const l of listeners) l();
+}
+
+export type Params = Record<string, string | number>;
+
+/** The text for `key` in the active language, with `{name}` placeholders filled from `params`
+ * (numbers formatted for the language). */
+export function t(key: MessageKey, params?: Params): string {
+  const entry: Entry = catalogue[key];
+  const text = entry[lang];
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const v = params[name];
+    if (v === undefined) return whole;
+    return typeof v === 'number' ? formatNumber(v) : v;
+  });
+}
+
+/** Picks `${base}.one` or `${base}.other` by the language's plural rules, with `{n}` set to `n`. */
+export function tn(base: string, n: number, params?: Params): string {
+  const rule = new Intl.PluralRules(lang).select(n) === 'one' ? 'one' : 'other';
+  const key = `${base}.${rule}`;
+  if (!(key in catalogue)) throw new Error(`missing plural entry ${key}`);
+  return t(key as MessageKey, { n, ...params });
+}
+
+export function formatNumber(n: number): string {
+  return new Intl.NumberFormat(lang).format(n);
+}
+
+/** Time of day for today's messages, otherwise date and time. */
+export function formatMessageTime(at: number, now = Date.now()): string {
+  const d = new Date(at);
+  const sameDay = new Date(now).toDateString() === d.toDateString();
+  return new Intl.DateTimeFormat(lang, sameDay ? { hour: '2-digit', minute: '2-digit' } : { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(d);
+}
+
+/** A day heading in a conversation: "Heute", "Gestern", else the date. */
+export function formatDay(at: number, now = Date.now()): string {
+  const day = (ms: number) => new Date(ms).toDateString();
+  if (day(at) === day(now)) return t('msg.today');
+  if (day(at) === day(now - 86_400_000)) return t('msg.yesterday');
+  return new Intl.DateTimeFormat(lang, { weekday: 'long', day: 'numeric', month: 'long', year: new Date(at).getFullYear() === new Date(now).getFullYear() ? undefined : 'numeric' }).format(new Date(at));
+}
+
+export function formatDateTime(at: number): string {
+  return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(at));
+}
+
+/** Re-renders the calling component when the language changes; returns the active language. */
+export function useLang(): Lang {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const l = () => setTick((n) => n + 1);
+    listeners.add(l);
+    return () => {
+      listeners.delete(l);
+    };
+  }, []);
+  return lang;
+}

@@ -1,0 +1,40 @@
+/** Starts fetching the SDK's chunks once the first screen has painted, all at once: the build
+ * lists them in `<meta name="agora-preload">` (tools/integrity.ts) and the import map holds their
+ * integrity, which each link carries too, so a preloaded chunk is checked like one loaded by
+ * import(). Forms that need the SDK await it only when they are submitted. */
+const PRELOAD_META = 'agora-preload';
+
+/** Resolves once what is on the page now has been painted (two animation frames); at once where
+ * there are no frames (tests in Node). */
+export function nextPaint(): Promise<void> {
+  if (typeof requestAnimationFrame !== 'function') return Promise.resolve();
+  return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
+}
+
+function integrityMap(): Record<string, string> {
+  const map = document.querySelector('script[type="importmap"]')?.textContent;
+  if (!map) return {};
+  try {
+    const parsed = JSON.parse(map) as { integrity?: Record<string, string> };
+    return parsed.integrity ?? {};
+  } catch {
+    return {};
+  }
+}
+
+export function preloadSdk(): void {
+  const list = document.querySelector<HTMLMetaElement>(`meta[name="${PRELOAD_META}"]`)?.content.trim();
+  if (!list) return;
+  const integrity = integrityMap();
+  for (const href of list.split(/\s+/)) {
+    // Without its integrity a chunk is left to import(), which the import map then checks.
+    const hash = integrity[href];
+    if (!hash || document.querySelector(`link[rel="modulepreload"][href="${href}"]`)) continue;
+    const link = document.createElement('link');
+    link.rel = 'modulepreload';
+    link.crossOrigin = '';
+    link.integrity = hash;
+    link.href = href;
+    document.head.append(link);
+  }
+}

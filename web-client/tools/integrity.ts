@@ -1,0 +1,148 @@
+/** The build's last step: Subresource Integrity for every script and style sheet the page loads, the
+ * service worker's shell version, and `build-manifest.json` (every file of the build with its SHA-256,
+ * kt/web-build.ts). It works on the files as written, so the hashes are those of the bytes served.
+ *
+ * Scripts and style sheets in index.html get `integrity="sha384-…"`. Chunks loaded later by
+ * `import()` cannot carry an attribute, so index.html also gets an import map whose `integrity`
+ * section lists every JavaScript file of the build: browsers that support it (Chromium 127+) then
+ * refuse a lazily loaded chunk whose bytes differ. The import map is the page's only inline script;
+ * the relay allows exactly its hash in the Content-Security-Policy (server/src/web/). */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Plugin } from 'vite';
+import { makeManifest, WEB_BUILD_MANIFEST } from '@agora/protocol/kt/web-build';
+
+/** In public/sw.js, replaced by the hash of every other file of the build: a new build is a new
+ * service-worker script, which is what makes browsers install it. */
+export const SHELL_VERSION_PLACEHOLDER = '__AGORA_SHELL_VERSION__';
+const SERVICE_WORKER = 'sw.js';
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full, base)));
+    else if (entry.isFile()) out.push(path.relative(base, full).split(path.sep).join('/'));
+    else throw new Error(`${full}: only plain files and directories belong in a build`);
+  }
+  return out;
+}
+
+const sha = (algorithm: 'sha256' | 'sha384', bytes: Uint8Array) => createHash(algorithm).update(bytes).digest();
+const sri = (bytes: Uint8Array) => `sha384-${sha('sha384', bytes).toString('base64')}`;
+
+/** Adds integrity and crossorigin to the tags that load the build's own scripts and style sheets,
+ * and the import map of every JavaScript file's integrity before the first of them. */
+export function addIntegrity(html: string, files: ReadonlyMap<string, Uint8Array>, base: string): string {
+  const local = (url: string) => (url.startsWith(base) ? url.slice(base.length) : undefined);
+  const tag = /<(script|link)\b([^>]*?)(\/?)>/g;
+  const withIntegrity = html.replace(tag, (whole, name: string, attrs: string, close: string) => {
+    const url = /\b(?:src|href)="([^"]+)"/.exec(attrs)?.[1];
+    const rel = /\brel="([^"]+)"/.exec(attrs)?.[1];
+    if (!url || /\bintegrity=/.test(attrs)) return whole;
+    if (name === 'link' && rel !== 'stylesheet' && rel !== 'modulepreload') return whole;
+    const file = local(url);
+    const bytes = file === undefined ? undefined : files.get(file);
+    if (!bytes) return whole;
+    const cors = /\bcrossorigin\b/.test(attrs) ? '' : ' crossorigin';
+    return `<${name}${attrs}${cors} integrity="${sri(bytes)}"${close}>`;
+  });
+  const scripts = [...files.keys()].filter((f) => f.endsWith('.js') && f !== SERVICE_WORKER).sort();
+  const integrity: Record<string, string> = {};
+  for (const f of scripts) integrity[`${base}${f}`] = sri(files.get(f)!);
+  const importMap = `<script type="importmap">${JSON.stringify({ imports: {}, integrity })}</script>`;
+  const first = withIntegrity.search(/<script\b|<link\b[^>]*\brel="modulepreload"/);
+  if (first < 0) throw new Error('index.html loads no script');
+  return `${withIntegrity.slice(0, first)}${importMap}\n    ${withIntegrity.slice(first)}`;
+}
+
+/** The SHA-256 (hex) of the canonical manifest of `files`: the service worker's version string. */
+function shellVersion(files: ReadonlyMap<string, Uint8Array>): string {
+  return makeManifest([...files].map(([p, bytes]) => ({ path: p, sha256: sha('sha256', bytes) }))).buildHash;
+}
+
+/** Names the page's `<meta>` listing the SDK's chunks, which web-client/src/preload.ts turns into
+ * modulepreload links after the first paint (their integrity comes from the import map). */
+export const PRELOAD_META = 'agora-preload';
+/** The module the app loads lazily as its SDK (engine/sdk.ts). */
+const SDK_MODULE = /client-sdk[\\/]dist[\\/]browser\.js$/;
+
+interface ChunkInfo {
+  fileName: string;
+  imports: readonly string[];
+}
+
+/** The SDK chunk and every chunk it imports statically, minus those the entry already loads:
+ * fetched together after the first paint instead of one round trip per level of imports. */
+export function sdkChunks(chunks: ReadonlyMap<string, ChunkInfo & { isEntry: boolean; facadeModuleId: string | null }>): string[] {
+  const closure = (start: string[]) => {
+    const seen = new Set<string>();
+    const todo = [...start];
+    while (todo.length > 0) {
+      const name = todo.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      todo.push(...(chunks.get(name)?.imports ?? []));
+    }
+    return seen;
+  };
+  const entries = [...chunks.values()].filter((c) => c.isEntry).map((c) => c.fileName);
+  const sdk = [...chunks.values()].filter((c) => !c.isEntry && c.facadeModuleId !== null && SDK_MODULE.test(c.facadeModuleId)).map((c) => c.fileName);
+  const loaded = closure(entries);
+  return [...closure(sdk)].filter((f) => !loaded.has(f)).sort();
+}
+
+export function addPreloadMeta(html: string, files: readonly string[], base: string): string {
+  if (files.length === 0) return html;
+  const meta = `<meta name="${PRELOAD_META}" content="${files.map((f) => `${base}${f}`).join(' ')}" />`;
+  return html.replace('</title>', `</title>\n    ${meta}`);
+}
+
+export function buildIntegrity(): Plugin {
+  let outDir = '';
+  let base = '/';
+  let preload: string[] = [];
+  return {
+    name: 'agora-build-integrity',
+    apply: 'build',
+    enforce: 'post',
+    configResolved(config) {
+      outDir = path.resolve(config.root, config.build.outDir);
+      base = config.base;
+    },
+    generateBundle(_options, bundle) {
+      const chunks = new Map<string, ChunkInfo & { isEntry: boolean; facadeModuleId: string | null }>();
+      for (const out of Object.values(bundle)) {
+        if (out.type === 'chunk') chunks.set(out.fileName, { fileName: out.fileName, imports: out.imports, isEntry: out.isEntry, facadeModuleId: out.facadeModuleId });
+      }
+      // The worker's bundle goes through here too; only the page's bundle has the SDK chunk.
+      const found = sdkChunks(chunks);
+      if (found.length > 0) preload = found;
+    },
+    async closeBundle() {
+      const names = (await listFiles(outDir)).filter((f) => f !== WEB_BUILD_MANIFEST);
+      const files = new Map<string, Uint8Array>();
+      for (const name of names.sort()) files.set(name, await fs.readFile(path.join(outDir, name)));
+      if (!files.has('index.html')) throw new Error('the build has no index.html');
+
+      const page = addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base);
+      const html = addIntegrity(page, files, base);
+      files.set('index.html', Buffer.from(html, 'utf8'));
+      await fs.writeFile(path.join(outDir, 'index.html'), html);
+
+      const sw = files.get(SERVICE_WORKER);
+      if (sw) {
+        const text = Buffer.from(sw).toString('utf8');
+        if (!text.includes(SHELL_VERSION_PLACEHOLDER)) throw new Error(`${SERVICE_WORKER} lacks ${SHELL_VERSION_PLACEHOLDER}`);
+        const others = new Map([...files].filter(([name]) => name !== SERVICE_WORKER));
+        const versioned = text.replaceAll(SHELL_VERSION_PLACEHOLDER, shellVersion(others));
+        files.set(SERVICE_WORKER, Buffer.from(versioned, 'utf8'));
+        await fs.writeFile(path.join(outDir, SERVICE_WORKER), versioned);
+      }
+
+      const manifest = makeManifest([...files].map(([p, bytes]) => ({ path: p, sha256: sha('sha256', bytes) })));
+      await fs.writeFile(path.join(outDir, WEB_BUILD_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    },
+  };
+}

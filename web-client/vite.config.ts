@@ -1,0 +1,29 @@
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'vite';
+import { buildIntegrity } from './tools/integrity.js';
+
+// The SDK is imported as `@agora/client-sdk/browser` and resolves through its package exports to
+// client-sdk/dist, which `tsc -b` builds first (the root `build` script): the app bundles exactly the
+// code the SDK's own tests and type checks ran on.
+export default defineConfig({
+  plugins: [preact(), buildIntegrity()],
+  // `npm run dev -w web-client`: the UI with hot reload, the API from a relay on 8080 (`npm start`).
+  server: {
+    proxy: { '/v1': { target: 'http://127.0.0.1:8080', ws: true } },
+  },
+  // The key-derivation worker (engine/kdf.worker.ts) loads libsodium lazily like the page does:
+  // code-splitting in a worker needs ES module output (a module worker).
+  worker: { format: 'es' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // No inline script or data: URL: the Content-Security-Policy allows scripts, styles and images
+    // from the relay only, and the import map's hash (tools/integrity.ts).
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    sourcemap: false,
+    // libsodium alone is ~530 kB minified; it is a lazy chunk loaded after the first paint.
+    chunkSizeWarningLimit: 600,
+  },
+});
