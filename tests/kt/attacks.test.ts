@@ -9,10 +9,9 @@ import { PolicySchema, type Policy, cosign, decodeEntry, formatSignatureLine, pa
 import { KtHttp, readerKtHttp, readerTokens } from '../../client-sdk/src/transport/kt-http.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessState } from '../../protocol/src/kt/witness.js';
-import { createKeyPackages } from '../../client-sdk/src/mls/group.js';
 import { nodeProfile } from '../../client-sdk/src/node/index.js';
 import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
-import { startEvilRelay, type EvilRelay } from './evil-relay.js';
+import { startEvilRelay, substituteDeviceKeys, type EvilRelay } from './evil-relay.js';
 import { ForkedLog, checkpointOf, insertCosignatures, logKeySeed, signCheckpoint } from './forge.js';
 import { auditorPolicyEntry } from '../../protocol/src/kt/auditor-key.js';
 import { generateDeviceKeys } from '../../protocol/src/crypto/device-keys.js';
@@ -88,18 +87,7 @@ test('key substitution: a relay-served key that the log does not prove is never 
   const bobState = await stateOf(bob);
   const mal = await stateOf(mallory);
   // Mallory's key, dressed up as Bob's device, in the directory and in the KeyPackage directory.
-  const forged = await createKeyPackages({ userId: bobState.userId, deviceId: bobState.deviceId, signPub: fromB64u(mal.keys.signPub), signSeed: fromB64u(mal.keys.signSeed) }, 1);
-  proxy.set((ex) => {
-    if (ex.path.startsWith('/v1/directory')) {
-      const body = structuredClone(ex.body) as DirectoryResponse;
-      for (const d of body.devices) if (d.id === bobState.deviceId) Object.assign(d, { signPub: mal.keys.signPub, encPub: mal.keys.encPub });
-      return { body };
-    }
-    if (ex.path.startsWith('/v1/keypackages/claim')) {
-      return { body: { keyPackages: [{ deviceId: bobState.deviceId, keyPackage: forged[0].publicPackage, lastResort: false }], missing: [] } };
-    }
-    return undefined;
-  });
+  await substituteDeviceKeys(proxy, bobState, mal);
   await expect(alice.client.addMembers(g.id, ['Bob S'])).rejects.toMatchObject({ code: 'forbidden', message: /KeyPackage served for device .* is not that device's/ });
   proxy.set(undefined);
   expect(await alarmKinds(alice.client)).toEqual(expect.arrayContaining(['key_substitution', 'claim_mismatch']));

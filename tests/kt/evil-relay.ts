@@ -5,6 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { fromB64u, type DirectoryResponse } from '@agora/protocol';
+import { createKeyPackages } from '../../client-sdk/src/mls/group.js';
 
 export interface Exchange {
   method: string;
@@ -194,4 +196,26 @@ export async function startEvilRelay(upstream: string): Promise<EvilRelay> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The key-substitution attack: from now on the relay serves `attacker`'s keys as `victim`'s device,
+ * both in the directory and as the KeyPackage a claim returns. Clients must notice that the log
+ * proves other keys for that device and refuse. */
+export async function substituteDeviceKeys(
+  proxy: EvilRelay,
+  victim: { userId: string; deviceId: string },
+  attacker: { keys: { signPub: string; signSeed: string; encPub: string } },
+): Promise<void> {
+  const forged = await createKeyPackages({ userId: victim.userId, deviceId: victim.deviceId, signPub: fromB64u(attacker.keys.signPub), signSeed: fromB64u(attacker.keys.signSeed) }, 1);
+  proxy.set((ex) => {
+    if (ex.path.startsWith('/v1/directory')) {
+      const body = structuredClone(ex.body) as DirectoryResponse;
+      for (const d of body.devices) if (d.id === victim.deviceId) Object.assign(d, { signPub: attacker.keys.signPub, encPub: attacker.keys.encPub });
+      return { body };
+    }
+    if (ex.path.startsWith('/v1/keypackages/claim')) {
+      return { body: { keyPackages: [{ deviceId: victim.deviceId, keyPackage: forged[0].publicPackage, lastResort: false }], missing: [] } };
+    }
+    return undefined;
+  });
 }

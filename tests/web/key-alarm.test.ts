@@ -5,10 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { AgoraClient } from '@agora/client-sdk';
-import { fromB64u, type DirectoryResponse } from '@agora/protocol';
-import { createKeyPackages } from '../../client-sdk/src/mls/group.js';
 import { profileState } from '../helpers.js';
-import { startEvilRelay, type EvilRelay } from '../kt/evil-relay.js';
+import { startEvilRelay, substituteDeviceKeys, type EvilRelay } from '../kt/evil-relay.js';
 import { axeViolations, launchBrowser, newPerson, screenshot, signUpByLink, startAppWorld, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
 
 jest.setTimeout(WEB_TEST_TIMEOUT);
@@ -59,18 +57,7 @@ describe('a key substitution by the relay, seen in the browser', () => {
     // Mallory's keys, dressed up as Bob's device, in the directory and in the KeyPackage directory.
     const bobState = await profileState(bob.profileDir);
     const mal = await profileState(mallory.profileDir);
-    const forged = await createKeyPackages({ userId: bobState.userId, deviceId: bobState.deviceId, signPub: fromB64u(mal.keys.signPub), signSeed: fromB64u(mal.keys.signSeed) }, 1);
-    proxy.set((ex) => {
-      if (ex.path.startsWith('/v1/directory')) {
-        const body = structuredClone(ex.body) as DirectoryResponse;
-        for (const d of body.devices) if (d.id === bobState.deviceId) Object.assign(d, { signPub: mal.keys.signPub, encPub: mal.keys.encPub });
-        return { body };
-      }
-      if (ex.path.startsWith('/v1/keypackages/claim')) {
-        return { body: { keyPackages: [{ deviceId: bobState.deviceId, keyPackage: forged[0].publicPackage, lastResort: false }], missing: [] } };
-      }
-      return undefined;
-    });
+    await substituteDeviceKeys(proxy, bobState, mal);
 
     await page.getByRole('link', { name: 'Mitglieder', exact: true }).click();
     await page.getByLabel('Name suchen').fill('Bob');
