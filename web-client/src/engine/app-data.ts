@@ -5,7 +5,7 @@
  * - per group, the last message the person has seen (for unread counts) and the newest messages
  *   received, so the app shows them at once after unlocking, and without a network at all.
  * Partitions are prefixed `app:` so they never meet the SDK's own records in the same store. */
-import type { ClientStore } from '@agora/client-sdk/browser';
+import type { ClientStore, GroupSummary } from '@agora/client-sdk/browser';
 
 export interface OutboxItem {
   /** Position in the outbox: also the order of sending. */
@@ -43,16 +43,9 @@ const MEMO = 'app:memo';
 const GROUPS = 'app:groups';
 const KV = 'app:kv';
 
-/** The group list as last seen, for the first screen before (or without) the network. */
-export interface CachedGroup {
-  id: string;
-  name: string;
-  description?: string;
-  kind: 'secret' | 'public';
-  departmentId: string | null;
-  isMember: boolean;
-  members: number;
-}
+/** The group list as last seen, for the first screen before (or without) the network: the SDK's
+ * summary without the MLS epoch, which is the engine's business. */
+export type CachedGroup = Omit<GroupSummary, 'epoch'>;
 
 function asCachedGroup(v: unknown): CachedGroup | undefined {
   if (!isRecord(v)) return undefined;
