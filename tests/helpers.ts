@@ -21,6 +21,22 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `agora-${prefix}-`));
 }
 
+/** A registered device as the tests use it: its client, profile directory and ids. */
+export interface Person { client: AgoraClient; dir: string; userId: string; deviceId: string }
+
+/** Registers a device with `invite` (through the misbehaving relay at `via`, if given). */
+export async function registerPerson(world: World, invite: string, name?: string, via?: string): Promise<Person> {
+  const { client, profileDir: dir } = await world.register(invite, name, via ? { via } : {});
+  const s = await profileState(dir);
+  return { client, dir, userId: s.userId, deviceId: s.deviceId };
+}
+
+/** A new person, invited by `inviter` and registered as above. */
+export async function invitePerson(world: World, inviter: AgoraClient, name: string, via?: string): Promise<Person> {
+  const { code } = await inviter.createInvite({ name, newPerson: true });
+  return registerPerson(world, code, name, via);
+}
+
 export interface World {
   url: string;
   dataDir: string;

@@ -9,23 +9,16 @@ import { nodeProfile } from '@agora/client-sdk/node';
 import { fromB64u } from '@agora/protocol';
 import { groupInfo } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
-import { profileState, startWorld, PASSPHRASE, type World } from './helpers.js';
+import { invitePerson, profileState, startWorld, PASSPHRASE, type Person, type World } from './helpers.js';
 import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
 
 let world: World;
 let admin: AgoraClient;
 let proxy: EvilRelay;
-interface Person { client: AgoraClient; dir: string }
 const people: Record<string, Person> = {};
 
 async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<Person> {
-  const { code } = await admin.createInvite({ name, newPerson: true });
-  if (!opts.viaProxy) {
-    const r = await world.register(code, name);
-    return (people[name] = { client: r.client, dir: r.profileDir });
-  }
-  const r = await world.register(code, name, { via: proxy.url });
-  return (people[name] = { client: r.client, dir: r.profileDir });
+  return (people[name] = await invitePerson(world, admin, name, opts.viaProxy ? proxy.url : undefined));
 }
 
 const profileOf = (p: Person) => nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE });

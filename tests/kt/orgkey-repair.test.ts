@@ -3,7 +3,6 @@
  * it, the relay drops exactly that envelope (and bars its sealer from the place), and an honest
  * colleague's device seals the generation again. The poisoner here is a colleague's real, active
  * device that seals a key of its own choosing under a real generation number. */
-import { AgoraClient } from '@agora/client-sdk';
 import { nodeFetch } from '@agora/client-sdk/node';
 import { fromB64u, toB64u, utf8, type OrgKeysResponse } from '@agora/protocol';
 import { authChallengeMessage } from '../../protocol/src/signing.js';
@@ -11,7 +10,7 @@ import { sign } from '../../protocol/src/crypto/device-keys.js';
 import { newOrgKey, sealOrgKey, sealToDevice } from '../../client-sdk/src/crypto/orgkeys.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';
-import { profileState, startWorld, type World } from '../helpers.js';
+import { profileState, startWorld, type World, invitePerson, registerPerson, type Person } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
 let world: World;
@@ -19,17 +18,9 @@ let proxy: EvilRelay;
 let admin: Person;
 let news: string;
 
-interface Person { client: AgoraClient; dir: string; userId: string; deviceId: string }
-
 const stateOf = profileState;
-
-async function register(invite: string, name?: string): Promise<Person> {
-  const { client, profileDir: dir } = await world.register(invite, name, { via: proxy.url });
-  const s = await stateOf(dir);
-  return { client, dir, userId: s.userId, deviceId: s.deviceId };
-}
-
-const join = async (name: string): Promise<Person> => register((await admin.client.createInvite({ name, newPerson: true })).code);
+const register = (invite: string, name?: string): Promise<Person> => registerPerson(world, invite, name, proxy.url);
+const join = (name: string): Promise<Person> => invitePerson(world, admin.client, name, proxy.url);
 
 /** A device token, taken the way the device's own client would: for the relay's API without that
  * client (a colleague's device that misbehaves). */

@@ -13,7 +13,7 @@ import { derivePublicGroupKey, newOrgKey, sealOrgKey } from '../../client-sdk/sr
 import { openRecord } from '../../client-sdk/src/crypto/records.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';
-import { profileState, startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
+import { profileState, startWorld, tempDir, PASSPHRASE, type World, invitePerson, registerPerson, type Person } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
 let world: World;
@@ -21,17 +21,9 @@ let proxy: EvilRelay;
 let admin: Person;
 let news: string;
 
-interface Person { client: AgoraClient; dir: string; userId: string; deviceId: string }
-
 const stateOf = profileState;
-
-async function register(invite: string, name?: string): Promise<Person> {
-  const { client, profileDir: dir } = await world.register(invite, name, { via: proxy.url });
-  const s = await stateOf(dir);
-  return { client, dir, userId: s.userId, deviceId: s.deviceId };
-}
-
-const join = async (name: string): Promise<Person> => register((await admin.client.createInvite({ name, newPerson: true })).code);
+const register = (invite: string, name?: string): Promise<Person> => registerPerson(world, invite, name, proxy.url);
+const join = (name: string): Promise<Person> => invitePerson(world, admin.client, name, proxy.url);
 
 /** The texts of the public group's records that the leaver can open with any organisation key her
  * device ever held (read straight from the relay's database, as a relay operator would serve them). */
