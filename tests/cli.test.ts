@@ -1,17 +1,25 @@
-/** The `agora` CLI contract, end to end: a real relay, the built CLI in separate processes, one
- * profile directory per device. */
+/** The `agora` CLI contract, end to end: a real relay, the built CLI, one profile directory per
+ * device. Each device's commands run in its own `agora shell` (one process and one unlock per
+ * device); what must hold of a process on its own (exit codes, `listen`) runs as one. */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startRelay } from '@agora/server';
 import { ROOT, PASSPHRASE, runCli, tempDir } from './helpers.js';
+import { closeCliShells, startCliShell, type CliShell } from './cli-shell.js';
 
 let relay: Awaited<ReturnType<typeof startRelay>>;
 let server: string;
 const profiles: Record<string, string> = {};
+const shells: Record<string, CliShell> = {};
+
+/** `who`'s shell; the officer's has no profile (witness and audit keep their own files). */
+function sh(who: string): CliShell {
+  return (shells[who] ??= startCliShell(who === 'officer' ? {} : { profile: profiles[who] }));
+}
 
 async function ok(args: string[], who: string): Promise<string> {
-  const r = await runCli(args, { profile: profiles[who] });
+  const r = await sh(who).run(args);
   if (r.code !== 0) throw new Error(`agora ${args.join(' ')} (as ${who}) exited ${r.code}: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -23,6 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await closeCliShells();
   await relay.close();
 });
 
@@ -64,7 +73,7 @@ describe('agora CLI', () => {
     for (const text of reads) expect(text).toBe('Anna Schmidt: Kran kommt Montag\nBen Weber: Danke!\nCem Yilmaz: Ich bin dabei');
     const json = JSON.parse(jsonRead);
     expect(json).toHaveLength(3);
-    expect(Object.keys(json[0]).sort()).toEqual(['id', 'sender', 'senderName', 'sentAt', 'text']);
+    expect(Object.keys(json[0]).sort()).toEqual(['id', 'sender', 'senderName', 'sentAt', 'seq', 'text']);
     expect(json[0]).toMatchObject({ senderName: 'Anna Schmidt', text: 'Kran kommt Montag' });
     expect(members.split('\n').map((l) => l.split('\t')[1]).sort()).toEqual(['Anna Schmidt', 'Ben Weber', 'Cem Yilmaz']);
     const list = JSON.parse(listed);
@@ -78,7 +87,7 @@ describe('agora CLI', () => {
   });
 
   test('the admin cannot read the secret group', async () => {
-    const r = await runCli(['read', 'Baustellen'], { profile: profiles.admin });
+    const r = await sh('admin').run(['read', 'Baustellen']);
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -88,7 +97,7 @@ describe('agora CLI', () => {
     await ok(['group', 'remove', 'Baustellen', 'Cem Yilmaz'], 'anna');
     await ok(['send', 'Baustellen', 'nur fuer Anna und Ben'], 'anna');
     expect((await ok(['read', 'Baustellen'], 'ben')).split('\n').at(-1)).toBe('Anna Schmidt: nur fuer Anna und Ben');
-    const r = await runCli(['read', gid], { profile: profiles.cem });
+    const r = await sh('cem').run(['read', gid]);
     expect(r.code).not.toBe(0);
     expect(r.stdout).not.toContain('nur fuer Anna und Ben');
   });
@@ -115,7 +124,7 @@ describe('agora CLI', () => {
 
   test('a second device via an admin invite for an existing person', async () => {
     profiles.ben2 = await tempDir('cli-ben2');
-    const r = await runCli(['admin', 'invite', '--name', 'Ben Weber'], { profile: profiles.admin });
+    const r = await sh('admin').run(['admin', 'invite', '--name', 'Ben Weber']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('further device');
     await ok(['register', '--server', server, '--invite', r.stdout.trim()], 'ben2');
@@ -123,7 +132,7 @@ describe('agora CLI', () => {
     // Not approved by one of Ben's own devices, it joins none of his secret groups; Ben's first
     // device is told a device was added to his account by an admin's invite, and how to approve it.
     const ben2Id = JSON.parse(await ok(['--json', 'whoami'], 'ben2')).deviceId as string;
-    expect((await runCli(['read', 'Baustellen'], { profile: profiles.ben2 })).code).not.toBe(0);
+    expect((await sh('ben2').run(['read', 'Baustellen'])).code).not.toBe(0);
     const alarms = await ok(['alarms'], 'ben');
     expect(alarms).toContain('approved by IT Admin');
     expect(alarms).toContain(`agora device approve ${ben2Id}`);
@@ -159,41 +168,43 @@ describe('agora CLI', () => {
     expect(v.split('\n').filter((l) => l.includes('key ')).length).toBe(2);
     const keyFile = path.join(profiles.admin, 'witness.json');
     // A new witness key is made and named, but the relay lets it in only once the published policy lists it.
-    const first = await runCli(['witness', '--server', server, '--key', keyFile, '--name', 'officer', '--once']);
+    const first = await sh('officer').run(['witness', '--server', server, '--key', keyFile, '--name', 'officer', '--once']);
     expect(first.code).not.toBe(0);
     const witnessLine = /officer\+[0-9a-f]{8}\+\S+/.exec(first.stderr)?.[0];
     expect(witnessLine).toBeDefined();
     expect(first.stderr.trim().split('\n').at(-1)).toMatch(/not a witness in the organisation's published key-transparency policy/);
     const auditKey = path.join(profiles.admin, 'auditor.json');
-    const keygen = await runCli(['audit', 'keygen', auditKey, '--name', 'Security officer']);
+    const keygen = await sh('officer').run(['audit', 'keygen', auditKey, '--name', 'Security officer']);
     expect(keygen.code).toBe(0);
     const auditor = JSON.parse(keygen.stdout);
     expect(Object.keys(auditor).sort()).toEqual(['encPub', 'name', 'signPub']);
-    expect((await runCli(['audit', 'keygen', auditKey])).code).not.toBe(0); // never overwritten
+    expect((await sh('officer').run(['audit', 'keygen', auditKey])).code).not.toBe(0); // never overwritten
     // Without a key the audit cannot read the log at all.
-    expect((await runCli(['audit', '--server', server])).code).not.toBe(0);
+    expect((await sh('officer').run(['audit', '--server', server])).code).not.toBe(0);
     const { origin, vkey } = (await (await fetch(`${server}/v1/kt/policy`)).json()) as { origin: string; vkey: string };
     const policyFile = path.join(profiles.admin, 'policy.json');
     await writeFile(policyFile, JSON.stringify({ log: { origin, vkey }, witnesses: [{ name: 'officer', vkey: witnessLine }], auditors: [auditor], quorum: 0, maxCheckpointAgeSeconds: 86400 }));
-    expect((await runCli(['policy', 'publish', policyFile], { profile: profiles.anna })).code).not.toBe(0); // administrators only
+    expect((await sh('anna').run(['policy', 'publish', policyFile])).code).not.toBe(0); // administrators only
     expect(await ok(['policy', 'publish', policyFile], 'admin')).toBe('published');
-    const w = await runCli(['witness', '--server', server, '--key', keyFile, '--once']);
+    const w = await sh('officer').run(['witness', '--server', server, '--key', keyFile, '--once']);
     expect(w.code).toBe(0);
     expect(w.stdout).toMatch(/^— officer [A-Za-z0-9+/=]+\n$/);
+    // The audit's exit code is checked on a process of its own.
     const audit = await runCli(['--json', 'audit', '--server', server, '--key', auditKey, '--since', path.join(profiles.admin, 'audit.json')]);
     const report = JSON.parse(audit.stdout);
     expect(report.people.map((p: { name: string }) => p.name)).toContain('Anna Schmidt');
     expect(report.groups.length).toBeGreaterThan(0);
     // Devices added outside working hours or beyond the policy are violations: exit code 3.
     expect(audit.code).toBe(report.violations.length > 0 ? 3 : 0);
-    const again = JSON.parse((await runCli(['--json', 'audit', '--server', server, '--key', auditKey, '--since', path.join(profiles.admin, 'audit.json')])).stdout);
+    const again = JSON.parse((await sh('officer').run(['--json', 'audit', '--server', server, '--key', auditKey, '--since', path.join(profiles.admin, 'audit.json')])).stdout);
     expect(again.deviceChanges).toEqual([]);
     expect((await ok(['alarms'], 'anna'))).toBe('no alarms');
   });
 
   test('every failure exits non-zero with one clear line on stderr', async () => {
-    // Independent invocations, run side by side.
-    const failures: ReturnType<typeof runCli>[] = [];
+    // Independent invocations, side by side in the two shells (each answers with the exit code the
+    // command has on its own); the last one below is a process of its own.
+    const failures: ReturnType<CliShell['run']>[] = [];
     for (const [args, who] of [
       [['read', 'no such group'], 'anna'],
       [['group', 'add', 'Baustellen', 'Nobody Here'], 'anna'],
@@ -201,7 +212,7 @@ describe('agora CLI', () => {
       [['register', '--server', server, '--invite', 'AAAA-BBBB-CCCC-DDDD-EEEE'], 'anna'],
       [['group', 'join', 'Baustellen'], 'ben'],
     ] as const) {
-      failures.push(runCli([...args], { profile: profiles[who] }));
+      failures.push(sh(who).run([...args]));
     }
     for (const r of await Promise.all(failures)) {
       expect(r.code).not.toBe(0);

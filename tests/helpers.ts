@@ -1,7 +1,8 @@
 /** Shared harness for multi-client scenarios: a real relay on a loopback port with a real store in a
  * temporary data directory, and SDK clients each with their own profile directory. */
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,14 +84,18 @@ export function profileState(profileDir: string): Promise<ProfileState> {
   return nodeProfile({ profileDir, passphrase: PASSPHRASE }).load();
 }
 
-/** Runs the real `agora` CLI (the built bin) and returns its output and exit code. */
-export function runCli(args: string[], opts: { profile?: string; env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Starts the real `agora` CLI (the built bin) with the tests' passphrase and no grace period. */
+export function spawnCli(args: string[], opts: { profile?: string; env?: Record<string, string>; stdin?: 'ignore' | 'pipe' } = {}): ChildProcessByStdio<Writable | null, Readable, Readable> {
   const argv = [path.join(ROOT, 'cli/bin/agora.js'), ...(opts.profile ? ['--profile', opts.profile] : []), ...args];
+  const env = { ...process.env, AGORA_PASSPHRASE: PASSPHRASE, AGORA_ADD_GRACE_MS: '0', ...opts.env };
+  return opts.stdin === 'pipe' ? spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs the real `agora` CLI (the built bin), with `input` on its stdin, and returns its output and exit code. */
+export function runCli(args: string[], opts: { profile?: string; env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
-      env: { ...process.env, AGORA_PASSPHRASE: PASSPHRASE, AGORA_ADD_GRACE_MS: '0', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args, { ...opts, stdin: opts.input === undefined ? 'ignore' : 'pipe' });
+    child.stdin?.end(opts.input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -2,10 +2,11 @@
  * (each request 100–300 ms there). A steady client starts every operation from one GET /v1/sync and
  * reads a group's log only when the sync answer shows it moved. */
 import { rm } from 'node:fs/promises';
-import { AgoraClient, type ClientDeps } from '@agora/client-sdk';
+import { AgoraClient, type ClientDeps, type WebSocketFactory, type WebSocketLike } from '@agora/client-sdk';
 import { nodeDeps, nodeProfile } from '@agora/client-sdk/node';
 import { LIMITS } from '@agora/protocol';
-import { startWorld, tempDir as newDir, PASSPHRASE, type World } from './helpers.js';
+import { CURRENT_WINDOW_MS } from '../client-sdk/src/engine/machine.js';
+import { startWorld, tempDir as newDir, PASSPHRASE, type World, wsFactory } from './helpers.js';
 
 let world: World;
 const dirs: string[] = [];
@@ -37,6 +38,36 @@ function counted(profileDir: string, opts: { clock?: boolean } = {}): ClientDeps
       }
       return res;
     },
+  };
+}
+
+/** Waits for `ready`, then until the counted client has made no request for 400 ms (a listening
+ * device's background work is done). */
+async function quiet(ready: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let seen = -1;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error('the listening client did not settle');
+    if (ready() && seen === requests.length) return;
+    seen = requests.length;
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+/** The test world's WebSocket, whose pushes of commits are dropped while `hold()` says so: a push
+ * that has not arrived yet when the device sends. */
+function holding(hold: () => boolean): WebSocketFactory {
+  return (url, protocols) => {
+    const ws = wsFactory(url, protocols);
+    const outer: WebSocketLike = { onopen: null, onmessage: null, onclose: null, onerror: null, close: () => ws.close() };
+    ws.onopen = (ev) => outer.onopen?.(ev);
+    ws.onmessage = (ev) => {
+      if (hold() && /"kind":"commit"/.test(String(ev.data))) return;
+      outer.onmessage?.(ev);
+    };
+    ws.onclose = (ev) => outer.onclose?.(ev);
+    ws.onerror = (ev) => outer.onerror?.(ev);
+    return outer;
   };
 }
 
@@ -112,23 +143,68 @@ test('requests per operation', async () => {
   expect(sendPublic.requests).toEqual(['GET /v1/sync', 'POST /v1/groups/:id/records']);
   rows.push(['send (public group)', '7', sendPublic.requests.length]);
 
-  // The same device sending without catching up first (sendWithoutCatchUp): a secret group's record
-  // goes out under the epoch key it holds. After a commit the relay refuses it with the entries it
-  // lacks, which it applies with no request before sealing again.
+  // Listening, the same device is current (its push channel is open and the sync on connect
+  // verified a checkpoint): a record to a secret group goes out at once, under the epoch key it
+  // holds. Pushes keep it there: its own records and a commit whose keys it knows are applied with
+  // no request. A commit whose push has not arrived yet makes the relay refuse the record with the
+  // entries it lacks, applied with no request before sealing again.
   await alice.read('ops');
-  const quickAlice = await AgoraClient.open({ ...counted(aliceDir, { clock: true }), sendWithoutCatchUp: true });
-  const quick = await count(() => quickAlice.send('ops', 'quick'));
-  expect(quick.requests).toEqual(['POST /v1/groups/:id/records']);
-  rows.push(['send (secret), no catch-up', '8', quick.requests.length]);
-  const quickAgain = await count(() => quickAlice.send('ops', 'quick again'));
-  expect(quickAgain.requests).toEqual(['POST /v1/groups/:id/records']);
-  rows.push(['  right after own send', '9', quickAgain.requests.length]);
-  await admin.updateGroup('ops');
-  const afterCommit = await count(() => quickAlice.send('ops', 'after a commit'));
-  expect(afterCommit.requests).toEqual(['POST /v1/groups/:id/records', 'POST /v1/groups/:id/records']);
-  rows.push(['  after a commit', '–', afterCommit.requests.length]);
+  let holdCommits = false;
+  const live = await AgoraClient.open({ ...counted(aliceDir, { clock: true }), webSocket: holding(() => holdCommits) });
+  const ctl = new AbortController();
+  const listening = live.listen({ signal: ctl.signal, onMessage: () => undefined });
+  try {
+    // The sync before connecting, then the one on connect.
+    await quiet(() => requests.filter((r) => r === 'GET /v1/sync').length >= 2);
+    const quick = await count(() => live.send('ops', 'quick'));
+    expect(quick.requests).toEqual(['POST /v1/groups/:id/records']);
+    rows.push(['send (secret), listening', '8', quick.requests.length]);
+    const quickAgain = await count(() => live.send('ops', 'quick again'));
+    expect(quickAgain.requests).toEqual(['POST /v1/groups/:id/records']);
+    rows.push(['  right after own send', '9', quickAgain.requests.length]);
+    // A chat that goes on stays current: once three quarters of the window have passed, the next
+    // round of the listener (here, a message pushed to it) schedules a sync, which verifies a
+    // checkpoint again (one GET /v1/sync; a quarter of a minute after a round that finds it due,
+    // not at once, so a sync that keeps failing cannot spin). A send past the first window is then
+    // still one request.
+    await quiet();
+    skew += CURRENT_WINDOW_MS * 0.8;
+    await admin.send('ops', 'a while later');
+    requests = []; // the administrator's client is counted too
+    await quiet(() => requests.includes('GET /v1/sync'));
+    expect(requests).toEqual(['GET /v1/sync']);
+    skew += CURRENT_WINDOW_MS * 0.5;
+    const later = await count(() => live.send('ops', 'two minutes on'));
+    expect(later.requests).toEqual(['POST /v1/groups/:id/records']);
+    rows.push(['  a window later', '8', later.requests.length]);
+    await quiet();
+    await admin.updateGroup('ops');
+    await quiet();
+    const afterPushedCommit = await count(() => live.send('ops', 'after a commit'));
+    expect(afterPushedCommit.requests).toEqual(['POST /v1/groups/:id/records']);
+    rows.push(['  after a commit (pushed)', '–', afterPushedCommit.requests.length]);
+    await quiet();
+    holdCommits = true;
+    await admin.updateGroup('ops');
+    await quiet();
+    const afterCommit = await count(() => live.send('ops', 'before its push'));
+    expect(afterCommit.requests).toEqual(['POST /v1/groups/:id/records', 'POST /v1/groups/:id/records']);
+    rows.push(['  after a commit, push late', '–', afterCommit.requests.length]);
+    holdCommits = false;
+    await quiet();
+  } finally {
+    ctl.abort();
+    await listening;
+    skew = 0;
+  }
+  // The push channel closed: the device catches up first again. (The two commits put membership
+  // entries in the key-transparency log, which a listening device applying pushed commits had not
+  // read: this catch-up proves the log only grew and checks them, hence the KT requests between.)
+  const closed = await count(() => live.send('ops', 'not listening'));
+  expect(closed.requests[0]).toBe('GET /v1/sync');
+  expect(closed.requests.filter((r) => !r.startsWith('GET /v1/kt/')).slice(1)).toEqual(['POST /v1/groups/:id/records']);
   const seen = await admin.read('ops');
-  expect(seen.messages.map((m) => m.text)).toEqual(expect.arrayContaining(['quick', 'quick again', 'after a commit']));
+  expect(seen.messages.map((m) => m.text)).toEqual(expect.arrayContaining(['quick', 'quick again', 'two minutes on', 'after a commit', 'before its push', 'not listening']));
   expect(seen.warnings).toEqual([]);
 
   const width = Math.max(...rows.map((r) => r[0].length));

@@ -3,7 +3,7 @@
  * alarm is found in the SDK's message. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { alarmSubject, alarmWords } from '../web-client/src/screens/alarm-words.js';
+import { alarmWords } from '../web-client/src/screens/alarm-words.js';
 import { ROOT } from './helpers.js';
 
 function sources(dir: string): string[] {
@@ -34,17 +34,5 @@ describe('alarm words', () => {
 
   it('falls back to general words for a kind it does not know', () => {
     expect(alarmWords('something_new')).toEqual({ what: 'alarm.other', todo: 'alarm.todo.officer' });
-  });
-
-  it('finds the person in key-substitution messages', () => {
-    expect(alarmSubject('key_substitution', 'the relay served other keys for a device of Ben Weber (d_abc) than the key-transparency log: it may be trying to read messages; those keys are not used')).toBe('Ben Weber');
-    expect(alarmSubject('key_substitution', 'the relay lists a device of Anna Schmidt (d_x1) that the key-transparency log does not show; it is not trusted')).toBe('Anna Schmidt');
-    expect(alarmSubject('key_substitution', 'a key of Ben Weber (device d_q) is also bound to Anna Schmidt: neither is trusted')).toBe('Ben Weber');
-    expect(alarmSubject('bad_chain', 'Ben Weber: the chain is broken at entry 4')).toBe('Ben Weber');
-  });
-
-  it('names nobody where the message is not about a person', () => {
-    expect(alarmSubject('fork', 'Ben Weber and this device were shown two different key-transparency logs')).toBeUndefined();
-    expect(alarmSubject('key_substitution', 'something without a name')).toBeUndefined();
   });
 });

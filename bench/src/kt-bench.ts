@@ -219,7 +219,7 @@ export async function generateLog(opts: GenerateOptions): Promise<GeneratedLog> 
   const groups: Group[] = [];
   const sortedIds: string[] = [];
   const byType: Record<Entry['type'], number> = {
-    'user-created': 0, 'device-added': 0, 'device-revoked': 0, 'user-deactivated': 0, 'orgkey-generation': 0, 'group-membership': 0, snapshot: 0, 'device-approved': 0, 'web-build': 0,
+    'user-created': 0, 'device-added': 0, 'device-revoked': 0, 'user-deactivated': 0, 'orgkey-generation': 0, 'group-membership': 0, snapshot: 0, 'device-approved': 0, 'web-build': 0, 'role-changed': 0,
   };
   let bytesTotal = 0;
   let insertMs = 0;

@@ -65,6 +65,9 @@ function formatReport(r: AuditReport, web?: WebAppAudit): string {
     const by = c.approvedBy ? ` ${c.change === 'approved' ? 'by' : 'approved by'} ${c.approvedBy.name} (device ${c.approvedBy.deviceId})` : c.change === 'added' ? ' (bootstrap: no approver)' : '';
     lines.push(`  ${t(c.at)}  ${c.name}: device ${c.deviceId} ${c.change}${c.via ? ` via ${c.via}` : ''}${by}${c.fingerprint ? `, key ${c.fingerprint}` : ''}`);
   }
+  for (const c of r.roleChanges) {
+    lines.push(`  ${t(c.at)}  ${c.name}: role ${c.from} -> ${c.to}, approved by ${c.approvedBy.name ?? c.approvedBy.deviceId} (device ${c.approvedBy.deviceId})`);
+  }
   lines.push('People:');
   for (const p of r.people) lines.push(`  ${p.name} (${p.userId}): ${p.role}, ${p.status}, ${p.activeDevices} active device(s)`);
   lines.push('Secret groups (who could read, from when):');
@@ -84,7 +87,9 @@ function formatReport(r: AuditReport, web?: WebAppAudit): string {
   return lines.join('\n');
 }
 
-export function registerKtCommands(program: Command, opts: { json: () => boolean; warn: (line: string) => void }): void {
+/** `exitCode` sets the exit code of the command being run (a shell runs many in one process, so no
+ * command sets the process's own). */
+export function registerKtCommands(program: Command, opts: { json: () => boolean; warn: (line: string) => void; exitCode: (code: number) => void }): void {
   program
     .command('witness')
     .description('run an independent witness that cosigns the log only while it stays append-only')
@@ -142,7 +147,7 @@ export function registerKtCommands(program: Command, opts: { json: () => boolean
       });
       if (o.since) await writeJson(o.since, report.next);
       process.stdout.write((opts.json() ? JSON.stringify(webApp ? { ...report, webApp } : report, null, 2) : formatReport(report, webApp)) + '\n');
-      if (report.violations.length > 0) process.exitCode = 3;
+      if (report.violations.length > 0) opts.exitCode(3);
     });
 
   auditCmd

@@ -1,12 +1,15 @@
 /** The `agora` command line: everything a person or an IT script does. Its words, flags and output
  * are a contract (scripts and acceptance tests depend on them): results on stdout, one line per
  * failure on stderr, non-zero exit on any failure. */
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { Command, CommanderError } from 'commander';
-import { AgoraClient } from '@agora/client-sdk';
+import { AgoraClient, type ClientDeps } from '@agora/client-sdk';
 import { AgoraError } from '@agora/client-sdk';
 import { defaultProfileDir, nodeDeps } from '@agora/client-sdk/node';
 import type { Role } from '@agora/protocol/api';
 import { loadPolicy, registerKtCommands } from './kt-commands.js';
+import * as z from 'zod';
 import { wsFactory } from './ws.js';
 
 interface GlobalOpts {
@@ -48,16 +51,26 @@ function passphrase(): string {
   return '';
 }
 
-function deps() {
+/** A profile's deps, kept for the life of the process: their profile keeps the key Argon2id derived
+ * from the passphrase, so the many commands of one `agora shell` unlock it once. */
+const opened = new Map<string, ClientDeps>();
+
+function deps(): ClientDeps {
   const addGrace = process.env.AGORA_ADD_GRACE_MS;
-  return nodeDeps({
-    profileDir: globals().profile ?? defaultProfileDir(),
-    passphrase: passphrase(),
-    insecureNoPassphrase: globals().insecureNoPassphrase,
-    addGraceMs: addGrace ? Number(addGrace) : undefined,
-    webSocket: wsFactory,
-  });
+  const profileDir = globals().profile ?? defaultProfileDir();
+  const pass = passphrase();
+  const insecure = Boolean(globals().insecureNoPassphrase);
+  const key = JSON.stringify([profileDir, insecure]);
+  let d = opened.get(key);
+  if (!d) {
+    d = nodeDeps({ profileDir, passphrase: pass, insecureNoPassphrase: insecure, addGraceMs: addGrace ? Number(addGrace) : undefined, webSocket: wsFactory });
+    opened.set(key, d);
+  }
+  return d;
 }
+
+/** The exit code the command being run asks for besides failing (the audit's 3 for violations). */
+let commandExit = 0;
 
 async function client(): Promise<AgoraClient> {
   return AgoraClient.open(deps());
@@ -155,6 +168,14 @@ admin
     out(`revoked ${r.revokedDevices.length} device(s)`, r);
   });
 admin
+  .command('role <user> <role>')
+  .description("change a person's role (member | announcer | admin), signed by this device and shown in the key-transparency log")
+  .action(async (user: string, role: string) => {
+    if (!['admin', 'announcer', 'member'].includes(role)) throw new AgoraError('usage', 'the role must be member, announcer or admin');
+    const r = await (await client()).setRole(user, role as Role);
+    out(`${r.name} is now ${r.role}${r.inLog ? '' : ' (not yet in a checkpoint the witnesses cosigned)'}`, r);
+  });
+admin
   .command('users')
   .description('list people and their devices')
   .action(async () => {
@@ -211,6 +232,13 @@ group
   .description('join a public group')
   .action(async (g: string) => {
     await (await client()).joinGroup(g);
+    out('', { ok: true });
+  });
+group
+  .command('leave <group>')
+  .description('leave a public group (a secret group: one of its owners removes you)')
+  .action(async (g: string) => {
+    await (await client()).leaveGroup(g);
     out('', { ok: true });
   });
 group
@@ -272,16 +300,22 @@ program
   .action(async (g?: string) => {
     const c = await client();
     const ctl = new AbortController();
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => ctl.abort());
-    await c.listen({
-      group: g,
-      signal: ctl.signal,
-      onMessage: (groupId, groupName, m) => {
-        if (globals().json) process.stdout.write(JSON.stringify({ groupId, group: groupName, ...m }) + '\n');
-        else process.stdout.write(g ? `${m.senderName}: ${m.text}\n` : `[${groupName}] ${m.senderName}: ${m.text}\n`);
-      },
-      onWarning: (w) => warn([w]),
-    });
+    const stop = () => ctl.abort();
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+    try {
+      await c.listen({
+        group: g,
+        signal: ctl.signal,
+        onMessage: (groupId, groupName, m) => {
+          if (globals().json) process.stdout.write(JSON.stringify({ groupId, group: groupName, ...m }) + '\n');
+          else process.stdout.write(g ? `${m.senderName}: ${m.text}\n` : `[${groupName}] ${m.senderName}: ${m.text}\n`);
+        },
+        onWarning: (w) => warn([w]),
+      });
+    } finally {
+      // In a shell the process goes on: a later Ctrl-C is the shell's again.
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeListener(sig, stop);
+    }
   });
 
 const device = program.command('device').description("this person's devices");
@@ -364,35 +398,127 @@ program
     out(`${me.name} (${me.userId}, device ${me.deviceId}, ${me.role}) at ${me.server}`, me);
   });
 
-registerKtCommands(program, { json: () => Boolean(globals().json), warn: (line) => warn([line]) });
+registerKtCommands(program, { json: () => Boolean(globals().json), warn: (line) => warn([line]), exitCode: (code) => (commandExit = code) });
 
-/** The one place a failure becomes output: one line on stderr and a non-zero exit code (2 for a
- * usage mistake). Commander has printed its own line already. */
-function fail(e: unknown): void {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-    return;
+const SHELL_HELP = `
+Reads one command per line from stdin and runs it as "agora" would, in this one process: the
+profile is unlocked (Argon2id over AGORA_PASSPHRASE) once, not once per command. A line is either
+words as a shell would split them ('single' and "double" quotes, backslash escapes) or a JSON array
+of strings, e.g. ["send","Baustellen","Kran kommt Montag"]. Blank lines and lines starting with #
+are skipped. Global options given before "shell" apply to every line; a line may add its own.
+
+Output: first one line on stdout, the marker (--marker, or a random one). After each command, its
+results on stdout and its failure or warning lines on stderr, each followed on its own stream by
+the line "MARKER CODE", CODE being the exit code the command would have had on its own (0, 1, 2,
+3). A failing command ends only itself. At the end of input the shell exits 0.
+
+Example:
+  printf '%s\\n' 'group list' 'send Baustellen "Kran kommt Montag"' | agora shell --marker END-7f3a9c1e`;
+
+program.addHelpText('after', '\nMany commands with one unlock of the profile (scripts): agora shell --help');
+
+/** A line of `agora shell` as arguments: a JSON array of strings, or shell-like words. */
+function shellWords(line: string): string[] {
+  const text = line.trim();
+  if (text.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new AgoraError('usage', 'a line starting with [ must be a JSON array of strings');
+    }
+    const args = z.array(z.string()).safeParse(parsed);
+    if (!args.success) throw new AgoraError('usage', 'a line starting with [ must be a JSON array of strings');
+    return args.data;
   }
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote === "'") {
+      if (ch === "'") quote = undefined;
+      else word += ch;
+    } else if (quote === '"') {
+      if (ch === '"') quote = undefined;
+      else if (ch === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) word += text[++i];
+      else word += ch;
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word ??= '';
+      if (ch === "'" || ch === '"') quote = ch;
+      else if (ch === '\\' && i + 1 < text.length) word += text[++i];
+      else word += ch;
+    }
+  }
+  if (quote) throw new AgoraError('usage', `unterminated ${quote} quote`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+let inShell = false;
+
+program
+  .command('shell')
+  .description('run many commands, one per line on stdin, in one process that unlocks the profile once')
+  .option('--marker <word>', 'the end-of-command marker: 8 to 64 letters, digits, . _ - (default: a random one)')
+  .addHelpText('after', SHELL_HELP)
+  .action(async (o: { marker?: string }) => {
+    if (inShell) throw new AgoraError('usage', 'already in agora shell');
+    if (o.marker !== undefined && !/^[A-Za-z0-9._-]{8,64}$/.test(o.marker)) throw new AgoraError('usage', '--marker must be 8 to 64 letters, digits, dots, underscores or dashes');
+    // Random unless chosen: output (a message's text) cannot then end a command early.
+    const marker = o.marker ?? `agora-end-${randomBytes(12).toString('hex')}`;
+    const g = globals();
+    const prefix = ['--profile', g.profile ?? defaultProfileDir(), ...(g.insecureNoPassphrase ? ['--insecure-no-passphrase'] : []), ...(g.json ? ['--json'] : [])];
+    inShell = true;
+    process.stdout.write(`${marker}\n`);
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+      let code: number;
+      try {
+        code = await runCommand([...prefix, ...shellWords(line)], 'user');
+      } catch (e) {
+        code = fail(e);
+      }
+      process.stdout.write(`${marker} ${code}\n`);
+      process.stderr.write(`${marker} ${code}\n`);
+    }
+    commandExit = 0;
+  });
+
+/** The one place a failure becomes output: one line on stderr; returns the exit code (2 for a usage
+ * mistake). Commander has printed its own line already. */
+function fail(e: unknown): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
   // An unexpected error's further lines are detail (a stack, a schema dump); an AgoraError's message
   // may carry a relay's words, which are kept but cannot break the line.
   const message = e instanceof AgoraError ? e.message : `unexpected failure: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
   process.stderr.write(`agora: ${failureLine(message)}\n`);
-  process.exitCode = e instanceof AgoraError && e.code === 'usage' ? 2 : 1;
+  return e instanceof AgoraError && e.code === 'usage' ? 2 : 1;
+}
+
+/** Runs one command line and returns its exit code; commands never exit the process themselves. */
+async function runCommand(argv: string[], from: 'node' | 'user'): Promise<number> {
+  commandExit = 0;
+  try {
+    await program.parseAsync(argv, { from });
+    return commandExit;
+  } catch (e) {
+    return fail(e);
+  }
 }
 
 async function main(): Promise<void> {
   // A failure outside the command's own promise (a stray callback) still ends as one line.
   const stray = (e: unknown) => {
-    fail(e);
+    process.exitCode = fail(e);
     process.exit();
   };
   process.on('uncaughtException', stray);
   process.on('unhandledRejection', stray);
-  try {
-    await program.parseAsync(process.argv);
-  } catch (e) {
-    fail(e);
-  }
+  process.exitCode = await runCommand(process.argv, 'node');
 }
 
 await main();

@@ -41,8 +41,8 @@ export interface ClientDeps {
    * waits for an administrator's device to rotate the organisation key before doing it itself.
    * A device about to write a public record never waits. */
   rotationGraceMs?: number;
-  /** See MachineConfig.sendWithoutCatchUp (one request per send; weaker key-transparency gossip). */
-  sendWithoutCatchUp?: boolean;
+  /** See MachineConfig.alwaysCatchUp: every send catches up first, even during `listen`. */
+  alwaysCatchUp?: boolean;
 }
 
 /** How long a pushed entry past a gap waits for the missing ones (pushes of entries that landed
@@ -54,7 +54,7 @@ export class AgoraClient {
   private readonly http: RelayHttp;
 
   private constructor(private readonly deps: ClientDeps, server: string) {
-    this.m = new Machine(deps.now ?? Date.now, { addGraceMs: deps.addGraceMs, rotationGraceMs: deps.rotationGraceMs, sendWithoutCatchUp: deps.sendWithoutCatchUp });
+    this.m = new Machine(deps.now ?? Date.now, { addGraceMs: deps.addGraceMs, rotationGraceMs: deps.rotationGraceMs, alwaysCatchUp: deps.alwaysCatchUp });
     // The token is the machine's to get (it signs the relay's challenge); transport asks for a new
     // one when the relay refuses the one held.
     this.http = new RelayHttp(server, deps.fetch, (fresh) => this.run(ops.ensureToken(this.m, fresh)));
@@ -67,7 +67,9 @@ export class AgoraClient {
   };
 
   /** Runs a machine operation on the state held now (no lock, no save). */
-  private run<T>(op: Op<T>): Promise<T> {
+  private async run<T>(op: Op<T>): Promise<T> {
+    // A head must never be saved (it lacks the messages), and an operation may need them.
+    if (this.headOnly) await this.loadMessages();
     return drive(op, this.perform);
   }
 
@@ -88,12 +90,44 @@ export class AgoraClient {
     }
   }
 
-  static async open(deps: ClientDeps): Promise<AgoraClient> {
-    const state = await deps.profile.load();
+  /** Opens the device's profile. `deferMessages`: reads it without the groups' messages where the
+   * storage can (ProfileStorage.loadHead), so an app can show its first screen without decrypting
+   * every stored message first; the first operation then loads the whole state, as every operation
+   * does. Until then `storedMessages` holds none. */
+  static async open(deps: ClientDeps, opts: { deferMessages?: boolean } = {}): Promise<AgoraClient> {
+    const head = opts.deferMessages === true && deps.profile.loadHead !== undefined;
+    const state = head ? await deps.profile.loadHead!() : await deps.profile.load();
     await loadMlsFor(state);
     const client = new AgoraClient(deps, state.server);
     client.m.begin(state);
+    client.headOnly = head;
     return client;
+  }
+
+  /** The state held is a profile head (open with `deferMessages`) until an operation loads it all. */
+  private headOnly = false;
+
+  /** False while the state held is such a head: `storedMessages` would then hold none. */
+  get messagesLoaded(): boolean {
+    return !this.headOnly;
+  }
+
+  /** After `open` with `deferMessages`: loads the whole state (the stored messages) now, under the
+   * profile lock, so `storedMessages` holds them; nothing when it is loaded already. Work on the
+   * state held outside an operation does this first by itself. */
+  async loadMessages(): Promise<void> {
+    if (!this.headOnly) return;
+    const release = await this.deps.profile.lock();
+    try {
+      const state = await this.deps.profile.load();
+      await loadMlsFor(state);
+      if (this.headOnly) {
+        this.m.state = state;
+        this.headOnly = false;
+      }
+    } finally {
+      await release();
+    }
   }
 
   /** Runs an operation holding the profile lock on freshly loaded state, and saves what it changed
@@ -104,6 +138,7 @@ export class AgoraClient {
       const state = await this.deps.profile.load();
       await loadMlsFor(state);
       this.m.begin(state);
+      this.headOnly = false;
       try {
         return await this.run(op());
       } finally {
@@ -117,6 +152,26 @@ export class AgoraClient {
   get me(): { userId: string; deviceId: string; name: string; role: api.Role; server: string; orgName: string } {
     const s = this.m.state;
     return { userId: s.userId, deviceId: s.deviceId, name: s.name, role: s.role, server: s.server, orgName: s.orgName };
+  }
+
+  /** True while this device cannot read the newest content of public groups: it holds no
+   * organisation key yet (a new device, until a colleague's device that is online hands the key
+   * over, automatically), or not the newest generation the key-transparency log shows. Read from
+   * the state as of the last operation; `listen`'s `onStateChanged` says when to read it again. */
+  get orgKeyWaiting(): boolean {
+    const s = this.m.state;
+    const held = new Set(Object.keys(s.orgKeys));
+    if (held.size === 0) return true;
+    const logged = Object.keys(s.kt.orgKeyLog?.generations ?? {}).map(Number);
+    return logged.length > 0 && !held.has(String(Math.max(...logged)));
+  }
+
+  /** What an app shows besides messages, as one comparable string: each group's name, description
+   * and this device's membership, and the organisation-key generations held. */
+  private shownState(): string {
+    const s = this.m.state;
+    const groups = Object.values(s.groups).map((g) => [g.id, g.name, g.description, g.removed, g.mls !== null]);
+    return JSON.stringify([groups, Object.keys(s.orgKeys)]);
   }
 
   // ---------- people and groups ----------
@@ -192,12 +247,25 @@ export class AgoraClient {
     return this.tx(() => ops.joinGroup(this.m, groupRef));
   }
 
+  /** Leaves a public group. A secret group cannot be left this way: one of its owners removes you. */
+  leaveGroup(groupRef: string): Promise<void> {
+    return this.tx(() => ops.leaveGroup(this.m, groupRef));
+  }
+
+  /** One request while `listen` keeps this device current (see Machine.isCurrent; two when a commit
+   * landed that its push has not brought yet), else a catch-up first: two. */
   send(groupRef: string, text: string): Promise<{ id: string; seq: number }> {
     return this.tx(() => ops.sendText(this.m, groupRef, text));
   }
 
   read(groupRef: string): Promise<{ group: GroupSummary; messages: MessageView[]; warnings: string[] }> {
     return this.tx(() => ops.read(this.m, groupRef));
+  }
+
+  /** The messages this device already holds for a group (by id), oldest first: no request, no
+   * lock, nothing saved. What `listen` and `read` brought in is here. */
+  storedMessages(groupId: string): (MessageView & { seq: number })[] {
+    return ops.storedMessages(this.m, groupId);
   }
 
   // ---------- administration ----------
@@ -248,6 +316,19 @@ export class AgoraClient {
     return this.tx(() => ops.deactivate(this.m, userRef));
   }
 
+  /** Gives a person (id or name) another role, as a signed key-transparency entry the relay logs,
+   * and checks this device's verified log shows it (`inLog: false` while the policy's witnesses
+   * have not cosigned it yet). The last administrator cannot be demoted. */
+  setRole(userRef: string, role: api.Role): Promise<{ userId: string; name: string; role: api.Role; inLog: boolean }> {
+    return this.tx(() => ops.setRole(this.m, userRef, role));
+  }
+
+  /** Every person's role as the key-transparency log proves it (`verified: false`: the relay's word,
+   * for someone the log does not prove yet). */
+  verifiedRoles(): Promise<{ userId: string; role: api.Role; verified: boolean }[]> {
+    return this.tx(() => ops.verifiedRoles(this.m));
+  }
+
   // ---------- key transparency ----------
 
   /** Verifies a person's keys in the key-transparency log and says which devices are trusted. */
@@ -278,8 +359,23 @@ export class AgoraClient {
    * with no request (see applyPushed). Pushes are queued while a sync or catch-up runs and merged
    * after it: entries the new position already covers are dropped, the rest applied in log order.
    * An entry past a gap waits PUSH_GAP_WAIT_MS for the missing ones, then that group's log is read
-   * once. Any other push (directory, mailbox, organisation keys…) runs the one-request sync. */
-  async listen(opts: { group?: string; signal: AbortSignal; onMessage: (groupId: string, groupName: string, m: MessageView) => void; onWarning?: (w: string) => void }): Promise<void> {
+   * once. Any other push (directory, mailbox, organisation keys…) runs the one-request sync.
+   *
+   * While the channel is open the device stays current (Machine.isCurrent), so `send` takes one
+   * request: the sync on (re)connect verifies a checkpoint, and another sync runs before that
+   * verification leaves the window (about every 90 s), or as soon as a push announces a change.
+   *
+   * `onStateChanged` is called after a catch-up the relay announced (a (re)connect, a push for new
+   * or renamed groups, the directory, organisation keys) and after any round that changed a
+   * group's name, description or this device's membership, or the organisation keys held: the
+   * moment for an app to read `listGroups` and `orgKeyWaiting` again. */
+  async listen(opts: {
+    group?: string;
+    signal: AbortSignal;
+    onMessage: (groupId: string, groupName: string, m: MessageView) => void;
+    onWarning?: (w: string) => void;
+    onStateChanged?: () => void;
+  }): Promise<void> {
     if (!this.deps.webSocket) throw new AgoraError('usage', 'no WebSocket implementation available');
     let only: string | undefined;
     if (opts.group) {
@@ -299,7 +395,24 @@ export class AgoraClient {
     const overdue = new Set<string>();
     const gapTimers = new Map<string, ReturnType<typeof setTimeout>>();
     let syncWanted = false;
+    /** The relay said something changed (or the channel just opened): its group list may differ in
+     * ways this device's state does not show, such as a public group created or renamed. */
+    let announced = true;
     let drainQueued = false;
+    /** The sync that keeps the device current (see keepCurrent). */
+    let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+    const keepCurrent = (): void => {
+      clearTimeout(refreshTimer);
+      refreshTimer = undefined;
+      const due = this.m.refreshDueInMs();
+      if (due === undefined || opts.signal.aborted) return;
+      // A sync that failed (the log unavailable, the relay unreachable) is tried again after a
+      // pause, not in a loop; sends meanwhile catch up first and fail closed on their own.
+      refreshTimer = setTimeout(() => {
+        refreshTimer = undefined;
+        void catchUp();
+      }, Math.max(due, this.m.currentWindowMs / 8));
+    };
     const drain = (): void => {
       if (drainQueued) return;
       drainQueued = true;
@@ -307,12 +420,26 @@ export class AgoraClient {
         .then(async () => {
           drainQueued = false;
           try {
+            let before = '';
             if (syncWanted) {
               syncWanted = false;
-              emit(await this.tx(() => ops.syncUnlocked(this.m)));
+              const wasAnnounced = announced;
+              announced = false;
+              emit(await this.tx(() => {
+                before = this.shownState();
+                return ops.syncUnlocked(this.m);
+              }));
+              if (wasAnnounced || this.shownState() !== before) opts.onStateChanged?.();
             }
-            if (pending.size > 0 || overdue.size > 0) emit(await this.tx(() => ops.applyPending(this.m, pending, overdue)));
+            if (pending.size > 0 || overdue.size > 0) {
+              emit(await this.tx(() => {
+                before = this.shownState();
+                return ops.applyPending(this.m, pending, overdue);
+              }));
+              if (this.shownState() !== before) opts.onStateChanged?.();
+            }
           } finally {
+            keepCurrent();
             // Also after a failed round: entries still waiting get their read when the wait ends.
             for (const [groupId, waiting] of pending) {
               if (waiting.size === 0) {
@@ -348,6 +475,10 @@ export class AgoraClient {
         opts.signal.addEventListener('abort', stop, { once: true });
         ws.onopen = () => {
           backoff = 250;
+          // Before the catch-up: the checkpoint it verifies is the first that may make the device
+          // current, since from here on pushes announce what changes.
+          this.m.channelOpened();
+          announced = true;
           void catchUp();
         };
         ws.onmessage = (ev) => {
@@ -366,10 +497,14 @@ export class AgoraClient {
             drain();
             return;
           }
+          this.m.changeNoticed();
+          announced = true;
           void catchUp();
         };
         ws.onerror = () => undefined;
         ws.onclose = () => {
+          this.m.channelClosed();
+          keepCurrent();
           opts.signal.removeEventListener('abort', stop);
           resolve();
         };
@@ -380,6 +515,8 @@ export class AgoraClient {
     }
     for (const t of gapTimers.values()) clearTimeout(t);
     gapTimers.clear();
+    this.m.channelClosed();
     await queue;
+    clearTimeout(refreshTimer);
   }
 }

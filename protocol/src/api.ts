@@ -184,6 +184,11 @@ export const DeletedResponse = z.object({ deleted: z.literal(true) });
 export const AddDepartmentMemberRequest = z.object({ userId: UserId });
 export const DepartmentsResponse = z.object({ departments: z.array(Department) });
 export const DeactivateResponse = z.object({ user: User, revokedDevices: z.array(DeviceId) });
+/** An administrator's device changes a person's role: it signs roleChangeMessage(person, role,
+ * nonce) (kt/entries.ts), which the relay checks and logs as a ROLE_CHANGED entry. */
+export const ChangeRoleRequest = z.object({ role: Role, nonce: b64uBytes(16), signature: Signature64 });
+export type ChangeRoleRequest = z.infer<typeof ChangeRoleRequest>;
+export const ChangeRoleResponse = z.object({ user: User });
 
 // ---- groups ----
 /** A secret group's member devices after a change, as the key-transparency log keeps them: a

@@ -91,6 +91,9 @@ test('key substitution: a relay-served key that the log does not prove is never 
   await expect(alice.client.addMembers(g.id, ['Bob S'])).rejects.toMatchObject({ code: 'forbidden', message: /KeyPackage served for device .* is not that device's/ });
   proxy.set(undefined);
   expect(await alarmKinds(alice.client)).toEqual(expect.arrayContaining(['key_substitution', 'claim_mismatch']));
+  // The alarm names Bob by his log id and name, so an app can point at him without parsing words.
+  const substitution = (await alice.client.alarms()).find((a) => a.kind === 'key_substitution');
+  expect(substitution?.subject).toEqual({ userId: bobState.userId, name: 'Bob S' });
   expect(proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
   expect((await alice.client.groupMembers(g.id)).map((m) => m.name)).toEqual(['Alice S']);
 

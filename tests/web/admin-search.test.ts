@@ -135,6 +135,29 @@ describe('administration, search and security screens', () => {
     await screenshot(vera, 'desktop-sicherheit');
   });
 
+  it('changes a role in Verwaltung after a confirmation, and refuses to demote the last administrator', async () => {
+    await openMenuItem(vera, 'Vera Verwaltung', 'Verwaltung');
+    const roles = vera.getByRole('region', { name: 'Rollen' });
+    const dorasRole = roles.getByRole('combobox', { name: 'Rolle von Dora Demir' });
+    await dorasRole.waitFor({ timeout: 30_000 });
+    await expect(dorasRole.inputValue()).resolves.toBe('member');
+    await dorasRole.selectOption({ label: 'Ankündigungen' });
+    const dialog = vera.getByRole('dialog', { name: 'Rolle von Dora Demir ändern?' });
+    await dialog.waitFor();
+    await expect(dialog.innerText()).resolves.toContain('„Mitglied“ zu „Ankündigungen“');
+    await accessible(vera, 'Verwaltung: Rolle ändern');
+    await dialog.getByRole('button', { name: 'Rolle ändern' }).click();
+    await roles.getByText('Dora Demir hat jetzt die Rolle „Ankündigungen“.').waitFor({ timeout: 30_000 });
+    await expect(roles.getByRole('combobox', { name: 'Rolle von Dora Demir' }).inputValue()).resolves.toBe('announcer');
+
+    await roles.getByRole('combobox', { name: 'Rolle von Vera Verwaltung' }).selectOption({ label: 'Mitglied' });
+    const own = vera.getByRole('dialog', { name: 'Rolle von Vera Verwaltung ändern?' });
+    await own.getByText(/letzte Administratorin oder der letzte Administrator/).waitFor();
+    await expect(own.getByRole('button', { name: 'Rolle ändern' }).isDisabled()).resolves.toBe(true);
+    await own.getByRole('button', { name: 'Abbrechen' }).click();
+    await expect(roles.getByRole('combobox', { name: 'Rolle von Vera Verwaltung' }).inputValue()).resolves.toBe('admin');
+  });
+
   it('raised no page error and no Content-Security-Policy refusal', () => {
     expect(problems.flat()).toEqual([]);
   });

@@ -12,8 +12,9 @@ import { DEFAULT_WEB_DIR } from '@agora/server';
 import { ROOT, startWorld, type World } from '../helpers.js';
 
 export { ROOT };
-/** The web app's build: `npm test` and `npm run build` make it before jest runs. */
-export const WEB_DIST = DEFAULT_WEB_DIR;
+/** The web app's build: `npm test` and `npm run build` make it before jest runs. AGORA_WEB_DIST
+ * names another build (one made with `vite build --outDir`, say, while the tree's own is rebuilt). */
+export const WEB_DIST = process.env.AGORA_WEB_DIST ?? DEFAULT_WEB_DIR;
 export const CHROMIUM = process.env.AGORA_CHROMIUM ?? '/usr/bin/chromium';
 /** Per test: a browser test signs people up, derives keys with Argon2id and waits for pushes. */
 export const WEB_TEST_TIMEOUT = 120_000;

@@ -88,6 +88,8 @@ describe('a key substitution by the relay, seen in the browser', () => {
     await page.getByRole('heading', { name: 'Warnungen' }).waitFor();
     const text = await page.locator('main').innerText();
     expect(text).toMatch(/Melden Sie das|Vergleichen Sie die Sicherheitsnummer/);
+    // The warning names the person whose keys the relay swapped.
+    expect(text).toContain('Bob Krause');
     expect(await axeViolations(page)).toEqual([]);
     await screenshot(page, 'desktop-sicherheitswarnung');
   });

@@ -6,6 +6,7 @@ export const PATHS = {
   newGroup: '/gruppen/neu',
   group: '/gruppen/:id',
   members: '/gruppen/:id/mitglieder',
+  groupSettings: '/gruppen/:id/einstellungen',
   invite: '/einladung',
   settings: '/einstellungen',
   security: '/sicherheit',

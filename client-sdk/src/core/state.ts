@@ -114,6 +114,10 @@ export const Alarm = z.object({
   message: z.string(),
   /** Signed notes and other data kept as evidence (no content, no keys). */
   evidence: z.array(z.string()),
+  /** The person the alarm is about, where it is about one (a key change, a name the relay got
+   * wrong): an app names them and links their safety number without parsing `message`. The name is
+   * the log's, or the relay's listing where the log has none. */
+  subject: z.object({ userId: z.string(), name: z.string() }).optional(),
 });
 export type Alarm = z.infer<typeof Alarm>;
 
@@ -142,6 +146,9 @@ export const VerifiedUser = z.object({
   devices: z.array(VerifiedDevice),
   /** Log position of the person's deactivation (undefined: verified by an older release). */
   deactivatedIndex: z.number().int().nullable().optional(),
+  /** The role from each log position on: creation, then every verified role change (undefined:
+   * verified by an older release, which is verified again before it is used). */
+  roles: z.array(z.object({ index: z.number().int(), role: Role })).optional(),
 });
 export type VerifiedUser = z.infer<typeof VerifiedUser>;
 

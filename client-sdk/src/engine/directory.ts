@@ -34,7 +34,16 @@ export async function* fetchSync(mc: Machine): Op<api.SyncResponse> {
   mc.state.directorySeq = Number(answer.cursor.split('.')[0]);
   // Before anything else is decided on it: fails closed when the log cannot be verified.
   yield* mc.trust.refresh(answer.checkpoint?.checkpoint);
+  yield* followOwnRole(mc);
   return answer;
+}
+
+/** When the directory hints that this person's role changed, the log decides: verifying their own
+ * entries sets the role this device acts with (KtTrust.keepVerified); a relay that only claims a
+ * change changes nothing. */
+export async function* followOwnRole(mc: Machine): Op<void> {
+  const listed = mc.state.directory.users.find((u) => u.id === mc.state.userId);
+  if (listed && listed.role !== mc.state.role) yield* mc.trust.ensureUsers([mc.state.userId]);
 }
 
 export function device(mc: Machine, deviceId: string): api.Device | undefined {

@@ -90,7 +90,7 @@ export function summary(mc: Machine, g: NamedGroup): GroupSummary {
   const isMember = g.kind === 'secret' ? groupOfMine(mc, g) : g.isMember;
   const description = g.kind === 'secret' ? mc.state.groups[g.id]?.description : null;
   return {
-    id: g.id, name: g.name, kind: g.kind, departmentId: g.departmentId, isMember, epoch: g.epoch, members: g.members.length,
+    id: g.id, name: g.name, kind: g.kind, departmentId: g.departmentId, isMember, epoch: g.epoch, members: g.members.length, createdBy: g.createdBy,
     ...(description ? { description } : {}),
   };
 }

@@ -13,6 +13,7 @@ export { applyPending, applyPushed, sendText, syncGroupLog } from './records.js'
 export { syncUnlocked } from './sync.js';
 export {
   addDepartmentMember, addMembers, addOwner, alarms, approveDevice, createDepartment, createGroup, createInvite, deactivate, deleteDepartment,
-  deleteGroup, departments, directory, groupMembers, joinGroup, linkDevice, listGroups, listOwnDevices, publishPolicy, read, removeDepartmentMember,
-  removeMembers, renameDepartment, renameGroup, revokeDevice, setPolicy, sync, updateGroup, verifyUser,
+  deleteGroup, departments, directory, groupMembers, joinGroup, leaveGroup, linkDevice, listGroups, listOwnDevices, publishPolicy, read, removeDepartmentMember,
+  removeMembers, renameDepartment, renameGroup, revokeDevice, setPolicy, storedMessages, sync, updateGroup, verifyUser,
 } from './operations.js';
+export { setRole, verifiedRoles } from './admin-roles.js';

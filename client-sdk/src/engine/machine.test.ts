@@ -14,7 +14,7 @@ import { AgoraError } from '../core/errors.js';
 import { RelayHttp } from '../transport/http.js';
 import { nodeFetch } from '../node/index.js';
 import type * as api from '@agora/protocol/api';
-import { Machine, loadMlsFor, type MachineConfig } from './machine.js';
+import { CURRENT_WINDOW_MS, Machine, loadMlsFor, type MachineConfig } from './machine.js';
 import { drive, type Perform } from './driver.js';
 import type { Effect, Op } from './op.js';
 import { syncUnlocked } from './sync.js';
@@ -55,8 +55,16 @@ const config = { addGraceMs: 0 };
 function machineFrom(stateJson: string, extra: MachineConfig = {}): Machine {
   return new Machine(() => now, { ...config, ...extra }, JSON.parse(stateJson) as ProfileState);
 }
-/** A device that sends without catching up first. */
-const quick: MachineConfig = { sendWithoutCatchUp: true };
+/** Makes `mc` current, as a listening driver does: the push channel opens, then a catch-up
+ * verifies a checkpoint (here the one its state holds, so no request); then a new operation
+ * starts on it. */
+async function makeCurrent(mc: Machine): Promise<void> {
+  mc.channelOpened();
+  await drive(mc.catchUp(mc.trust.refresh(mc.state.kt.checkpoint!.note)), async (e) => {
+    throw new Error(`no request expected, asked for ${e.kind}`);
+  });
+  mc.begin();
+}
 
 /** Drives `op` against a real relay and records each request with its raw answer. */
 async function record<T>(url: string, mc: Machine, op: Op<T>): Promise<{ result: T; script: Exchange[] }> {
@@ -168,8 +176,9 @@ beforeAll(async () => {
     sendScript = (await record(relay.url, sender, sendText(sender, 'ops', 'reply'))).script;
     afterSend = JSON.stringify(sender.state);
     await admin.updateGroup('ops');
-    const mover = machineFrom(afterSend, quick);
+    const mover = machineFrom(afterSend);
     mover.begin();
+    await makeCurrent(mover);
     movedScript = (await record(relay.url, mover, sendText(mover, 'ops', 'after the commit'))).script;
   } finally {
     await relay.close();
@@ -336,7 +345,7 @@ test('a send spends and persists its counter before the record goes out; a lost 
   expect(mc.state.sentCounters[groupId]).toBe(counter + 2);
 });
 
-test('a send without catch-up after a commit: the refusal brings the missing entries, applied with no request, and the record goes out again', async () => {
+test('a send of a current device after a commit: the refusal brings the missing entries, applied with no request, and the record goes out again', async () => {
   const records = `POST /v1/groups/${groupId}/records`;
   expect(movedScript.map(key)).toEqual([records, records]);
   expect(movedScript[0].error).toMatchObject({ code: 'stale_epoch', status: 409 });
@@ -346,8 +355,9 @@ test('a send without catch-up after a commit: the refusal brings the missing ent
   expect(missing.map((e) => e.kind)).toEqual(['record', 'commit']);
   expect(missing[0].seq).toBe(before.groups[groupId].cursor + 1);
 
-  const mc = machineFrom(afterSend, quick);
+  const mc = machineFrom(afterSend);
   mc.begin();
+  await makeCurrent(mc);
   const s = scripted(movedScript);
   await drive(sendText(mc, 'ops', 'after the commit'), s.perform);
   expect(s.asked).toEqual([records, records]);
@@ -358,11 +368,114 @@ test('a send without catch-up after a commit: the refusal brings the missing ent
 
   // Entries that do not continue this device's position are not applied on the relay's word: the
   // full send takes over (a sync first).
-  const gap = machineFrom(afterSend, quick);
+  const gap = machineFrom(afterSend);
   gap.begin();
+  await makeCurrent(gap);
   const shifted = clone(movedScript);
   shifted[0].error!.entries = (shifted[0].error!.entries as api.LogEntry[]).map((e) => ({ ...e, seq: e.seq + 1 }));
   const g = scripted(shifted);
   await drive(sendText(gap, 'ops', 'after the commit'), g.perform).catch(() => undefined);
   expect(g.asked.slice(0, 2)).toEqual([records, expect.stringMatching(/^GET \/v1\/sync\?/)]);
+});
+
+describe('a current device (one-request send)', () => {
+  const noRequest: Perform = async (e) => {
+    throw new Error(`no request expected, asked for ${e.kind}`);
+  };
+  /** A catch-up that verifies the checkpoint the state holds, as a sync's fetch would. */
+  async function verify(mc: Machine): Promise<void> {
+    mc.begin();
+    await drive(mc.catchUp(mc.trust.refresh(mc.state.kt.checkpoint!.note)), noRequest);
+    mc.begin();
+  }
+
+  test('is one whose push channel is open and whose catch-up since verified a checkpoint, within the window', async () => {
+    let t = now;
+    const mc = new Machine(() => t, config, JSON.parse(afterSend) as ProfileState);
+    mc.begin();
+    expect(mc.isCurrent()).toBe(false);
+    expect(mc.refreshDueInMs()).toBeUndefined();
+    // Verified before the channel opened: what changed in between was pushed to nobody.
+    await verify(mc);
+    mc.channelOpened();
+    expect(mc.isCurrent()).toBe(false);
+    expect(mc.refreshDueInMs()).toBe(0);
+    await verify(mc);
+    expect(mc.isCurrent()).toBe(true);
+    expect(mc.currentWindowMs).toBe(CURRENT_WINDOW_MS);
+    expect(mc.refreshDueInMs()).toBe((CURRENT_WINDOW_MS * 3) / 4);
+
+    // The window is counted from the verification, on this device's clock.
+    t += CURRENT_WINDOW_MS - 1;
+    expect(mc.isCurrent()).toBe(true);
+    expect(mc.refreshDueInMs()).toBe(0);
+    t += 1;
+    expect(mc.isCurrent()).toBe(false);
+    await verify(mc);
+    expect(mc.isCurrent()).toBe(true);
+
+    // A push announcing a change (directory, organisation keys…): not current until a sync that
+    // started after it has completed; one during which it arrived does not count, nor one that
+    // verified no checkpoint.
+    mc.changeNoticed();
+    expect(mc.isCurrent()).toBe(false);
+    await verify(mc);
+    expect(mc.isCurrent()).toBe(true);
+    mc.begin();
+    const note = mc.state.kt.checkpoint!.note;
+    await drive(mc.catchUp((async function* () {
+      yield* mc.trust.refresh(note);
+      mc.changeNoticed();
+    })()), noRequest);
+    expect(mc.isCurrent()).toBe(false);
+    mc.begin();
+    await drive(mc.catchUp((async function* () {})()), noRequest);
+    expect(mc.isCurrent()).toBe(false);
+    await verify(mc);
+    expect(mc.isCurrent()).toBe(true);
+
+    // A check of the log that fails ends it at once, within the window too.
+    mc.begin();
+    await expect(drive(mc.trust.refresh('not a checkpoint'), noRequest)).rejects.toMatchObject({ code: 'forbidden' });
+    expect(mc.isCurrent()).toBe(false);
+    await verify(mc);
+    expect(mc.isCurrent()).toBe(true);
+
+    // The channel closes: nothing tells the device what changes, and nothing is kept current.
+    mc.channelClosed();
+    expect(mc.isCurrent()).toBe(false);
+    expect(mc.refreshDueInMs()).toBeUndefined();
+  });
+
+  test('the window is at most half the checkpoint age the policy accepts; alwaysCatchUp turns it off', async () => {
+    const mc = machineFrom(afterSend);
+    mc.state.kt.policy = { ...(mc.state.kt.policy as object), maxCheckpointAgeSeconds: 60 };
+    expect(mc.currentWindowMs).toBe(30_000);
+
+    const never = machineFrom(afterSend, { alwaysCatchUp: true });
+    never.channelOpened();
+    await verify(never);
+    expect(never.isCurrent()).toBe(false);
+    expect(never.refreshDueInMs()).toBeUndefined();
+  });
+
+  test('sends in one request; past the window it catches up first, as a device that does not listen', async () => {
+    const records = `POST /v1/groups/${groupId}/records`;
+    const current = machineFrom(afterSync);
+    current.begin();
+    await makeCurrent(current);
+    const one = scripted(sendScript);
+    await drive(sendText(current, 'ops', 'reply'), one.perform);
+    // Sealed under the epoch key it holds: the two entries it has not read are in the same epoch.
+    expect(one.asked).toEqual([records]);
+
+    let t = now;
+    const late = new Machine(() => t, config, JSON.parse(afterSync) as ProfileState);
+    late.begin();
+    await makeCurrent(late);
+    t += late.currentWindowMs;
+    const full = scripted(sendScript);
+    await drive(sendText(late, 'ops', 'reply'), full.perform);
+    expect(full.asked).toEqual(sendScript.map(key));
+  });
 });

@@ -5,6 +5,7 @@
 import type { ProfileState } from '../core/state.js';
 import { loadMls } from '../mls/index.js';
 import { KtTrust } from './trust.js';
+import type { Op } from './op.js';
 
 export interface MachineConfig {
   /** Other people's devices are added to a secret group by their owner's devices first; after this
@@ -14,13 +15,23 @@ export interface MachineConfig {
    * waits for an administrator's device to rotate the organisation key before doing it itself.
    * A device about to write a public record never waits. */
   rotationGraceMs?: number;
-  /** A send to a secret group goes out at once under the epoch key this device holds (one request;
-   * two when a commit landed since), without the catch-up that verifies a fresh key-transparency
-   * checkpoint first. The record then carries the checkpoint of this device's last sync, so the
-   * gossip that catches a relay showing people different logs lags by that much, and a log that is
-   * unavailable is noticed at the next sync rather than before this record. Off by default. */
-  sendWithoutCatchUp?: boolean;
+  /** Every send catches up first (a sync that verifies a fresh key-transparency checkpoint), even
+   * while this device is current (see Machine.isCurrent): two requests per send whatever the push
+   * channel says. For tests and scripts that want the send of a device that does not listen. */
+  alwaysCatchUp?: boolean;
 }
+
+/** How long a checkpoint this device verified keeps it current while its push channel is open:
+ * a send in that time goes out in one request, under keys it verified then (see isCurrent). It is
+ * what the steady send costs in key transparency: the checkpoint a record carries as gossip (which
+ * catches a relay that shows people different logs) is at most this old, and a log that became
+ * unavailable is noticed by a send at most this late (the send then fails closed as any other).
+ * Two minutes add little to the age of checkpoint every device already accepts (the policy's
+ * maxCheckpointAgeSeconds, typically an hour: a relay may show anyone a checkpoint that old), and
+ * keep a listening device current at the price of one GET /v1/sync about every 90 s (about 1.5 KB
+ * when nothing changed, docs/performance.md). The window is capped at half of maxCheckpointAgeSeconds, so a
+ * policy that tolerates little staleness gets a shorter one. */
+export const CURRENT_WINDOW_MS = 120_000;
 
 export class Machine {
   /** The device's state; the driver loads it before and saves it after each operation. */
@@ -28,6 +39,13 @@ export class Machine {
   /** Warnings of the current operation (the report shows them). */
   warnings: string[] = [];
   readonly trust: KtTrust;
+  /** Whether the driver's push channel is open. In memory only, as the two below: a process that
+   * starts anew has heard no pushes. */
+  private channelOpen = false;
+  /** How many times the push channel opened or announced a change that a sync applies. */
+  private notices = 0;
+  /** The notices that the last sync to complete had seen when it started: it applied them. */
+  private caughtUpTo = -1;
 
   constructor(
     readonly now: () => number,
@@ -44,6 +62,60 @@ export class Machine {
     if (state) this.state = state;
     this.warnings = [];
     this.trust.begin();
+  }
+
+  /** The driver's push channel opened: from here on the relay's pushes tell this device what
+   * changes, so once a sync that starts after this has completed it may be current (isCurrent). */
+  channelOpened(): void {
+    this.channelOpen = true;
+    this.notices += 1;
+  }
+
+  /** The push channel closed: nothing tells this device what changes any more. */
+  channelClosed(): void {
+    this.channelOpen = false;
+  }
+
+  /** The push channel announced a change that a sync applies (anything but a group's log entry):
+   * until a sync that starts after it has completed, sends catch up first. */
+  changeNoticed(): void {
+    this.notices += 1;
+  }
+
+  /** Runs a sync (`op`, from its own fetch on): when it completes having verified a checkpoint,
+   * what the push channel announced before it started is applied. */
+  async *catchUp<T>(op: Op<T>): Op<T> {
+    const covers = this.notices;
+    const verified = this.trust.verifications.count;
+    const result = yield* op;
+    if (this.trust.verifications.count > verified) this.caughtUpTo = Math.max(this.caughtUpTo, covers);
+    return result;
+  }
+
+  /** The freshness window of a verified checkpoint (CURRENT_WINDOW_MS, or half the policy's
+   * maxCheckpointAgeSeconds when that is less). */
+  get currentWindowMs(): number {
+    return Math.min(CURRENT_WINDOW_MS, this.trust.policy.maxCheckpointAgeSeconds * 500);
+  }
+
+  /** Whether this device's view is current, so a send may go out in one request (under the keys
+   * it holds, trusting none anew): the push channel is open; a sync that started after it opened
+   * and after the last change it announced has completed, verifying a checkpoint; no check of the
+   * log failed since; and the last checkpoint was verified less than currentWindowMs ago.
+   * Otherwise a send catches up first. */
+  isCurrent(): boolean {
+    const v = this.trust.verifications;
+    return !this.config.alwaysCatchUp && this.channelOpen && this.caughtUpTo === this.notices
+      && v.lastAt >= 0 && this.now() - v.lastAt < this.currentWindowMs;
+  }
+
+  /** In how many ms the driver should sync to keep this device current: three quarters into the
+   * window, so a sync on a slow link ends before the window does; 0 when it is not current now.
+   * Undefined while the push channel is closed (nothing to keep current). */
+  refreshDueInMs(): number | undefined {
+    if (!this.channelOpen || this.config.alwaysCatchUp) return undefined;
+    if (!this.isCurrent()) return 0;
+    return Math.max(0, this.trust.verifications.lastAt + Math.floor((this.currentWindowMs * 3) / 4) - this.now());
   }
 }
 

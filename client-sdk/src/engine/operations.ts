@@ -205,6 +205,15 @@ export async function* addOwner(mc: Machine, groupRef: string, userRef: string):
   throw new AgoraError('conflict', `"${g.name}" is changing too fast; try again`);
 }
 
+/** Leaves a public group (the relay lets anyone take themselves out). A secret group cannot be left
+ * from the inside: a member's device cannot commit its own removal, so an owner removes them. */
+export async function* leaveGroup(mc: Machine, groupRef: string): Op<void> {
+  const g = yield* findGroup(mc, groupRef);
+  if (g.kind === 'secret') throw new AgoraError('usage', `"${g.name}" is a secret group: ask one of its owners to remove you`);
+  if (!g.isMember) throw new AgoraError('not_a_member', `you are not a member of "${g.name}"`);
+  yield* ask(req.removePublicMembers(g.id, [mc.state.userId]));
+}
+
 export async function* joinGroup(mc: Machine, groupRef: string): Op<void> {
   const g = yield* findGroup(mc, groupRef);
   if (g.kind === 'secret') throw new AgoraError('forbidden', `"${g.name}" is a secret group: only its members can add you`);
@@ -230,6 +239,14 @@ export async function* read(mc: Machine, groupRef: string): Op<{ group: GroupSum
     messages,
     warnings: [...report.warnings, ...rejected],
   };
+}
+
+/** The messages this device holds for a group, oldest first, from its own state: no request and no
+ * catch-up (`read` does that). Empty for a group it never read. A local full-text index fills
+ * itself from here without a request per group. */
+export function storedMessages(mc: Machine, groupId: string): (MessageView & { seq: number })[] {
+  const local = mc.state.groups[groupId];
+  return (local?.messages ?? []).slice().sort((a, b) => a.seq - b.seq).map((m) => ({ ...view(mc, m), seq: m.seq }));
 }
 
 export async function* createInvite(mc: Machine, input: { name: string; department?: string; role?: api.Role; newPerson?: boolean }): Op<{ code: string; expiresAt: number; kind: 'user' | 'device'; userId?: string }> {

@@ -132,7 +132,8 @@ export async function checkGenerationEntry(mc: Machine, e: OrgKeyGenerationEntry
   if (!active) return `its creator ${e.creatorDeviceId} was revoked or deactivated`;
   const creator = mc.trust.device(e.creatorDeviceId)!;
   if (!(await verify(creator.signPub, orgKeyGenerationMessage(e.generation, e.deviceSetHash, e.keyCommitment), e.signature))) return 'its signature does not verify';
-  const role = mc.state.kt.users[creator.userId]?.role;
+  // The role the creator held when they made it: an administrator demoted later still made it as one.
+  const role = mc.trust.roleAt(creator.userId, index);
   if (role !== 'admin' && ctx.previous !== null && !(ctx.lastRevocation !== null && ctx.lastRevocation > ctx.previous)) {
     return 'it was created by a colleague who is not an administrator while no revocation was pending';
   }

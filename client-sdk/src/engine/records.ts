@@ -177,7 +177,7 @@ export async function* sendMeta(mc: Machine, groupId: string, meta: MetaBody): O
 }
 
 export function view(mc: Machine, m: StoredMessage): MessageView {
-  return { id: m.id, sender: m.sender, senderName: nameOf(mc, m.sender), sentAt: m.sentAt, text: m.text };
+  return { id: m.id, seq: m.seq, sender: m.sender, senderName: nameOf(mc, m.sender), sentAt: m.sentAt, text: m.text };
 }
 
 /** A text record of this device, sealed under `key` for `epoch`. */
@@ -227,12 +227,15 @@ async function* applyRefusal(mc: Machine, groupId: string, refusal: AgoraError):
   return (yield* applyPushed(mc, groupId, missing.data)) ? missing.data[missing.data.length - 1].seq : undefined;
 }
 
-/** A send to a secret group without catching up first (`MachineConfig.sendWithoutCatchUp`): one
- * request. The record is sealed under the epoch key this device holds for the epoch it last saw,
- * which trusts no key anew; when a commit landed since, the relay refuses it with the entries this
- * device has not read, which bring the new epoch, and it is sealed again: two requests. Undefined
- * when the full send takes over: a public group (the key rotation owed before a public record is
- * read from the log), a group not held here, an update commit due, entries that cannot be applied
+/** A send to a secret group without catching up first, while this device is current
+ * (Machine.isCurrent: its push channel is open and it verified a checkpoint within the window):
+ * one request. The record is sealed under the epoch key this device holds for the epoch it last
+ * saw, which trusts no key anew; when a commit landed since, the relay refuses it with the entries
+ * this device has not read, which bring the new epoch, and it is sealed again: two requests. Those
+ * entries are applied only as a pushed entry is (applyPushed: continuing this device's position,
+ * every key involved proven by the key-transparency log already, nothing refused). Undefined when
+ * the full send takes over: a public group (the key rotation owed before a public record is read
+ * from the log), a group not held here, an update commit due, entries that cannot be applied
  * without requests, or any other refusal. */
 async function* sendSteady(mc: Machine, groupRef: string, text: string): Op<{ id: string; seq: number } | undefined> {
   const local = heldSecretGroup(mc, groupRef);
@@ -266,7 +269,7 @@ async function* sendSteady(mc: Machine, groupRef: string, text: string): Op<{ id
 
 export async function* sendText(mc: Machine, groupRef: string, text: string): Op<{ id: string; seq: number }> {
   if (text.length === 0) throw new AgoraError('usage', 'the message is empty');
-  if (mc.config.sendWithoutCatchUp) {
+  if (mc.isCurrent()) {
     const steady = yield* sendSteady(mc, groupRef, text);
     if (steady) return steady;
   }

@@ -49,6 +49,7 @@ export const req = {
   renameGroup: (groupId: string, name: string) => post(`/v1/groups/${id(groupId)}/rename`, api.GroupView, { name }),
   deleteGroup: (groupId: string) => post(`/v1/groups/${id(groupId)}/delete`, api.DeletedResponse, {}),
   deactivate: (userId: string) => post(`/v1/admin/users/${id(userId)}/deactivate`, api.DeactivateResponse, {}),
+  changeRole: (userId: string, body: api.ChangeRoleRequest) => post(`/v1/admin/users/${id(userId)}/role`, api.ChangeRoleResponse, body),
   createGroup: (body: z.input<typeof api.CreateGroupRequest>) => post('/v1/groups', api.GroupView, body),
   groups: () => get('/v1/groups', api.GroupsResponse),
   group: (groupId: string) => get(`/v1/groups/${id(groupId)}`, api.GroupView),

@@ -12,7 +12,14 @@ import { syncOrgKeys } from './orgkeys.js';
 import { syncGroupLog, view } from './records.js';
 
 /** `fetched`: the sync answer the caller started its operation from (else one is fetched). */
-export async function* syncUnlocked(mc: Machine, only?: string, fetched?: api.SyncResponse): Op<SyncReport> {
+export function syncUnlocked(mc: Machine, only?: string, fetched?: api.SyncResponse): Op<SyncReport> {
+  // A sync from its own fetch applies what the push channel announced before it started (the
+  // device may then send in one request, see Machine.isCurrent); one from an answer fetched
+  // earlier may predate an announcement.
+  return fetched ? syncFrom(mc, only, fetched) : mc.catchUp(syncFrom(mc, only));
+}
+
+async function* syncFrom(mc: Machine, only?: string, fetched?: api.SyncResponse): Op<SyncReport> {
   mc.warnings = [];
   const answer = fetched ?? (yield* fetchSync(mc));
   yield* mc.trust.monitorSelf();

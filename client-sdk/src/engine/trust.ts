@@ -9,7 +9,9 @@ import { fromB64u, newId, toB64u, bytesEqual } from '@agora/protocol/encoding';
 import { KtError, verifyAppendOnly, verifyCheckpoint } from '@agora/protocol/kt/checkpoint';
 import { openNote, parseCheckpoint, verifierFromVkey } from '@agora/protocol/kt/note';
 import { PolicySchema, type Policy } from '@agora/protocol/kt/policy';
-import type { ApproverLookup } from '@agora/protocol/kt/chain';
+import { ChainError, replayUser, roleAt, type ApproverLookup } from '@agora/protocol/kt/chain';
+import type { KtRole } from '@agora/protocol/kt/entries';
+import type { KtUserResponse } from '@agora/protocol/api';
 import { UserProofError, verifyUserProof } from '@agora/protocol/kt/verify-user';
 import type { MembershipCheck } from '../core/membership.js';
 import { decodeEntry, isLegacyMembership, membershipMessage } from '@agora/protocol/kt/entries';
@@ -37,6 +39,12 @@ export class KtTrust {
   private verifiedAt = -1;
   /** People verified (or found unverifiable) in this operation. */
   private outcomes = new Map<string, VerifiedUser | undefined>();
+  /** The log's answers for the people being verified right now (see prefixApprover). */
+  private pending = new Map<string, KtUserResponse>();
+  /** The checkpoints this object verified across operations (kept in memory only), and when the
+   * last one was; `lastAt` is -1 once any check of the log failed since, so a device whose log
+   * misbehaves stops sending on the view it had (see Machine.isCurrent) until one verifies again. */
+  readonly verifications = { count: 0, lastAt: -1 };
 
   constructor(
     private readonly state: () => ProfileState,
@@ -58,16 +66,17 @@ export class KtTrust {
     this.outcomes.clear();
   }
 
-  alarm(kind: string, message: string, evidence: string[] = []): Alarm {
+  alarm(kind: string, message: string, evidence: string[] = [], subject?: Alarm['subject']): Alarm {
     // The same finding on every sync is one alarm, not a flood.
     const known = this.local.alarms.find((a) => a.kind === kind && a.message === message);
-    const a: Alarm = known ?? { id: newId('r').slice(2, 12), at: this.now(), kind, message, evidence };
+    const a: Alarm = known ?? { id: newId('r').slice(2, 12), at: this.now(), kind, message, evidence, ...(subject ? { subject } : {}) };
     if (!known) this.local.alarms.push(a);
     this.raised.push(a);
     return a;
   }
 
   private fail(kind: string, message: string, evidence: string[] = []): never {
+    this.verifications.lastAt = -1;
     this.alarm(kind, message, evidence);
     throw new AgoraError('forbidden', `key transparency: ${message}`);
   }
@@ -115,6 +124,8 @@ export class KtTrust {
     }
     this.refreshed = true;
     this.verifiedAt = this.now();
+    this.verifications.count += 1;
+    this.verifications.lastAt = this.verifiedAt;
   }
 
   get checkpointNote(): string | undefined {
@@ -146,7 +157,8 @@ export class KtTrust {
   private known(userId: string): VerifiedUser | undefined | 'missing' {
     const cached = this.local.users[userId];
     // A profile written before device approvals lacks `approvedIndex`: verify such a person again.
-    if (cached && cached.size === this.checkpoint.size && cached.devices.every((d) => d.approvedIndex !== undefined)) return cached;
+    // One written before role changes lacks `roles`: verify that person again too.
+    if (cached && cached.size === this.checkpoint.size && cached.roles !== undefined && cached.devices.every((d) => d.approvedIndex !== undefined)) return cached;
     return this.outcomes.has(userId) ? this.outcomes.get(userId) : 'missing';
   }
 
@@ -169,13 +181,27 @@ export class KtTrust {
       if (e instanceof AgoraError && e.code === 'not_found') return undefined;
       throw new AgoraError('network', `the key-transparency log did not answer for a person (${(e as Error).message})`);
     }
+    this.pending.set(userId, response);
+    try {
+      return yield* this.replayVerified(userId, response, cp);
+    } finally {
+      this.pending.delete(userId);
+    }
+  }
+
+  private async *replayVerified(userId: string, response: KtUserResponse, cp: { size: number; root: Uint8Array }): Op<VerifiedUser | undefined> {
     // The people whose devices approved this person's are verified first (each at most once): the
     // chain is then checked against them with no request in between.
     for (;;) {
       const missing = new Set<string>();
       const approver: ApproverLookup = async (deviceId, index) => {
         const ownerId = this.state().directory.devices.find((d) => d.id === deviceId)?.userId;
-        if (!ownerId || ownerId === userId) return undefined;
+        if (!ownerId) return undefined;
+        // Someone whose own verification is under way (role changes can make two administrators
+        // vouch for each other): their entries before `index` are replayed on their own, which
+        // ends because every step looks further back in the log.
+        if (this.pending.has(ownerId)) return this.prefixApprover(ownerId, deviceId, index, cp, approver);
+        if (ownerId === userId) return undefined;
         const owner = this.known(ownerId);
         if (owner === 'missing') {
           missing.add(ownerId);
@@ -183,7 +209,8 @@ export class KtTrust {
         }
         const d = owner?.devices.find((x) => x.deviceId === deviceId);
         if (!owner || !d) return undefined;
-        return { userId: ownerId, role: owner.role, signPub: fromB64u(d.signPub), active: d.addedIndex < index && (d.revokedIndex === null || d.revokedIndex > index) };
+        const role = roleAt(owner.roles ?? [], index) ?? owner.role;
+        return { userId: ownerId, role, signPub: fromB64u(d.signPub), active: d.addedIndex < index && (d.revokedIndex === null || d.revokedIndex > index) };
       };
       let outcome: { chain: Awaited<ReturnType<typeof verifyUserProof>> } | { error: unknown };
       try {
@@ -199,10 +226,39 @@ export class KtTrust {
       const e = outcome.error;
       if (!(e instanceof UserProofError)) throw e;
       const name = this.state().directory.users.find((u) => u.id === userId)?.name ?? userId;
-      this.alarm(e.code === 'chain' ? 'bad_chain' : 'key_substitution', `${name}: ${e.message}`, [this.local.checkpoint!.note]);
+      this.alarm(e.code === 'chain' ? 'bad_chain' : 'key_substitution', `${name}: ${e.message}`, [this.local.checkpoint!.note], { userId, name });
       delete this.local.users[userId];
       return undefined;
     }
+  }
+
+  /** A device of a person whose verification is under way, as their own entries before `index`
+   * (each proven included in the checkpoint) show it at `index`; undefined when they do not. */
+  private async prefixApprover(ownerId: string, deviceId: string, index: number, cp: { size: number; root: Uint8Array }, approver: ApproverLookup): ReturnType<ApproverLookup> {
+    const response = this.pending.get(ownerId)!;
+    try {
+      const entries = response.entries.filter((e) => e.index < index).map((e) => {
+        const bytes = fromB64u(e.entry);
+        verifyInclusion(leafHash(bytes), e.index, cp.size, e.proof.map(fromB64u), cp.root);
+        return { index: e.index, bytes };
+      });
+      if (entries.length === 0) return undefined;
+      const chain = await replayUser(ownerId, entries, approver);
+      const d = chain.devices.find((x) => x.deviceId === deviceId);
+      if (!d) return undefined;
+      return { userId: ownerId, role: chain.role, signPub: d.signPub, active: d.addedIndex < index && (d.revokedIndex === null || d.revokedIndex > index) };
+    } catch (e) {
+      if (e instanceof ProofError || e instanceof ChainError) return undefined;
+      throw e;
+    }
+  }
+
+  /** The role a verified person held at log position `index` (their current one if this device
+   * verified them before role changes were logged); undefined if not verified. */
+  roleAt(userId: string, index: number): KtRole | undefined {
+    const v = this.local.users[userId];
+    if (!v) return undefined;
+    return roleAt(v.roles ?? [], index) ?? v.role;
   }
 
   /** Keeps a person's verified chain at checkpoint size `size`, unless a key of theirs is bound to
@@ -212,6 +268,7 @@ export class KtTrust {
       size,
       name: chain.name,
       role: chain.role,
+      roles: chain.roles.map((r) => ({ index: r.index, role: r.role })),
       status: chain.status,
       deactivatedIndex: chain.deactivatedIndex,
       devices: chain.devices.map((d) => ({
@@ -232,12 +289,14 @@ export class KtTrust {
       if (otherId === userId) continue;
       const clash = verified.devices.find((d) => other.devices.some((o) => o.signPub === d.signPub || o.encPub === d.encPub));
       if (clash) {
-        this.alarm('key_substitution', `a key of ${verified.name} (device ${clash.deviceId}) is also bound to ${other.name}: neither is trusted`);
+        this.alarm('key_substitution', `a key of ${verified.name} (device ${clash.deviceId}) is also bound to ${other.name}: neither is trusted`, [], { userId, name: verified.name });
         delete this.local.users[otherId];
         return undefined;
       }
     }
     this.local.users[userId] = verified;
+    // This device's own role is what the log says, not what it was when the device enrolled.
+    if (userId === this.state().userId) this.state().role = verified.role;
     return verified;
   }
 
@@ -247,7 +306,7 @@ export class KtTrust {
     const listed = s.directory.users.find((u) => u.id === userId);
     if (listed && !sameName(listed.name, v.name)) {
       // Names decide whom people add: the log's name is used, the relay's is evidence.
-      this.alarm('name_mismatch', `the relay calls ${userId} "${listed.name}", but the key-transparency log names this person "${v.name}": the log's name is used`);
+      this.alarm('name_mismatch', `the relay calls ${userId} "${listed.name}", but the key-transparency log names this person "${v.name}": the log's name is used`, [], { userId, name: v.name });
     }
     // A device enrolled after the checkpoint we verified (witnesses lag behind the log) is simply
     // not trusted yet; one the log still lacks after that window is an alarm.
@@ -267,9 +326,9 @@ export class KtTrust {
         const mine = userId === s.userId;
         this.alarm(mine ? 'unknown_device' : 'key_substitution', mine
           ? `the relay lists a device of yours (${d.id}) that the key-transparency log does not show; it is not trusted`
-          : `the relay lists a device of ${v.name} (${d.id}) that the key-transparency log does not show; it is not trusted`);
+          : `the relay lists a device of ${v.name} (${d.id}) that the key-transparency log does not show; it is not trusted`, [], { userId, name: v.name });
       } else if (logged.signPub !== d.signPub || logged.encPub !== d.encPub) {
-        this.alarm('key_substitution', `the relay served other keys for a device of ${v.name} (${d.id}) than the key-transparency log: it may be trying to read messages; those keys are not used`);
+        this.alarm('key_substitution', `the relay served other keys for a device of ${v.name} (${d.id}) than the key-transparency log: it may be trying to read messages; those keys are not used`, [], { userId, name: v.name });
       }
     }
   }

@@ -14,10 +14,16 @@ export interface GroupSummary {
   isMember: boolean;
   epoch: number | null;
   members: number;
+  /** Who created it, as the relay records it (null for a department's groups): with the role, says
+   * who may rename or delete a public group. Absent where the relay's view was not at hand. */
+  createdBy?: string | null;
 }
 
 export interface MessageView {
   id: string;
+  /** The message's position in its group's log: the order every member sees, whatever order the
+   * push channel or a catch-up delivered it in (sentAt is the sender's clock, not an order). */
+  seq: number;
   sender: string;
   senderName: string;
   sentAt: number;

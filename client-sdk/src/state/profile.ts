@@ -38,6 +38,11 @@ export interface ProfileStorage {
   exists(): Promise<boolean>;
   load(): Promise<ProfileState>;
   save(state: ProfileState): Promise<void>;
+  /** The state without the groups' messages (each group's `messages` empty), where a storage can
+   * read it for less than the whole (StoreProfile: the message records are most of a profile, and
+   * each is decrypted on its own). What an app shows before its first operation needs no more;
+   * such a state is never saved (AgoraClient.open with `deferMessages`). */
+  loadHead?(): Promise<ProfileState>;
 }
 
 export interface EncryptedProfileOptions {

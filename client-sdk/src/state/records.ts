@@ -24,14 +24,19 @@ import { AgoraError } from '../core/errors.js';
 import { Directory, GroupLocal, KtLocal, ProfileState, StoredMessage } from '../core/state.js';
 import type { StoreName } from '../store/types.js';
 
-export const RECORDS_VERSION = 1;
+/** Version history: 1, the first; 2 added optional fields only (the person an alarm is about, a
+ * verified person's role history), so every version-1 record is a valid version-2 record and one
+ * reader reads both. */
+export const RECORDS_VERSION = 2;
+/** The oldest records version this release reads. */
+const OLDEST_READABLE_VERSION = 1;
 
 export const IDENTITY_PART = 'device';
 export const IDENTITY = { device: 0, directory: 1, kt: 2, keyPackages: 3, generation: 4 } as const;
 export const GROUP = { state: 0, mls: 1 } as const;
 
 export const DeviceRecord = ProfileState.omit({ groups: true, directory: true, kt: true, keyPackages: true }).extend({
-  recordsVersion: z.literal(RECORDS_VERSION),
+  recordsVersion: z.number().int().min(OLDEST_READABLE_VERSION).max(RECORDS_VERSION),
   /** The groups this device keeps, so they can be found: partitions are stored hashed. */
   groupIds: z.array(z.string()),
 });
@@ -151,8 +156,8 @@ export function generationRecord(generation: string): ProfileRecord {
 }
 
 /** Reads a whole state back. `onRecord` sees every record read (to remember what is stored), except
- * the generation token. */
-export async function readProfile(reader: RecordReader, where: string, onRecord: (r: ProfileRecord) => void): Promise<ProfileState> {
+ * the generation token. `messages: false` leaves every group's messages out (empty), unread. */
+export async function readProfile(reader: RecordReader, where: string, onRecord: (r: ProfileRecord) => void, opts: { messages?: boolean } = {}): Promise<ProfileState> {
   const get = async (store: StoreName, part: string, index: number) => {
     const bytes = await reader.get(store, part, index);
     if (bytes !== undefined) onRecord({ store, part, index, kind: 'json', bytes });
@@ -179,7 +184,7 @@ export async function readProfile(reader: RecordReader, where: string, onRecord:
       epochKeys[String(index)] = key;
     }
     const messages: StoredMessage[] = [];
-    for (const { index, value } of await reader.all('messages', id)) {
+    for (const { index, value } of opts.messages === false ? [] : await reader.all('messages', id)) {
       const m = decode(MessageRecord, value, `group ${id} message`, where);
       if (m.seq !== index) throw new AgoraError('profile_corrupt', `a message record of group ${id} in the profile at ${where} is not at its own position`);
       onRecord({ store: 'messages', part: id, index, kind: 'message', message: { ...m } });

@@ -5,6 +5,7 @@ import type { ProfileState } from '../core/state.js';
 import { PassphraseKeySource } from '../keysource/passphrase.js';
 import { MemoryStorage } from '../store/memory-store.js';
 import type { StoreBackend } from '../store/types.js';
+import { RECORDS_VERSION } from './records.js';
 import { StoreProfile } from './store-profile.js';
 import { GROUP, OTHER, message, sampleState as state } from './test-state.js';
 
@@ -201,11 +202,22 @@ describe('StoreProfile', () => {
     const opened = await openProfileStore({ backend: newer.backend(), keySource: new PassphraseKeySource(PASS, cheap) });
     await opened.store.transaction(['identity'], 'readwrite', async (tx) => {
       const device = JSON.parse(new TextDecoder().decode(await tx.get('identity', ['device', 0]))) as Record<string, unknown>;
-      tx.put('identity', ['device', 0], utf8(JSON.stringify({ ...device, recordsVersion: 2 })));
+      tx.put('identity', ['device', 0], utf8(JSON.stringify({ ...device, recordsVersion: RECORDS_VERSION + 1 })));
     });
     await opened.store.close();
     const error = await profile(newer).profile.load().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'profile_corrupt', message: expect.stringContaining('newer release') });
+
+    // A profile of records version 1 (before alarms named their person) is read as it is.
+    const older = new MemoryStorage();
+    await profile(older).profile.save(state(1));
+    const reopened = await openProfileStore({ backend: older.backend(), keySource: new PassphraseKeySource(PASS, cheap) });
+    await reopened.store.transaction(['identity'], 'readwrite', async (tx) => {
+      const device = JSON.parse(new TextDecoder().decode(await tx.get('identity', ['device', 0]))) as Record<string, unknown>;
+      tx.put('identity', ['device', 0], utf8(JSON.stringify({ ...device, recordsVersion: 1 })));
+    });
+    await reopened.store.close();
+    expect((await profile(older).profile.load()).userId).toBe(state(1).userId);
   });
 
   it('unlocks once: later operations do not derive the key again', async () => {
@@ -240,5 +252,36 @@ describe('StoreProfile', () => {
     await p.removeUnlockMethods(() => n++ === 1);
     expect(await codeOf(profile(disk, sharedLock(), 'second passphrase').profile.load())).toBe('wrong_passphrase');
     expect((await profile(disk).profile.load()).name).toBe('Alice');
+  });
+});
+
+describe('StoreProfile.loadHead', () => {
+  it('reads the state without its messages, never saves it, and leaves every message stored', async () => {
+    const disk = new MemoryStorage();
+    await profile(disk).profile.save(state(300));
+    const reads: string[] = [];
+    const { profile: p, backend } = profile(disk);
+    const range = backend.range.bind(backend);
+    backend.range = async (store, tag, q) => {
+      reads.push(store);
+      return range(store, tag, q);
+    };
+    const head = await p.loadHead();
+    // No message record was even read.
+    expect(reads).not.toContain('messages');
+    expect(head.groups[GROUP].messages).toEqual([]);
+    const whole = await p.load();
+    expect(whole.groups[GROUP].messages).toHaveLength(300);
+    expect({ ...head, groups: {} }).toEqual({ ...whole, groups: {} });
+    expect({ ...head.groups[GROUP], messages: [] }).toEqual({ ...whole.groups[GROUP], messages: [] });
+    // A head saved would delete the messages: refused, and nothing is written.
+    const commits = backend.commits.length;
+    await expect(p.save(head)).rejects.toThrow(/never saved/);
+    expect(backend.commits.length).toBe(commits);
+    // The next operation loads everything and a save of it changes nothing.
+    const after = await operation(p, () => undefined);
+    expect(after.groups[GROUP].messages.map((m) => m.seq)).toEqual(whole.groups[GROUP].messages.map((m) => m.seq));
+    expect(p.lastSave.records + p.lastSave.deleted).toBe(0);
+    expect((await profile(disk).profile.load()).groups[GROUP].messages).toHaveLength(300);
   });
 });

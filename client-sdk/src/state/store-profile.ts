@@ -63,6 +63,8 @@ export class StoreProfile implements ProfileStorage {
   private trusted = false;
   private held = 0;
   private closed = false;
+  /** States loadHead returned: never saved. */
+  private readonly heads = new WeakSet<ProfileState>();
   lastSave: SaveStats = { records: 0, deleted: 0, bytes: 0 };
 
   constructor(private readonly opts: StoreProfileOptions) {}
@@ -172,7 +174,21 @@ export class StoreProfile implements ProfileStorage {
     });
   }
 
+  /** The state without messages (see ProfileStorage.loadHead): the device, directory, key
+   * transparency and group records, a few dozen whatever the history holds. It becomes no snapshot,
+   * so the next `load` reads everything and a save never takes it for what is stored. */
+  async loadHead(): Promise<ProfileState> {
+    return this.locked(async () => {
+      const store = await this.open(false);
+      const head = await store.read(STORES, (tx) => readProfile(reader(tx), this.location, () => undefined, { messages: false }));
+      this.heads.add(head);
+      return head;
+    });
+  }
+
   async save(state: ProfileState): Promise<void> {
+    // Saved, a state without its messages would delete every message record.
+    if (this.heads.has(state)) throw new Error('a profile head (loadHead) is never saved: load the whole state first');
     return this.locked(async () => {
       const store = await this.open(true);
       const sodium = await getSodium();

@@ -50,6 +50,8 @@ export type FindingCode =
   | 'bad_sealed_membership'
   | 'bad_generation'
   | 'snapshot_mismatch'
+  | 'bad_role_change'
+  | 'no_admin_left'
   | WebAppFindingCode;
 
 export interface Finding {
@@ -73,6 +75,17 @@ export interface DeviceChange {
   fingerprint?: string;
 }
 
+/** A person's role changed (ROLE_CHANGED): by whom, from what, to what. */
+export interface RoleChange {
+  index: number;
+  at: number;
+  userId: string;
+  name: string;
+  from: string;
+  to: string;
+  approvedBy: { deviceId: string; userId: string | null; name: string | null };
+}
+
 export interface MembershipChange {
   index: number;
   at: number;
@@ -88,6 +101,8 @@ export interface AuditReport {
   entries: number;
   people: { userId: string; name: string; role: string; status: string; activeDevices: number }[];
   deviceChanges: DeviceChange[];
+  /** Every role change since the last audit (`since`), oldest first. */
+  roleChanges: RoleChange[];
   groups: { groupId: string; history: MembershipChange[] }[];
   /** How many groups and membership changes kept their member list sealed from this audit. */
   sealed: { groups: number; changes: number };
@@ -157,6 +172,7 @@ export async function audit(input: {
   const deviceOwner = new Map<string, string>();
   const keyOwner = new Map<string, string>();
   const deviceChanges: DeviceChange[] = [];
+  const roleChanges: RoleChange[] = [];
   const groups = new Map<string, MembershipChange[]>();
   const generations: AuditReport['generations'] = [];
   const webBuilds: AuditReport['webBuilds'] = [];
@@ -206,6 +222,10 @@ export async function audit(input: {
         after = await applyUserEntry(before, { index, bytes, entry }, approver);
       } catch (e) {
         if (!(e instanceof ChainError)) throw e;
+        if (entry.type === 'role-changed') {
+          violations.push({ code: 'bad_role_change', message: `${before?.name ?? entry.userId} was made ${entry.role} without a valid administrator's approval: ${e.message}`, index, userId: entry.userId });
+          continue;
+        }
         violations.push({ code: 'invalid_chain', message: `${before?.name ?? entry.userId}: ${e.message}`, index, userId: entry.userId });
         continue;
       }
@@ -244,6 +264,13 @@ export async function audit(input: {
         if (index >= sinceSize) {
           const approvedBy = dev.approverDeviceId ? { deviceId: dev.approverDeviceId, userId: dev.approverUserId, name: users.get(dev.approverUserId)?.name ?? dev.approverUserId } : undefined;
           deviceChanges.push({ index, at: entry.time, userId: entry.userId, name: after.name, deviceId: entry.deviceId, change: 'added', via: entry.via, approvedBy, fingerprint: await fingerprint(entry.signPub) });
+        }
+      } else if (entry.type === 'role-changed') {
+        if (index >= sinceSize) roleChanges.push({ index, at: entry.time, userId: entry.userId, name: after.name, from: before!.role, to: entry.role, approvedBy: who(entry.approverDeviceId) });
+        // The relay refuses to demote the last administrator; a log that shows it anyway leaves the
+        // organisation with nobody who can invite, and the officer should know.
+        if (![...users.values()].some((u) => u.status === 'active' && u.role === 'admin')) {
+          violations.push({ code: 'no_admin_left', message: `after ${after.name} became ${entry.role} no active administrator is left`, index, userId: entry.userId });
         }
       } else if (entry.type === 'device-revoked' && index >= sinceSize) {
         deviceChanges.push({ index, at: entry.time, userId: entry.userId, name: after.name, deviceId: entry.deviceId, change: 'revoked' });
@@ -321,6 +348,7 @@ export async function audit(input: {
     entries: entries.length,
     people: [...users.values()].map((u) => ({ userId: u.userId, name: u.name, role: u.role, status: u.status, activeDevices: activeDevices(u).length })),
     deviceChanges,
+    roleChanges,
     groups: [...groups.entries()].map(([groupId, history]) => ({ groupId, history })),
     sealed: { groups: sealedGroups.size, changes: sealedChanges },
     generations,

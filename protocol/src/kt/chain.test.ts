@@ -42,6 +42,8 @@ describe('valid chains', () => {
       userId: 'u_alice',
       name: 'Alice',
       role: 'admin',
+      roles: [{ index: 0, role: 'admin', approverDeviceId: '' }],
+      roleNonces: [],
       approvedByDevice: '',
       status: 'active',
       userSeq: 2,

@@ -14,11 +14,13 @@ import {
   entryHash,
   inviteApprovalMessage,
   isUserEntry,
+  roleChangeMessage,
   ZERO_HASH,
   type DeviceAddedEntry,
   type DeviceApprovedEntry,
   type EnrolVia,
   type KtRole,
+  type RoleChangedEntry,
   type UserEntry,
 } from './entries.js';
 
@@ -56,10 +58,24 @@ export interface ChainDevice {
   approvedIndex: number | null;
 }
 
+/** A person's role from log position `index` on (their creation, then each ROLE_CHANGED entry). */
+export interface RoleSpan {
+  index: number;
+  role: KtRole;
+  /** The device that approved it ('' for the role the person was created with). */
+  approverDeviceId: string;
+}
+
 export interface UserChain {
   userId: string;
   name: string;
+  /** The current role: the last of `roles`. */
   role: KtRole;
+  /** Every role the person held, oldest first: what an approval at an earlier position is checked
+   * against (an administrator demoted later still approved the invites they approved before). */
+  roles: RoleSpan[];
+  /** Hex of every role-change nonce in this chain, so a change signed once is applied once. */
+  roleNonces: string[];
   /** The device USER_CREATED names as approving the person ('' for the bootstrap admin). */
   approvedByDevice: string;
   status: 'active' | 'deactivated';
@@ -73,7 +89,8 @@ export interface UserChain {
   devices: ChainDevice[];
 }
 
-/** A device of another person, as the caller verified it, at log position `index`. */
+/** A device of another person, as the caller verified it, at log position `index`: `role` is the
+ * role its person held at that position (roleAt), not necessarily their current one. */
 export type ApproverLookup = (deviceId: string, index: number) => Promise<{ userId: string; role: KtRole; signPub: Uint8Array; active: boolean } | undefined>;
 
 export function activeDevices(chain: UserChain): ChainDevice[] {
@@ -110,6 +127,8 @@ export async function applyUserEntry(
       userId: entry.userId,
       name: entry.name,
       role: entry.role,
+      roles: [{ index, role: entry.role, approverDeviceId: entry.approvedByDevice }],
+      roleNonces: [],
       approvedByDevice: entry.approvedByDevice,
       status: 'active',
       userSeq: entry.userSeq,
@@ -149,6 +168,12 @@ export async function applyUserEntry(
     await checkApproval(next, entry, index, fail);
     return next;
   }
+  if (entry.type === 'role-changed') {
+    await checkRoleChange(next, entry, index, approver, fail);
+    next.role = entry.role;
+    next.roles = [...chain.roles, { index, role: entry.role, approverDeviceId: entry.approverDeviceId }];
+    return next;
+  }
   if (entry.type === 'device-revoked') {
     const d = next.devices.find((x) => x.deviceId === entry.deviceId);
     if (!d) return fail('bad_sequence', 'an unknown device was revoked');
@@ -175,7 +200,7 @@ async function checkEnrolment(
   const first = chain.devices.length === 0;
   if (entry.via === 'bootstrap') {
     // Only the organisation's first person, an admin created without an approver, enrols this way.
-    if (!first || chain.createdIndex !== 0 || chain.role !== 'admin' || chain.approvedByDevice !== '') {
+    if (!first || chain.createdIndex !== 0 || chain.roles[0].role !== 'admin' || chain.approvedByDevice !== '') {
       fail('unauthorised', 'a bootstrap enrolment other than the first admin');
     }
     return '';
@@ -186,7 +211,7 @@ async function checkEnrolment(
   if (entry.via === 'device-invite' && first) fail('unauthorised', "a further-device invite used for a person's first device");
   const message =
     entry.via === 'user-invite'
-      ? inviteApprovalMessage({ invitePub: entry.invitePub, kind: 'user', name: chain.name, role: chain.role })
+      ? inviteApprovalMessage({ invitePub: entry.invitePub, kind: 'user', name: chain.name, role: chain.roles[0].role })
       : inviteApprovalMessage({ invitePub: entry.invitePub, kind: 'device', userId: entry.userId });
   const own = chain.devices.find((d) => d.deviceId === entry.approverDeviceId);
   if (own) {
@@ -214,6 +239,46 @@ async function checkApproval(next: UserChain, entry: DeviceApprovedEntry, index:
   const message = deviceApprovalMessage({ userId: next.userId, deviceId: d.deviceId, signPub: d.signPub, encPub: d.encPub });
   if (!(await verify(by!.signPub, message, entry.signature))) fail('bad_signature', 'a device approval does not verify');
   d.approvedIndex = index;
+}
+
+/** The role a person held at log position `index` (the span that began before it). */
+export function roleAt(roles: readonly { index: number; role: KtRole }[], index: number): KtRole | undefined {
+  let role: KtRole | undefined;
+  for (const r of roles) if (r.index < index) role = r.role;
+  return role;
+}
+
+const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** A ROLE_CHANGED entry: signed, over this person, role and a nonce not used in their chain before,
+ * by a device that was active at this position and whose person was an administrator then (the
+ * person's own device when an administrator changes their own role). A person who is deactivated
+ * keeps the role they left with. */
+async function checkRoleChange(
+  next: UserChain,
+  entry: RoleChangedEntry,
+  index: number,
+  approver: ApproverLookup,
+  fail: (code: ChainErrorCode, message: string) => never,
+): Promise<void> {
+  if (next.status !== 'active') fail('unauthorised', 'the role of a deactivated person was changed');
+  if (entry.role === next.role) fail('bad_sequence', 'a role change to the role the person has');
+  const nonce = hexOf(entry.nonce);
+  if (next.roleNonces.includes(nonce)) fail('bad_sequence', 'a role change replayed');
+  const message = roleChangeMessage({ userId: next.userId, role: entry.role, nonce: entry.nonce });
+  const own = next.devices.find((d) => d.deviceId === entry.approverDeviceId);
+  let signPub: Uint8Array;
+  if (own) {
+    if (!activeAt(own, index) || roleAt(next.roles, index) !== 'admin') fail('unauthorised', 'a role change approved by someone who is not an active admin');
+    signPub = own.signPub;
+  } else {
+    const other = await approver(entry.approverDeviceId, index);
+    if (!other) return fail('unauthorised', 'a role change approved by a device the log does not show');
+    if (other.role !== 'admin' || !other.active) fail('unauthorised', 'a role change approved by someone who is not an active admin');
+    signPub = other.signPub;
+  }
+  if (!(await verify(signPub, message, entry.signature))) fail('bad_signature', 'a role change signature does not verify');
+  next.roleNonces = [...next.roleNonces, nonce];
 }
 
 /** Replays a person's whole chain from their entries (in log order). */

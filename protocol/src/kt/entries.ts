@@ -34,6 +34,7 @@ export const ENTRY_TYPE = {
   snapshot: 7,
   'device-approved': 8,
   'web-build': 9,
+  'role-changed': 10,
 } as const;
 export type EntryType = keyof typeof ENTRY_TYPE;
 
@@ -178,6 +179,23 @@ export interface DeviceApprovedEntry extends UserScoped {
   signature: Uint8Array;
 }
 
+/** An administrator changed a person's role. The approving device signs roleChangeMessage() over the
+ * person, the new role and a nonce of its own choosing, so the relay can neither invent a change
+ * nor replay an earlier one (a person's chain never repeats a nonce). Verifiers accept it only if
+ * that device was active and its person an administrator at this point of the log. */
+export interface RoleChangedEntry extends UserScoped {
+  type: 'role-changed';
+  time: number;
+  role: KtRole;
+  /** ROLE_NONCE_BYTES random bytes chosen by the approving device. */
+  nonce: Uint8Array;
+  approverDeviceId: string;
+  /** The approving device's signature over roleChangeMessage(). */
+  signature: Uint8Array;
+}
+
+export const ROLE_NONCE_BYTES = 16;
+
 /** One file of a web-app build the relay serves: its path below the site root and SHA-256 of its bytes. */
 export interface WebBuildFile {
   /** Relative, '/'-separated, checked by checkWebPath; e.g. "assets/index-abc123.js". */
@@ -204,7 +222,7 @@ export function isWebPath(path: string): boolean {
   return typeof path === 'string' && path.length <= 255 && WEB_PATH.test(path);
 }
 
-export type UserEntry = UserCreatedEntry | DeviceAddedEntry | DeviceRevokedEntry | UserDeactivatedEntry | DeviceApprovedEntry;
+export type UserEntry = UserCreatedEntry | DeviceAddedEntry | DeviceRevokedEntry | UserDeactivatedEntry | DeviceApprovedEntry | RoleChangedEntry;
 export type Entry = UserEntry | OrgKeyGenerationEntry | GroupMembershipEntry | LegacyGroupMembershipEntry | SnapshotEntry | WebBuildEntry;
 
 export class EntryError extends Error {
@@ -212,7 +230,10 @@ export class EntryError extends Error {
 }
 
 export function isUserEntry(e: Entry): e is UserEntry {
-  return e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated' || e.type === 'device-approved';
+  return (
+    e.type === 'user-created' || e.type === 'device-added' || e.type === 'device-revoked' || e.type === 'user-deactivated' ||
+    e.type === 'device-approved' || e.type === 'role-changed'
+  );
 }
 
 // ---- ordering and set hashes ---------------------------------------------------------------------
@@ -314,6 +335,7 @@ const LABEL_ORGKEY = utf8('agora-kt-orgkey-v1\n');
 const LABEL_ORGKEY_V2 = utf8('agora-kt-orgkey-v2\n');
 const LABEL_MEMBERSHIP = utf8('agora-kt-membership-v1\n');
 const LABEL_DEVICE_APPROVAL = utf8('agora-kt-device-approval-v1\n');
+const LABEL_ROLE_CHANGE = utf8('agora-kt-role-change-v1\n');
 
 export type InviteApproval =
   | { invitePub: Uint8Array; kind: 'user'; name: string; role: KtRole }
@@ -340,6 +362,14 @@ export function deviceApprovalMessage(d: { userId: string; deviceId: string; sig
   checkBytes(d.signPub, KEY_BYTES, 'signPub');
   checkBytes(d.encPub, KEY_BYTES, 'encPub');
   return concatBytes(LABEL_DEVICE_APPROVAL, lp16(utf8(d.userId)), lp16(utf8(d.deviceId)), d.signPub, d.encPub);
+}
+
+/** What an administrator's device signs to change a person's role: the person, the new role and
+ * the device's own nonce (which binds the signature to one change, see RoleChangedEntry). */
+export function roleChangeMessage(c: { userId: string; role: KtRole; nonce: Uint8Array }): Uint8Array {
+  checkString(c.userId, 'userId', false);
+  checkBytes(c.nonce, ROLE_NONCE_BYTES, 'nonce');
+  return concatBytes(LABEL_ROLE_CHANGE, lp16(utf8(c.userId)), u8(roleByte(c.role)), c.nonce);
 }
 
 /** What both the invite key and the new device sign at registration. */
@@ -519,6 +549,11 @@ export function encodeEntry(e: Entry): Uint8Array {
       checkString(e.approverDeviceId, 'approverDeviceId', false);
       checkBytes(e.signature, SIG_BYTES, 'signature');
       return concatBytes(head, userHeader(e), lp16(utf8(e.deviceId)), lp16(utf8(e.approverDeviceId)), e.signature);
+    case 'role-changed':
+      checkBytes(e.nonce, ROLE_NONCE_BYTES, 'nonce');
+      checkString(e.approverDeviceId, 'approverDeviceId', false);
+      checkBytes(e.signature, SIG_BYTES, 'signature');
+      return concatBytes(head, userHeader(e), u8(roleByte(e.role)), e.nonce, lp16(utf8(e.approverDeviceId)), e.signature);
     case 'orgkey-generation':
       checkUint(e.generation, 'generation', 0xffff_ffff);
       checkString(e.creatorDeviceId, 'creatorDeviceId', false);
@@ -658,6 +693,13 @@ function readEntry(r: Reader): Entry {
     case ENTRY_TYPE['device-approved']: {
       const scope = readUserScoped(r);
       return { type: 'device-approved', time, ...scope, deviceId: readString(r), approverDeviceId: readString(r), signature: r.take(SIG_BYTES).slice() };
+    }
+    case ENTRY_TYPE['role-changed']: {
+      const scope = readUserScoped(r);
+      const role = ROLES[r.u8()];
+      if (!role) throw new EntryError('unknown role');
+      const nonce = r.take(ROLE_NONCE_BYTES).slice();
+      return { type: 'role-changed', time, ...scope, role, nonce, approverDeviceId: readString(r), signature: r.take(SIG_BYTES).slice() };
     }
     case ENTRY_TYPE['orgkey-generation']:
       return {

@@ -24,6 +24,7 @@ import {
   isUserEntry,
   membershipMessage,
   orgKeyGenerationMessage,
+  roleChangeMessage,
   sortedIds,
   ZERO_HASH,
   ZERO_SIG,
@@ -67,6 +68,8 @@ interface PersonModel {
   userId: string;
   name: string;
   role: KtRole;
+  /** The role from each log position on (creation, then every role change). */
+  roles: { index: number; role: KtRole }[];
   seq: number;
   head: Uint8Array;
   /** Devices not revoked (deactivation alone keeps them, as the relay's state does). */
@@ -138,7 +141,7 @@ export class TestLog {
     if (!isUserEntry(e)) return index;
     let p = this.people.get(e.userId);
     if (e.type === 'user-created') {
-      p = { userId: e.userId, name: e.name, role: e.role, seq: 0, head: ZERO_HASH, devices: new Map(), deactivatedIndex: null };
+      p = { userId: e.userId, name: e.name, role: e.role, roles: [{ index, role: e.role }], seq: 0, head: ZERO_HASH, devices: new Map(), deactivatedIndex: null };
       this.people.set(e.userId, p);
     }
     if (!p) throw new Error(`test log: entry for unknown person ${e.userId}`);
@@ -154,6 +157,9 @@ export class TestLog {
       if (d) d.revokedIndex = index;
     } else if (e.type === 'user-deactivated') {
       p.deactivatedIndex = index;
+    } else if (e.type === 'role-changed') {
+      p.role = e.role;
+      p.roles.push({ index, role: e.role });
     }
     return index;
   }
@@ -258,6 +264,16 @@ export class TestLog {
     return index;
   }
 
+  /** A ROLE_CHANGED of `userId` to `role` approved by `approver` (signed by `signer`, the approver
+   * unless a test forges; `nonce` fresh unless a test replays one). */
+  changeRole(approver: TestDevice, userId: string, role: KtRole, opts: { signer?: TestDevice; nonce?: Uint8Array; track?: boolean } = {}): number {
+    const nonce = opts.nonce ?? ed25519.utils.randomSecretKey().slice(0, 16);
+    const signature = signWith(opts.signer ?? approver, roleChangeMessage({ userId, role, nonce }));
+    const index = this.append({ type: 'role-changed', time: this.time, ...this.header(userId), role, nonce, approverDeviceId: approver.deviceId, signature }, { track: opts.track });
+    this.seal();
+    return index;
+  }
+
   revoke(userId: string, deviceId: string, byUserId: string = userId): number {
     const index = this.append({ type: 'device-revoked', time: this.time, ...this.header(userId), deviceId, byUserId });
     this.seal();
@@ -311,7 +327,9 @@ export class TestLog {
       if (!d || d.addedIndex >= index) return undefined;
       const p = this.people.get(d.device.userId)!;
       const active = (d.revokedIndex === null || d.revokedIndex > index) && (p.deactivatedIndex === null || p.deactivatedIndex > index);
-      return { userId: p.userId, role: p.role, signPub: d.device.signPub, active };
+      // The role the person held at `index`, as a verifier replaying their chain to there sees it.
+      const role = p.roles.filter((r) => r.index < index).at(-1)?.role ?? p.role;
+      return { userId: p.userId, role, signPub: d.device.signPub, active };
     };
   }
 

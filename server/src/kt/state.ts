@@ -29,6 +29,8 @@ export interface UserState {
    * only device, through one of their approved devices' links, or named by a DEVICE_APPROVED entry. */
   approved: Set<string>;
   deactivated: boolean;
+  /** Hex of the nonces of the person's ROLE_CHANGED entries: verifiers refuse one used twice. */
+  roleNonces: Set<string>;
   /** The user's current snapshot leaf bytes and their leafHash. */
   leaf: Uint8Array;
   leafHash: Uint8Array;
@@ -50,7 +52,7 @@ function step(u: UserState | undefined, e: UserEntry, bytes: Uint8Array): UserSt
   if (e.type === 'user-created') {
     if (u) throw new KtStateError(`user ${e.userId} created twice`);
     if (e.userSeq !== 1) throw new KtStateError('a user starts at seq 1');
-    next = { userId: e.userId, seq: 0, head: ZERO_HASH, devices: new Map(), everHad: new Set(), approved: new Set(), deactivated: false, leaf: ZERO_HASH, leafHash: ZERO_HASH };
+    next = { userId: e.userId, seq: 0, head: ZERO_HASH, devices: new Map(), everHad: new Set(), approved: new Set(), deactivated: false, roleNonces: new Set(), leaf: ZERO_HASH, leafHash: ZERO_HASH };
   } else {
     if (!u) throw new KtStateError(`entry for unknown user ${e.userId}`);
     if (e.userSeq !== u.seq + 1 || !bytesEqual(e.prevHash, u.head)) throw new KtStateError(`broken chain for user ${e.userId}`);
@@ -76,6 +78,12 @@ function step(u: UserState | undefined, e: UserEntry, bytes: Uint8Array): UserSt
       }
       next.approved.add(e.deviceId);
       break;
+    case 'role-changed': {
+      const nonce = Buffer.from(e.nonce).toString('hex');
+      if (next.roleNonces.has(nonce)) throw new KtStateError(`a role change of ${e.userId} repeats a nonce`);
+      next.roleNonces = new Set(next.roleNonces).add(nonce);
+      break;
+    }
     default:
       break;
   }
@@ -301,6 +309,11 @@ export class KtDraft {
   /** The relay checked the approver's signature over deviceApprovalMessage(). */
   deviceApproved(userId: string, deviceId: string, approverDeviceId: string, signature: Uint8Array): void {
     this.push({ type: 'device-approved', time: this.time, ...this.chain(userId), deviceId, approverDeviceId, signature });
+  }
+
+  /** The relay checked the approving administrator's signature over roleChangeMessage(). */
+  roleChanged(userId: string, input: { role: KtRole; nonce: Uint8Array; approverDeviceId: string; signature: Uint8Array }): void {
+    this.push({ type: 'role-changed', time: this.time, ...this.chain(userId), ...input });
   }
 
   deviceRevoked(userId: string, deviceId: string, byUserId: string): void {

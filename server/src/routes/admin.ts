@@ -1,8 +1,8 @@
 /** Invites, departments and deactivation: the administrator's work (and a person's own device
  * invites). None of it touches secret-group membership, which only members' commits change. */
-import { inviteApprovalMessage } from '@agora/protocol/kt';
+import { inviteApprovalMessage, roleChangeMessage } from '@agora/protocol/kt';
 import {
-  AddDepartmentMemberRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, RenameRequest, UserId,
+  AddDepartmentMemberRequest, ChangeRoleRequest, CreateDepartmentRequest, CreateInviteRequest, DepartmentId, LIMITS, RenameRequest, UserId,
   fromB64u, newId, wsCloseCode,
 } from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
@@ -152,6 +152,50 @@ export function adminRoutes({ router, deps, authed, later }: RouteKit): void {
         depts.map(async (d) => departmentView(d, await store.listDepartmentMembers(d.id))),
       );
       reply(ctx, 200, { departments });
+    }),
+  );
+
+  // A role is a key-transparency fact: clients and the audit read who is an administrator from the
+  // log, so the relay logs the administrator's signed ROLE_CHANGED and changes its own record in
+  // one transaction, and its own admin checks follow from then on. An administrator may change
+  // their own role as long as another active administrator remains; the last one may not be demoted.
+  router.post(
+    '/v1/admin/users/:id/role',
+    authed(async (ctx, who) => {
+      requireAdmin(who);
+      const id = idParam(ctx, 'id', UserId, 'user');
+      const req = await body(ctx, ChangeRoleRequest);
+      const target = await store.getUser(id);
+      if (!target) throw new AppError('not_found', 'no such user');
+      if (target.status !== 'active') throw new AppError('conflict', 'this person is deactivated');
+      if (target.role === req.role) throw new AppError('conflict', `role: this person is ${req.role} already`, { field: 'role' });
+      const nonce = fromB64u(req.nonce);
+      const signature = fromB64u(req.signature);
+      if (!verifyEd25519(who.device.signPub, roleChangeMessage({ userId: id, role: req.role, nonce }), req.signature)) {
+        throw new AppError('invalid_field', 'signature: does not verify with this device\'s key', { field: 'signature' });
+      }
+      let logged = false;
+      const outcome = await kt.write(async (draft) => {
+        logged = false;
+        const state = draft.user(id);
+        const signer = draft.user(who.user.id);
+        // Verifiers check the change against the log: a person or signing device it does not show
+        // would make an entry every client refuses.
+        if (!state || !signer?.devices.has(who.device.id)) throw new AppError('conflict', 'the key-transparency log does not show this person or this device');
+        if (state.roleNonces.has(Buffer.from(nonce).toString('hex'))) throw new AppError('invalid_field', 'nonce: used for this person before', { field: 'nonce' });
+        draft.roleChanged(id, { role: req.role, nonce, approverDeviceId: who.device.id, signature });
+        const result = await store.setUserRole(id, req.role, draft.seal());
+        logged = result === 'changed';
+        return result;
+      }, () => logged);
+      if (outcome === 'last_admin') {
+        throw new AppError('conflict', 'role: this is the last active administrator; make someone else administrator first', { field: 'role' });
+      }
+      if (outcome === 'not_active') throw new AppError('conflict', 'this person is deactivated');
+      if (outcome === 'unchanged') throw new AppError('conflict', `role: this person is ${req.role} already`, { field: 'role' });
+      const user = (await store.getUser(id))!;
+      reply(ctx, 200, { user: userView(user, await store.listUserDepartments(id)) });
+      later(ctx, () => hub.broadcast({ type: 'directory' }));
     }),
   );
 

@@ -1156,6 +1156,27 @@ export function storeContract(
         expect(await store.ktSize()).toBe(3);
       });
 
+      it('setUserRole changes an active person\'s role with its entry, atomically, and never removes the last admin', async () => {
+        await addUser('u_a', 'd_a1', { role: 'admin' }, T0 + 1);
+        await addUser('u_b', 'd_b1', { role: 'member' }, T0 + 2);
+        const before = (await store.directoryChanges(0)).seq;
+        await expectKtConflict(store.setUserRole('u_b', 'admin', kt(3, [entry(1), 'u_b'])));
+        expect((await store.getUser('u_b'))?.role).toBe('member');
+        expect(await store.setUserRole('u_b', 'admin', kt(0, [entry(1), 'u_b'], [entry(2), null]))).toBe('changed');
+        expect((await store.getUser('u_b'))?.role).toBe('admin');
+        expect(await store.listKtUserIndexes('u_b')).toEqual([0]);
+        expect((await store.directoryChanges(before)).users.map((u) => [u.id, u.role])).toEqual([['u_b', 'admin']]);
+        // refusals write nothing
+        expect(await store.setUserRole('u_b', 'admin', kt(2, [entry(3), 'u_b']))).toBe('unchanged');
+        expect(await store.setUserRole('u_nobody', 'admin', kt(2, [entry(3), 'u_nobody']))).toBe('not_active');
+        expect(await store.setUserRole('u_a', 'member', kt(2, [entry(3), 'u_a'], [entry(4), null]))).toBe('changed');
+        expect(await store.setUserRole('u_b', 'announcer', kt(4, [entry(5), 'u_b']))).toBe('last_admin');
+        expect((await store.getUser('u_b'))?.role).toBe('admin');
+        await store.deactivateUser('u_a');
+        expect(await store.setUserRole('u_a', 'admin', kt(4, [entry(5), 'u_a']))).toBe('not_active');
+        expect(await store.ktSize()).toBe(4);
+      });
+
       it('revokeDevice appends with the revocation only, atomically', async () => {
         await addUser('u_a', 'd_a1');
         await store.createInvite(inviteRow({ codeHash: 'hash-dev', kind: 'device', name: null, role: null, userId: 'u_a' }));

@@ -19,12 +19,12 @@ import {
   Binary, MongoClient, MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Collection, type Db,
   type Document, type Filter, type TransactionOptions, type WithId,
 } from 'mongodb';
-import { nameKey } from '@agora/protocol';
+import { nameKey, type Role } from '@agora/protocol';
 import {
   KtConflict, NameTaken, StaleEpoch,
   type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
   type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
-  type RegisterOutcome, type RevokeDeviceOutcome, type Store, type UserRow,
+  type RegisterOutcome, type RevokeDeviceOutcome, type SetRoleOutcome, type Store, type UserRow,
 } from './types.js';
 
 /** Bump together with a migration step in `migrate`; an older relay refuses a newer database. */
@@ -380,6 +380,23 @@ class MongoStore implements Store {
         await this.appendKtIn(kt.append, session);
       }
       return ids;
+    });
+  }
+  async setUserRole(id: string, role: Role, kt: KtAppend): Promise<SetRoleOutcome> {
+    return this.tx(async (session) => {
+      const size = await this.ktSizeIn(session);
+      if (size !== kt.expectedSize) throw new KtConflict(kt.expectedSize, size);
+      const user = await this.users.findOne({ id }, { session });
+      if (!user || user.status !== 'active') return 'not_active';
+      if (user.role === role) return 'unchanged';
+      // Two administrators demoting each other at once both advance the log's counter: one of the
+      // transactions conflicts and reruns, and that one sees the other's change.
+      if (user.role === 'admin' && (await this.users.countDocuments({ role: 'admin', status: 'active' }, { session })) <= 1) return 'last_admin';
+      await this.lockUser(id, session);
+      await this.users.updateOne({ id }, { $set: { role } }, { session });
+      await this.directoryChangedIn(session, { users: [id] });
+      await this.appendKtIn(kt, session);
+      return 'changed';
     });
   }
   async revokeDevice(deviceId: string, kt?: KtAppend): Promise<RevokeDeviceOutcome> {

@@ -15,12 +15,12 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { nameKey } from '@agora/protocol';
+import { nameKey, type Role } from '@agora/protocol';
 import {
   KtConflict, NameTaken, StaleEpoch,
   type CommitOutcome, type DeleteDepartmentOutcome, type CosignatureRow, type DepartmentRow, type DeviceRow, type EnvelopeRow, type GenerationRow,
   type GroupDeviceRow, type GroupRow, type InviteRow, type KtAppend, type LogEntryRow, type MailboxRow, type OrgRow,
-  type RegisterOutcome, type RevokeDeviceOutcome, type Store, type UserRow,
+  type RegisterOutcome, type RevokeDeviceOutcome, type SetRoleOutcome, type Store, type UserRow,
 } from './types.js';
 
 export const SQLITE_FILE = 'agora.sqlite';
@@ -327,6 +327,8 @@ function prepareAll(db: Database.Database) {
       "UPDATE devices SET status = 'revoked' WHERE user_id = ? AND status = 'active' RETURNING id",
     ),
     revokeDevice: db.prepare<[string]>("UPDATE devices SET status = 'revoked' WHERE id = ? AND status = 'active'"),
+    setUserRole: db.prepare<[string, string]>('UPDATE users SET role = ? WHERE id = ?'),
+    countActiveAdmins: db.prepare<[], number>("SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active'").pluck(),
     countActiveDevices: db
       .prepare<[string], number>("SELECT COUNT(*) FROM devices WHERE user_id = ? AND status = 'active'")
       .pluck(),
@@ -629,6 +631,19 @@ class SqliteStore implements Store {
         this.appendKtIn(kt.append);
       }
       return revoked;
+    });
+  }
+  async setUserRole(id: string, role: Role, kt: KtAppend): Promise<SetRoleOutcome> {
+    return this.tx(() => {
+      const size = this.s.ktSize.get() ?? 0;
+      if (size !== kt.expectedSize) throw new KtConflict(kt.expectedSize, size);
+      const user = this.s.getUser.get(id);
+      if (!user || user.status !== 'active') return 'not_active';
+      if (user.role === role) return 'unchanged';
+      if (user.role === 'admin' && this.s.countActiveAdmins.get()! <= 1) return 'last_admin';
+      this.s.setUserRole.run(role, id);
+      this.appendKtIn(kt);
+      return 'changed';
     });
   }
   async revokeDevice(deviceId: string, kt?: KtAppend): Promise<RevokeDeviceOutcome> {

@@ -54,6 +54,8 @@ export interface EnvelopeRow { generation: number; deviceId: string; sealed: str
 export interface GenerationRow { generation: number; createdBy: string; createdAt: number }
 
 /** Key-transparency log entries to append in the same transaction as the change they describe. */
+export type SetRoleOutcome = 'changed' | 'unchanged' | 'not_active' | 'last_admin';
+
 export interface KtAppend {
   /** The log size the entries were computed against. If the log has grown since (another relay
    * appended), the store throws KtConflict and writes nothing, so the caller recomputes them. */
@@ -158,6 +160,10 @@ export interface Store {
    * With `kt`, the call fails (writing nothing) unless the user is active and the devices it revokes
    * are exactly `kt.revoking`, so the log entries always describe what happened. */
   deactivateUser(id: string, kt?: { append: KtAppend; revoking: string[] }): Promise<string[]>;
+  /** Gives an active person another role, with the ROLE_CHANGED entry appended in the same
+   * transaction (KtConflict if the log moved on). 'last_admin' (taking the role of administrator
+   * from the only active one), 'not_active' and 'unchanged' write nothing. */
+  setUserRole(id: string, role: Role, kt: KtAppend): Promise<SetRoleOutcome>;
   /** Revokes one active device of an active person, unless it is their last active device (that is
    * a deactivation): 'last_device' and 'not_active' write nothing. With `kt`, the entries are
    * appended in the same transaction (KtConflict if the log moved on). */

@@ -49,10 +49,14 @@ export type CachedGroup = Omit<GroupSummary, 'epoch'>;
 
 function asCachedGroup(v: unknown): CachedGroup | undefined {
   if (!isRecord(v)) return undefined;
-  const { id, name, description, kind, departmentId, isMember, members } = v;
+  const { id, name, description, kind, departmentId, isMember, members, createdBy } = v;
   if (typeof id !== 'string' || typeof name !== 'string' || (kind !== 'secret' && kind !== 'public')) return undefined;
   if (typeof isMember !== 'boolean' || typeof members !== 'number' || (departmentId !== null && typeof departmentId !== 'string')) return undefined;
-  return { id, name, kind, departmentId, isMember, members, description: typeof description === 'string' ? description : undefined };
+  return {
+    id, name, kind, departmentId, isMember, members,
+    description: typeof description === 'string' ? description : undefined,
+    createdBy: typeof createdBy === 'string' ? createdBy : undefined,
+  };
 }
 const enc = new TextEncoder();
 const dec = new TextDecoder();

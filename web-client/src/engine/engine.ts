@@ -99,6 +99,9 @@ export interface EngineState {
   /** Messages in the outbox that wait for the network. */
   waiting: number;
   alarms: Alarm[];
+  /** This device has no organisation key yet (or not the newest): public groups stay unreadable
+   * until a colleague's device, online, hands it over. Updated live. */
+  orgKeyWaiting?: boolean;
   conversations: Record<string, Conversation>;
   /** Outbox items and sent messages not yet back from the log, oldest first. */
   outgoing: ChatItem[];
@@ -146,7 +149,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function toItem(groupId: string, m: MessageView & { seq?: number }, me: string | undefined): ChatItem {
+/** A message as the conversation holds it. `seq` (its log position, which orders it) comes with
+ * every message the SDK reports; a cached copy written by an older version of the app may lack it. */
+function toItem(groupId: string, m: Omit<MessageView, 'seq'> & { seq?: number }, me: string | undefined): ChatItem {
   return {
     key: m.id,
     id: m.id,
@@ -166,7 +171,7 @@ function toCached(m: ChatItem): CachedMessage {
 }
 
 function summaryToCached(g: GroupSummary): CachedGroup {
-  return { id: g.id, name: g.name, description: g.description, kind: g.kind, departmentId: g.departmentId, isMember: g.isMember, members: g.members };
+  return { id: g.id, name: g.name, description: g.description, kind: g.kind, departmentId: g.departmentId, isMember: g.isMember, members: g.members, createdBy: g.createdBy };
 }
 
 export class Engine {
@@ -424,7 +429,9 @@ export class Engine {
     const sdk = await this.loadSdk();
     const profile = await this.makeProfile(keySource);
     try {
-      const client = await sdk.AgoraClient.open(this.deps(profile));
+      // Without the stored messages: the conversations' newest come from the app's own cache
+      // (memos) at once, and the first operation (the catch-up below) loads the rest.
+      const client = await sdk.AgoraClient.open(this.deps(profile), { deferMessages: true });
       await this.opened(client, profile, kind, hasPin);
     } catch (e) {
       // Nothing may keep using a profile that is closed here (opened() failed half-way).
@@ -467,6 +474,7 @@ export class Engine {
       me: { userId: me.userId, deviceId: me.deviceId, name: me.name, role: me.role, orgName: me.orgName },
       groups,
       conversations,
+      orgKeyWaiting: client.orgKeyWaiting,
       outgoing: this.outbox.map((o) => this.outboxItem(o, o.state === 'failed' ? 'failed' : 'sending')),
       connection: 'connecting',
     });
@@ -475,6 +483,11 @@ export class Engine {
     this.retryTimer = setInterval(() => {
       if (this.current.waiting > 0) void this.flushOutbox();
     }, OUTBOX_RETRY_MS);
+    // Opened without the SDK's stored messages, so the memos drew the first screen at once; they
+    // load now, first, before an operation or the search index reads them. A failure here is the
+    // first operation's to report.
+    await client.loadMessages().catch(() => undefined);
+    if (this.client !== client) return;
     void this.checkStorage();
     void this.refreshAlarms();
     this.listen();
@@ -603,6 +616,9 @@ export class Engine {
             onWarning: (w) => {
               if (session === this.session) this.warned(w);
             },
+            onStateChanged: () => {
+              if (session === this.session) this.stateChanged(client);
+            },
           });
         } catch (e) {
           if (abort.signal.aborted || session !== this.session) break;
@@ -623,6 +639,13 @@ export class Engine {
 
   private onReconnected(): void {
     void this.flushOutbox();
+    void this.refreshGroups();
+  }
+
+  /** A group was renamed, created, left or deleted, or an organisation key arrived: the list and
+   * the newcomer's hint follow without a reload. */
+  private stateChanged(client: AgoraClient): void {
+    if (this.current.orgKeyWaiting !== client.orgKeyWaiting) this.set({ orgKeyWaiting: client.orgKeyWaiting });
     void this.refreshGroups();
   }
 
@@ -958,6 +981,17 @@ export class Engine {
   async putAppValue(key: string, value: string): Promise<void> {
     if (!this.app) throw Object.assign(new Error('Agora is locked'), { code: 'profile_locked' });
     await this.app.putValue(key, value);
+  }
+
+  /** Every message the SDK holds for a group on this device, oldest first, read from its unlocked
+   * state (no request): for the search index, which covers more than the screens keep in memory.
+   * Undefined while the stored messages are still being loaded after unlocking (ask again later). */
+  storedMessages(groupId: string): ChatItem[] | undefined {
+    const client = this.client;
+    if (!client) return [];
+    if (!client.messagesLoaded) return undefined;
+    const me = this.current.me?.userId;
+    return client.storedMessages(groupId).map((m) => toItem(groupId, m, me));
   }
 
   /** Calls `listener` for every message that arrives live or in a catch-up (once per message id

@@ -272,6 +272,7 @@ export const words = {
   },
   'group.older.one': { de: '{n} ältere Nachricht anzeigen', en: 'Show {n} older message' },
   'group.older.other': { de: '{n} ältere Nachrichten anzeigen', en: 'Show {n} older messages' },
+  'group.toNewest': { de: 'Zu den neuesten Nachrichten', en: 'Go to the newest messages' },
   'group.notMember': {
     de: 'Sie sind nicht Mitglied dieser öffentlichen Gruppe. Treten Sie bei, um mitzuschreiben.',
     en: 'You are not a member of this public group. Join it to write.',
@@ -356,5 +357,32 @@ export const words = {
   'settings.lockStay': {
     de: 'Sie bleiben auf diesem Gerät angemeldet, deshalb sperrt sich Agora nicht von selbst. Schützen Sie das Gerät mit einer Bildschirmsperre.',
     en: 'You stay signed in on this device, so Agora does not lock itself. Protect the device with a screen lock.',
+  },
+
+  // ---- Verwaltung: changing a person's role ----
+  'roles.choose': { de: 'Rolle von {name}', en: 'Role of {name}' },
+  'roles.unverified': { de: '(noch nicht im Schlüsselverzeichnis bestätigt)', en: '(not yet confirmed by the key directory)' },
+  'roles.confirmTitle': { de: 'Rolle von {name} ändern?', en: "Change {name}'s role?" },
+  'roles.confirmWhat': {
+    de: '{name} wird von „{from}“ zu „{to}“. Die Änderung wird mit dem Schlüssel dieses Geräts unterschrieben und im Schlüsselverzeichnis festgehalten; alle Geräte und der Prüfbericht sehen, wer sie vorgenommen hat.',
+    en: '{name} changes from “{from}” to “{to}”. The change is signed with this device\'s key and kept in the key directory; every device and the audit report see who made it.',
+  },
+  'roles.confirmSelf': {
+    de: 'Sie ändern Ihre eigene Rolle. Danach können Sie diese Verwaltung nicht mehr benutzen, bis eine andere Administratorin oder ein anderer Administrator Ihnen die Rolle zurückgibt.',
+    en: 'You are changing your own role. Afterwards you can no longer use this administration until another administrator gives the role back to you.',
+  },
+  'roles.confirm': { de: 'Rolle ändern', en: 'Change role' },
+  'roles.done': { de: '{name} hat jetzt die Rolle „{role}“.', en: '{name} now has the role “{role}”.' },
+  'alarm.roleChangeMissing': {
+    de: 'Der Server hat eine Rollenänderung angenommen, die im Schlüsselverzeichnis nicht erscheint.',
+    en: 'The server accepted a role change that does not appear in the key directory.',
+  },
+  'officer.roleChanges': { de: 'Rollen: geändert', en: 'Roles: changed' },
+  'officer.noRoleChanges': { de: 'Keine Rolle wurde geändert.', en: 'No role was changed.' },
+  'officer.col.roleChange': { de: 'Rolle', en: 'Role' },
+  'officer.roleChange': { de: '{from} → {to}', en: '{from} → {to}' },
+  'roles.lastAdmin': {
+    de: 'Die letzte Administratorin oder der letzte Administrator kann die Rolle nicht abgeben. Machen Sie zuerst eine andere Person zur Administratorin oder zum Administrator.',
+    en: 'The last administrator cannot give up the role. Make someone else an administrator first.',
   },
 } as const;

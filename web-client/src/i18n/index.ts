@@ -8,6 +8,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { words } from './catalogue.js';
 import { screenWords } from '../screens/words.js';
+import { groupSettingsWords } from '../screens/group-settings-words.js';
 
 export type Lang = 'de' | 'en';
 export const LANGS: readonly Lang[] = ['de', 'en'];
@@ -17,7 +18,7 @@ export interface Entry {
   en: string;
 }
 
-const catalogue = { ...words, ...screenWords } satisfies Record<string, Entry>;
+const catalogue = { ...words, ...screenWords, ...groupSettingsWords } satisfies Record<string, Entry>;
 export type MessageKey = keyof typeof catalogue;
 
 const STORAGE_KEY = 'agora-lang';
@@ -73,21 +74,37 @@ export function t(key: MessageKey, params?: Params): string {
 
 /** Picks `${base}.one` or `${base}.other` by the language's plural rules, with `{n}` set to `n`. */
 export function tn(base: string, n: number, params?: Params): string {
-  const rule = new Intl.PluralRules(lang).select(n) === 'one' ? 'one' : 'other';
+  const rule = cached('plural', {}, () => new Intl.PluralRules(lang)).select(n) === 'one' ? 'one' : 'other';
   const key = `${base}.${rule}`;
   if (!(key in catalogue)) throw new Error(`missing plural entry ${key}`);
   return t(key as MessageKey, { n, ...params });
 }
 
+/** Intl formatters by language and options. Making one costs about as much as drawing a message
+ * (the locale data is looked up each time), and a conversation formats two times per message on
+ * every render, so they are made once and reused. */
+const formatters = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat | Intl.PluralRules>();
+
+function cached<T extends Intl.DateTimeFormat | Intl.NumberFormat | Intl.PluralRules>(kind: string, options: object, make: () => T): T {
+  const key = `${lang}\u0000${kind}\u0000${JSON.stringify(options)}`;
+  let f = formatters.get(key) as T | undefined;
+  if (!f) formatters.set(key, (f = make()));
+  return f;
+}
+
+function dateFormat(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  return cached('date', options, () => new Intl.DateTimeFormat(lang, options));
+}
+
 export function formatNumber(n: number): string {
-  return new Intl.NumberFormat(lang).format(n);
+  return cached('number', {}, () => new Intl.NumberFormat(lang)).format(n);
 }
 
 /** Time of day for today's messages, otherwise date and time. */
 export function formatMessageTime(at: number, now = Date.now()): string {
   const d = new Date(at);
   const sameDay = new Date(now).toDateString() === d.toDateString();
-  return new Intl.DateTimeFormat(lang, sameDay ? { hour: '2-digit', minute: '2-digit' } : { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(d);
+  return dateFormat(sameDay ? { hour: '2-digit', minute: '2-digit' } : { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(d);
 }
 
 /** A day heading in a conversation: "Heute", "Gestern", else the date. */
@@ -95,11 +112,11 @@ export function formatDay(at: number, now = Date.now()): string {
   const day = (ms: number) => new Date(ms).toDateString();
   if (day(at) === day(now)) return t('msg.today');
   if (day(at) === day(now - 86_400_000)) return t('msg.yesterday');
-  return new Intl.DateTimeFormat(lang, { weekday: 'long', day: 'numeric', month: 'long', year: new Date(at).getFullYear() === new Date(now).getFullYear() ? undefined : 'numeric' }).format(new Date(at));
+  return dateFormat({ weekday: 'long', day: 'numeric', month: 'long', year: new Date(at).getFullYear() === new Date(now).getFullYear() ? undefined : 'numeric' }).format(new Date(at));
 }
 
 export function formatDateTime(at: number): string {
-  return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(at));
+  return dateFormat({ dateStyle: 'medium', timeStyle: 'short' }).format(new Date(at));
 }
 
 /** Re-renders the calling component when the language changes; returns the active language. */

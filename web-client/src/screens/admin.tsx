@@ -324,10 +324,38 @@ function DepartmentsSection({ shared }: { shared: Shared }) {
   );
 }
 
+const ROLES: readonly Role[] = ['member', 'announcer', 'admin'];
+
+/** The people and their roles as the key-transparency log proves them (the relay's word only for
+ * someone the log does not prove yet, marked so), with a selector per active person. A change is
+ * confirmed first: it is signed by this device and logged for every device and the audit to see. */
 function Roles({ shared }: { shared: Shared }) {
+  const { engine, state } = useEngine();
   const { dir } = shared;
+  const logged = useLoad(() => engine.run((c) => c.verifiedRoles()), [dir.data]);
+  const [asked, setAsked] = useState<{ id: string; name: string; from: Role; to: Role } | undefined>();
+  const [done, setDone] = useState<{ name: string; role: Role } | undefined>();
+  // Changes made here, shown while the lists reload (verified when setRole saw them in the log).
+  const [changed, setChanged] = useState<Record<string, { role: Role; verified: boolean }>>({});
+  const action = useAction();
   const users = [...(dir.data?.users ?? [])].sort((a, b) => a.name.localeCompare(b.name));
   const devices = dir.data?.devices ?? [];
+  const roleOf = (u: { id: string; role: Role }) =>
+    changed[u.id] ?? logged.data?.find((r) => r.userId === u.id) ?? { role: u.role, verified: false };
+  const admins = users.filter((u) => u.status === 'active' && roleOf(u).role === 'admin').length;
+  const lastAdmin = asked !== undefined && asked.from === 'admin' && asked.to !== 'admin' && admins <= 1;
+
+  async function change() {
+    if (!asked) return;
+    const r = await action.run(() => engine.run((c) => c.setRole(asked.id, asked.to)));
+    if (r) {
+      setDone({ name: r.name, role: r.role });
+      setChanged((c) => ({ ...c, [r.userId]: { role: r.role, verified: r.inLog } }));
+      setAsked(undefined);
+      shared.reload();
+    }
+  }
+
   return (
     <section class="scr-card" id="rollen" aria-labelledby="scr-roles-title">
       <h2 id="scr-roles-title">{t('admin.roles')}</h2>
@@ -341,6 +369,12 @@ function Roles({ shared }: { shared: Shared }) {
       </dl>
       <p class="scr-hint">{t('admin.roleByInvite')}</p>
       {dir.problem && <ProblemMessage problem={dir.problem} />}
+      {logged.problem && <ProblemMessage problem={logged.problem} />}
+      {done && (
+        <p class="scr-ok" role="status">
+          <Icon name="check" /> {t('roles.done', { name: done.name, role: roleWord(done.role) })}
+        </p>
+      )}
       <div class="scr-table-wrap">
         <table class="scr-table">
           <caption class="visually-hidden">{t('admin.peopleCaption')}</caption>
@@ -353,17 +387,60 @@ function Roles({ shared }: { shared: Shared }) {
             </tr>
           </thead>
           <tbody>
-            {users.map((u) => (
-              <tr key={u.id}>
-                <td>{u.name}</td>
-                <td>{roleWord(u.role)}</td>
-                <td>{statusWord(u.status)}</td>
-                <td>{devices.filter((d) => d.userId === u.id && d.status === 'active').length}</td>
-              </tr>
-            ))}
+            {users.map((u) => {
+              const r = roleOf(u);
+              return (
+                <tr key={u.id}>
+                  <td>{u.name}</td>
+                  <td>
+                    {u.status === 'active' ? (
+                      <select
+                        aria-label={t('roles.choose', { name: u.name })}
+                        value={r.role}
+                        disabled={action.busy || logged.loading}
+                        onChange={(e) => {
+                          const to = e.currentTarget.value as Role;
+                          e.currentTarget.value = r.role;
+                          if (to !== r.role) {
+                            action.clear();
+                            setDone(undefined);
+                            setAsked({ id: u.id, name: u.name, from: r.role, to });
+                          }
+                        }}
+                      >
+                        {ROLES.map((x) => (
+                          <option key={x} value={x}>
+                            {roleWord(x)}
+                          </option>
+                        ))}
+                      </select>
+                    ) : (
+                      roleWord(r.role)
+                    )}
+                    {!r.verified && !logged.loading && <span class="scr-meta"> {t('roles.unverified')}</span>}
+                  </td>
+                  <td>{statusWord(u.status)}</td>
+                  <td>{devices.filter((d) => d.userId === u.id && d.status === 'active').length}</td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
+      {asked && (
+        <ConfirmDialog
+          title={t('roles.confirmTitle', { name: asked.name })}
+          confirmLabel={t('roles.confirm')}
+          busy={action.busy || lastAdmin}
+          onCancel={() => setAsked(undefined)}
+          onConfirm={() => void change()}
+        >
+          <p>{t('roles.confirmWhat', { name: asked.name, from: roleWord(asked.from), to: roleWord(asked.to) })}</p>
+          {asked.id === state.me?.userId && !lastAdmin && <p>{t('roles.confirmSelf')}</p>}
+          {lastAdmin && <div class="problem" role="alert"><p>{t('roles.lastAdmin')}</p></div>}
+          {action.problem && <ProblemMessage problem={action.problem} />}
+        </ConfirmDialog>
+      )}
     </section>
   );
 }

@@ -25,18 +25,9 @@ const BY_KIND: Record<string, AlarmWords> = {
   bad_generation: { what: 'alarm.orgKey', todo: 'alarm.todo.officer' },
   orgkey_substitution: { what: 'alarm.orgKey', todo: 'alarm.todo.officer' },
   revocation_missing: { what: 'alarm.revocationMissing', todo: 'alarm.todo.officerNow' },
+  role_change_missing: { what: 'alarm.roleChangeMissing', todo: 'alarm.todo.officerNow' },
 };
 
 export function alarmWords(kind: string): AlarmWords {
   return BY_KIND[kind] ?? { what: 'alarm.other', todo: 'alarm.todo.officer' };
-}
-
-/** The person an alarm is about, where the SDK's message names one ("… of Ben Weber (d_…)" or
- * "Ben Weber: …"); undefined otherwise, and the words then speak of "a person". */
-export function alarmSubject(kind: string, message: string): string | undefined {
-  if (kind !== 'key_substitution' && kind !== 'bad_chain' && kind !== 'name_mismatch') return undefined;
-  const of = /\b(?:a key of|a device of|device of) (.+?) \((?:device )?d_/.exec(message);
-  if (of) return of[1];
-  const lead = /^([^:]{1,200}): /.exec(message);
-  return kind === 'bad_chain' || kind === 'key_substitution' ? lead?.[1] : undefined;
 }

@@ -8,7 +8,6 @@ import { Link, pathTo } from '../router.js';
 import { ProblemMessage, ScreenTitle, initials } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
 import { ConfirmDialog, useAction, useLoad, VerificationBadge } from './parts.js';
-import { alarmSubject } from './alarm-words.js';
 import { loadMarks, verificationOf, type Verification, type VerifiedUser } from './verification.js';
 
 export const MEMBERS_PATH = '/gruppen/:id/mitglieder';
@@ -92,7 +91,7 @@ export function MembersScreen({ params }: { params: Record<string, string> }) {
   }, [members.data, verifyAll]);
 
   // A person an unhandled alarm is about shows as changed, whatever the log check said.
-  const alarmed = useMemo(() => new Set(state.alarms.map((a) => alarmSubject(a.kind, a.message)).filter((n): n is string => n !== undefined)), [state.alarms]);
+  const alarmed = useMemo(() => new Set(state.alarms.flatMap((a) => (a.subject ? [a.subject.userId] : []))), [state.alarms]);
   const sorted = useMemo(() => [...list].sort((a, b) => Number(b.id === me) - Number(a.id === me) || a.name.localeCompare(b.name)), [list, me]);
   const unverifiedLeft = !verifyAll && list.filter((m) => m.id !== me).length > AUTO_VERIFY;
 
@@ -151,7 +150,7 @@ export function MembersScreen({ params }: { params: Record<string, string> }) {
                     {m.id === me && <span class="scr-tag">{t('members.you')}</span>}
                     {m.owner && <span class="scr-tag">{t('members.owner')}</span>}
                   </span>
-                  {m.id !== me && <VerificationBadge state={alarmed.has(m.name) ? 'changed' : (states[m.id] ?? 'unchecked')} />}
+                  {m.id !== me && <VerificationBadge state={alarmed.has(m.id) ? 'changed' : (states[m.id] ?? 'unchecked')} />}
                 </span>
                 {m.id !== me && (
                   <span class="scr-row-actions">

@@ -210,6 +210,33 @@ function AuditReportView({ audit }: { audit: OfficerAudit }) {
           </table>
         </div>
       )}
+      <h4>{t('officer.roleChanges')}</h4>
+      {r.roleChanges.length === 0 ? (
+        <p>{t('officer.noRoleChanges')}</p>
+      ) : (
+        <div class="scr-table-wrap">
+          <table class="scr-table">
+            <thead>
+              <tr>
+                <th scope="col">{t('officer.col.when')}</th>
+                <th scope="col">{t('officer.col.person')}</th>
+                <th scope="col">{t('officer.col.roleChange')}</th>
+                <th scope="col">{t('officer.col.by')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.roleChanges.map((c) => (
+                <tr key={c.index}>
+                  <td>{formatDateTime(c.at)}</td>
+                  <td>{c.name}</td>
+                  <td>{t('officer.roleChange', { from: roleWord(c.from), to: roleWord(c.to) })}</td>
+                  <td>{c.approvedBy.name ?? c.approvedBy.deviceId}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       <h4>{t('officer.people')}</h4>
       <ul class="scr-plain">
         {r.people.map((p) => (

@@ -42,8 +42,28 @@ function fresh(): MiniSearch<IndexedMessage> {
   return new MiniSearch<IndexedMessage>(OPTIONS);
 }
 
+type PlainIndex = Parameters<typeof MiniSearch.loadJS>[0];
+
+/** The stored wrapper's parts, or undefined for anything that is not this format. The index is a
+ * JSON string in values written by earlier releases, an object since. */
+function unwrap(serialised: string | undefined): { index: string | PlainIndex; groups?: string[] } | undefined {
+  if (!serialised) return undefined;
+  const wrapper = JSON.parse(serialised) as { format?: unknown; index?: unknown; groups?: unknown };
+  if (wrapper.format !== INDEX_FORMAT) return undefined;
+  const groups = Array.isArray(wrapper.groups) && wrapper.groups.every((g) => typeof g === 'string') ? (wrapper.groups as string[]) : undefined;
+  if (typeof wrapper.index === 'string') return { index: wrapper.index, groups };
+  if (typeof wrapper.index === 'object' && wrapper.index !== null) return { index: wrapper.index as PlainIndex, groups };
+  return undefined;
+}
+
 export class SearchIndex {
-  private constructor(private index: MiniSearch<IndexedMessage>) {}
+  /** The groups with entries, kept beside the index: MiniSearch can list them only by a match-all
+   * search over every document. */
+  private readonly groups: Set<string>;
+
+  private constructor(private index: MiniSearch<IndexedMessage>, groups?: Iterable<string>) {
+    this.groups = new Set(groups ?? index.search(MiniSearch.wildcard).map((r) => String(r.groupId)));
+  }
 
   static empty(): SearchIndex {
     return new SearchIndex(fresh());
@@ -52,18 +72,31 @@ export class SearchIndex {
   /** Restores a serialised index; anything unreadable (another format, a damaged value) starts an
    * empty one, which the messages the device holds fill again. */
   static load(serialised: string | undefined): SearchIndex {
-    if (!serialised) return SearchIndex.empty();
     try {
-      const wrapper = JSON.parse(serialised) as { format?: unknown; index?: unknown };
-      if (wrapper.format !== INDEX_FORMAT || typeof wrapper.index !== 'string') return SearchIndex.empty();
-      return new SearchIndex(MiniSearch.loadJSON<IndexedMessage>(wrapper.index, OPTIONS));
+      const stored = unwrap(serialised);
+      if (!stored) return SearchIndex.empty();
+      const index = typeof stored.index === 'string' ? MiniSearch.loadJSON<IndexedMessage>(stored.index, OPTIONS) : MiniSearch.loadJS<IndexedMessage>(stored.index, OPTIONS);
+      return new SearchIndex(index, stored.groups);
+    } catch {
+      return SearchIndex.empty();
+    }
+  }
+
+  /** As `load`, rebuilding the index in batches that let the page draw in between. */
+  static async loadAsync(serialised: string | undefined): Promise<SearchIndex> {
+    try {
+      const stored = unwrap(serialised);
+      if (!stored) return SearchIndex.empty();
+      const index = typeof stored.index === 'string' ? await MiniSearch.loadJSONAsync<IndexedMessage>(stored.index, OPTIONS) : await MiniSearch.loadJSAsync<IndexedMessage>(stored.index, OPTIONS);
+      return new SearchIndex(index, stored.groups);
     } catch {
       return SearchIndex.empty();
     }
   }
 
   serialise(): string {
-    return JSON.stringify({ format: INDEX_FORMAT, index: JSON.stringify(this.index) });
+    // The index as a nested object, not a JSON string inside JSON: one pass, no escaping.
+    return JSON.stringify({ format: INDEX_FORMAT, index: this.index, groups: [...this.groups] });
   }
 
   get size(): number {
@@ -74,6 +107,11 @@ export class SearchIndex {
     return this.index.has(id);
   }
 
+  /** The groups that have messages in the index. */
+  groupIds(): ReadonlySet<string> {
+    return this.groups;
+  }
+
   /** Adds the messages not indexed yet; returns how many were new. */
   add(messages: readonly IndexedMessage[]): number {
     const seen = new Set<string>();
@@ -82,6 +120,7 @@ export class SearchIndex {
       seen.add(m.id);
       return true;
     });
+    for (const m of todo) this.groups.add(m.groupId);
     if (todo.length > 0) this.index.addAll(todo.map((m) => ({ id: m.id, groupId: m.groupId, senderName: m.senderName, sentAt: m.sentAt, text: m.text })));
     return todo.length;
   }
@@ -92,6 +131,7 @@ export class SearchIndex {
     // Stored fields are reachable through a match-all search: MiniSearch keeps no per-field lookup.
     for (const r of this.index.search(MiniSearch.wildcard)) if (r.groupId === groupId) ids.push(String(r.id));
     if (ids.length > 0) this.index.discardAll(ids);
+    this.groups.delete(groupId);
   }
 
   /** Results for `query`, grouped by group (the group with the best hit first), each group's hits

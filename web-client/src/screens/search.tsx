@@ -1,7 +1,8 @@
 /** Suche: one field over everything this device decrypted, results grouped by group, each linking
  * to the message in its group. The index (search-index.ts) is kept by this module for the unlocked
- * session, filled from the engine's messages as they arrive, and saved through the engine's
- * encrypted store a moment after it changes. */
+ * session, filled from the engine's messages as they arrive and, in idle time, from every member
+ * group's stored messages (search-coverage.ts), and saved through the engine's encrypted store a
+ * moment after it changes. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Engine, EngineState } from '../engine/engine.js';
 import { useEngine } from '../engine/hooks.js';
@@ -10,6 +11,7 @@ import { Link, useLocation, navigate } from '../router.js';
 import { ScreenTitle } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
 import { highlight, SearchIndex, snippet, type IndexedMessage } from './search-index.js';
+import { Coverage, idleSlice } from './search-coverage.js';
 import { messageHref } from '../views/message-anchor.js';
 import { readValue, writeValue } from './values.js';
 
@@ -20,6 +22,8 @@ const SAVE_AFTER_MS = 1500;
 interface Live {
   owner: string;
   index: SearchIndex;
+  /** Fills the index from every member group's stored messages, in idle time. */
+  coverage: Coverage;
   saveTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -30,9 +34,21 @@ async function openIndex(engine: Engine, owner: string): Promise<Live> {
   if (live?.owner === owner) return live;
   if (!loading) {
     loading = (async () => {
-      const index = SearchIndex.load(await readValue(engine, VALUE_KEY).catch(() => undefined));
-      live = { owner, index };
-      return live;
+      // Decrypting and rebuilding the stored index waits for idle time: the first screen after
+      // unlocking comes first.
+      await idleSlice();
+      const index = await SearchIndex.loadAsync(await readValue(engine, VALUE_KEY).catch(() => undefined));
+      const stored = (groupId: string): IndexedMessage[] | undefined => engine.storedMessages(groupId)?.flatMap((m) => (m.id ? [{ id: m.id, groupId, senderName: m.senderName, sentAt: m.sentAt, text: m.text }] : []));
+      const l: Live = {
+        owner,
+        index,
+        coverage: new Coverage(index, stored, (added) => {
+          if (added > 0) scheduleSave(engine, l);
+          bumpVersion();
+        }),
+      };
+      live = l;
+      return l;
     })().finally(() => {
       loading = undefined;
     });
@@ -44,14 +60,15 @@ async function openIndex(engine: Engine, owner: string): Promise<Live> {
  * unchanged list is skipped without looking at its messages. */
 const indexedLists = new Map<string, readonly unknown[]>();
 
-function newMessagesOf(state: EngineState): IndexedMessage[] {
+function newMessagesOf(state: EngineState, mayIndex: (groupId: string) => boolean): IndexedMessage[] {
   const out: IndexedMessage[] = [];
   for (const [groupId, conv] of Object.entries(state.conversations)) {
-    if (indexedLists.get(groupId) === conv.messages) continue;
+    // A group the person can no longer open is skipped, not marked: if it comes back, it is indexed.
+    if (indexedLists.get(groupId) === conv.messages || !mayIndex(groupId)) continue;
     indexedLists.set(groupId, conv.messages);
     for (const m of conv.messages) if (m.id) out.push({ id: m.id, groupId, senderName: m.senderName, sentAt: m.sentAt, text: m.text });
   }
-  for (const m of state.outgoing) if (m.id && m.status === 'sent') out.push({ id: m.id, groupId: m.groupId, senderName: m.senderName, sentAt: m.sentAt, text: m.text });
+  for (const m of state.outgoing) if (m.id && m.status === 'sent' && mayIndex(m.groupId)) out.push({ id: m.id, groupId: m.groupId, senderName: m.senderName, sentAt: m.sentAt, text: m.text });
   return out;
 }
 
@@ -59,8 +76,18 @@ function scheduleSave(engine: Engine, l: Live): void {
   if (l.saveTimer) return;
   l.saveTimer = setTimeout(() => {
     l.saveTimer = undefined;
-    // The index is rebuilt from the messages the device holds if this write is lost.
-    void writeValue(engine, VALUE_KEY, l.index.serialise()).catch(() => undefined);
+    // Saving serialises the whole index: once at the end of a background pass, not after each slice.
+    if (l.coverage.busy) {
+      scheduleSave(engine, l);
+      return;
+    }
+    // Serialising is one long task (MiniSearch has no partial form): in idle time, not while the
+    // person types or scrolls. The index is filled again from the messages the device holds if
+    // this write is lost.
+    void idleSlice().then(() => {
+      if (live !== l) return;
+      return writeValue(engine, VALUE_KEY, l.index.serialise()).catch(() => undefined);
+    });
   }, SAVE_AFTER_MS);
 }
 
@@ -91,6 +118,7 @@ function useSearchIndex(): { index?: SearchIndex; version: number } {
     if (!owner) {
       // Locked: the plaintext index leaves memory with the keys.
       if (live?.saveTimer) clearTimeout(live.saveTimer);
+      live?.coverage.stop();
       live = undefined;
       indexedLists.clear();
       setIndex(undefined);
@@ -104,12 +132,21 @@ function useSearchIndex(): { index?: SearchIndex; version: number } {
   }, [engine, owner]);
 
   useEffect(() => {
-    if (!index || !live || live.index !== index) return;
-    if (index.add(newMessagesOf(state)) > 0) {
+    if (!index || !live || live.index !== index || !state.groups) return;
+    // After the list of groups (cached, then the relay's): the coverage runs in idle time.
+    if (live.coverage.setGroups(state.groups)) {
       scheduleSave(engine, live);
       bumpVersion();
     }
-  }, [index, state.conversations, state.outgoing]);
+  }, [index, state.groups]);
+
+  useEffect(() => {
+    if (!index || !live || live.index !== index) return;
+    if (index.add(newMessagesOf(state, (g) => live!.coverage.mayIndex(g))) > 0) {
+      scheduleSave(engine, live);
+      bumpVersion();
+    }
+  }, [index, state.conversations, state.outgoing, state.groups]);
 
   return { index, version };
 }
@@ -130,6 +167,7 @@ export function SearchScreen() {
   const groups = state.groups ?? [];
   const results = useMemo(() => (index ? index.search(query) : []), [index, version, query]);
   const total = results.reduce((n, g) => n + g.hits.length, 0);
+  const progress = index && live?.index === index ? live.coverage.progress() : undefined;
 
   useEffect(() => {
     // The query is in the URL, so back returns to the same results.
@@ -147,10 +185,14 @@ export function SearchScreen() {
           {t('search.label')}
         </label>
         <Icon name="search" />
-        <input id="scr-search-q" type="search" value={query} placeholder={t('search.placeholder')} autocomplete="off" enterkeyhint="search" onInput={(e) => setQuery(e.currentTarget.value)} aria-describedby="scr-search-scope" />
+        <input id="scr-search-q" type="search" value={query} placeholder={t('search.placeholder')} autocomplete="off" enterkeyhint="search" onInput={(e) => setQuery(e.currentTarget.value)} aria-describedby="scr-search-scope scr-search-progress" />
       </form>
       <p id="scr-search-scope" class="scr-hint">
         {tn('search.scope', index?.size ?? 0)}
+      </p>
+      {/* How far the index is, so that a miss while it grows is not taken for a real one. */}
+      <p id="scr-search-progress" class="scr-hint" data-testid="search-progress">
+        {progress && progress.total > 0 && (progress.done < progress.total ? t('search.progress', { done: progress.done, total: progress.total }) : tn('search.complete', progress.total))}
       </p>
       <div role="status" class="scr-search-count">
         {query.trim() && index && (total === 0 ? t('search.none', { q: query.trim() }) : tn('search.count', total))}

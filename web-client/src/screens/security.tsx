@@ -7,7 +7,7 @@ import { useEngine } from '../engine/hooks.js';
 import { formatDateTime, t, tn } from '../i18n/index.js';
 import { ProblemMessage, ScreenTitle, TechDetails } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
-import { alarmSubject, alarmWords } from './alarm-words.js';
+import { alarmWords } from './alarm-words.js';
 import { applyPolicyFile, ConfirmDialog, Grouped, useAction, useLoad } from './parts.js';
 import { QrCode } from './qr.js';
 import { OfficerSection } from './officer.js';
@@ -70,7 +70,7 @@ function AlarmsSection() {
           <ul class="scr-alarms">
             {alarms.map((a) => {
               const words = alarmWords(a.kind);
-              const name = alarmSubject(a.kind, a.message);
+              const name = a.subject?.name;
               return (
                 <li key={a.id} class="scr-alarm">
                   <p class="scr-alarm-what">

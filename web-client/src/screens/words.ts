@@ -353,6 +353,11 @@ export const screenWords = {
   'finding.bad_sealed_membership': { de: 'Eine für die Prüfung verschlüsselte Mitgliederliste passt nicht zur unterschriebenen Änderung.', en: 'A member list encrypted for the audit does not match the signed change.' },
   'finding.bad_generation': { de: 'Ein Eintrag eines Organisationsschlüssels ist ungültig.', en: 'An organisation key entry is invalid.' },
   'finding.snapshot_mismatch': { de: 'Ein Zwischenstand des Verzeichnisses stimmt nicht mit seinen Einträgen überein.', en: 'A snapshot of the directory does not match its entries.' },
+  'finding.bad_role_change': {
+    de: 'Eine Rollenänderung ist nicht von einer Administratorin oder einem Administrator unterschrieben: Jemand wollte einer Person Rechte geben, die ihr nicht zustehen.',
+    en: 'A role change is not signed by an administrator: someone tried to give a person rights that are not theirs.',
+  },
+  'finding.no_admin_left': { de: 'Nach einer Rollenänderung gibt es keine aktive Administratorin und keinen aktiven Administrator mehr.', en: 'After a role change no active administrator is left.' },
   'finding.other': { de: 'Ein Verstoß gegen die Regeln des Verzeichnisses.', en: 'A violation of the directory’s rules.' },
 
   // ---- Verwaltung ----
@@ -434,8 +439,8 @@ export const screenWords = {
   'admin.role.announcerExplain': { de: 'darf Ankündigungen an alle schreiben.', en: 'may write announcements to everyone.' },
   'admin.role.memberExplain': { de: 'liest und schreibt in den eigenen Gruppen.', en: 'reads and writes in their own groups.' },
   'admin.roleByInvite': {
-    de: 'Die Rolle wird mit der Einladung vergeben. Für eine andere Rolle lassen Sie die Person ausscheiden und laden sie mit der neuen Rolle ein.',
-    en: 'The role is given with the invite. For another role, let the person leave and invite them with the new role.',
+    de: 'Die Rolle wird mit der Einladung vergeben und lässt sich hier ändern. Jede Änderung wird von Ihrem Gerät unterschrieben und im Schlüsselverzeichnis festgehalten.',
+    en: 'The role is given with the invite and can be changed here. Every change is signed by your device and kept in the key directory.',
   },
   'admin.peopleCaption': { de: 'Alle Personen mit Rolle, Status und Zahl der Geräte', en: 'All people with role, status and number of devices' },
   'admin.col.role': { de: 'Rolle', en: 'Role' },
@@ -477,4 +482,7 @@ export const screenWords = {
   'search.count.one': { de: '{n} Treffer', en: '{n} result' },
   'search.count.other': { de: '{n} Treffer', en: '{n} results' },
   'search.unknownGroup': { de: 'Gruppe', en: 'Group' },
+  'search.progress': { de: '{done} von {total} Gruppen durchsucht – weitere Treffer können noch dazukommen.', en: '{done} of {total} groups searched – more results may still appear.' },
+  'search.complete.one': { de: 'Ihre Gruppe ist vollständig durchsucht.', en: 'Your group is fully searched.' },
+  'search.complete.other': { de: 'Alle {n} Gruppen sind durchsucht.', en: 'All {n} groups are searched.' },
 } as const;

@@ -9,6 +9,7 @@ import { PATHS } from '../paths.js';
 import { ProblemMessage, ScreenTitle } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
 import { useJoin } from './join.js';
+import { OrgKeyHint } from './org-key-hint.js';
 import type { MessageKey } from '../i18n/index.js';
 
 export function KindLabel({ kind }: { kind: 'secret' | 'public' }) {
@@ -100,6 +101,7 @@ export function GroupsScreen() {
           {t('groups.newSecret')}
         </Link>
       </div>
+      <OrgKeyHint />
       {state.groupsProblem && !state.groups && <ProblemMessage problem={state.groupsProblem} />}
       {!state.groups ? (
         <p role="status">{t('groups.loading')}</p>

@@ -44,9 +44,15 @@ export type Anchor =
 /** Where the message `targetId` is, given the conversation in order (oldest first) and how many of
  * the newest are drawn: older pages are added, a page at a time, until it is drawn. */
 export function locateMessage(items: readonly { id?: string; key: string }[], targetId: string, shown: number, page: number, complete: boolean): Anchor {
-  const at = items.findIndex((m) => m.id === targetId || (m.id === undefined && m.key === targetId));
-  if (at < 0) return complete ? { state: 'missing' } : { state: 'waiting' };
-  const fromEnd = items.length - at;
+  const fromEnd = distanceFromEnd(items, targetId);
+  if (fromEnd === undefined) return complete ? { state: 'missing' } : { state: 'waiting' };
   if (fromEnd <= shown) return { state: 'found', shown };
   return { state: 'found', shown: shown + Math.ceil((fromEnd - shown) / page) * page };
+}
+
+/** How far from the end of the conversation (1 = the newest) the message `targetId` is, if it is
+ * there: by record id, or by its outbox key while it has no id yet. */
+export function distanceFromEnd(items: readonly { id?: string; key: string }[], targetId: string): number | undefined {
+  const at = items.findIndex((m) => m.id === targetId || (m.id === undefined && m.key === targetId));
+  return at < 0 ? undefined : items.length - at;
 }

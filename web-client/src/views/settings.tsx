@@ -2,7 +2,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { LANGS, setLang, t, useLang, type Lang } from '../i18n/index.js';
 import { useEngine } from '../engine/hooks.js';
-import { INACTIVITY_LOCK_MS } from '../engine/engine.js';
+import { INACTIVITY_LOCK_MS, type Me } from '../engine/engine.js';
+import { roleWord, useLoad } from '../screens/parts.js';
 import { ProblemMessage, ScreenTitle } from '../ui/common.js';
 import type { Problem } from '../engine/problems.js';
 import { Icon } from '../ui/icons.js';
@@ -75,6 +76,34 @@ function StaySignedIn() {
   );
 }
 
+/** Who and where this device is (what `agora whoami` prints): for the person who supports them. */
+function ThisDevice({ me }: { me: Me }) {
+  const { engine } = useEngine();
+  const departments = useLoad(() => engine.run((c) => c.departments()), [me.userId]);
+  const mine = departments.data?.filter((d) => d.members.includes(me.userId)).map((d) => d.name);
+  return (
+    <>
+      <h3>{t('settings.deviceTitle')}</h3>
+      <dl class="device-facts">
+        <dt>{t('settings.roleLabel')}</dt>
+        <dd>{roleWord(me.role)}</dd>
+        <dt>{t('settings.departmentLabel')}</dt>
+        <dd>{mine === undefined ? (departments.problem ? t('settings.departmentUnknown') : '…') : mine.length > 0 ? mine.join(', ') : t('settings.departmentNone')}</dd>
+        <dt>{t('settings.serverLabel')}</dt>
+        <dd>{location.origin}</dd>
+        <dt>{t('settings.userIdLabel')}</dt>
+        <dd>
+          <code>{me.userId}</code>
+        </dd>
+        <dt>{t('settings.deviceIdLabel')}</dt>
+        <dd>
+          <code>{me.deviceId}</code>
+        </dd>
+      </dl>
+    </>
+  );
+}
+
 export function SettingsScreen() {
   const { engine, state } = useEngine();
   return (
@@ -83,6 +112,7 @@ export function SettingsScreen() {
       <section aria-labelledby="settings-account">
         <h2 id="settings-account">{t('settings.account')}</h2>
         <p>{t('settings.signedInAs', { name: state.me?.name ?? '', org: state.me?.orgName ?? '' })}</p>
+        {state.me && <ThisDevice me={state.me} />}
       </section>
       <LanguageChoice />
       <section aria-labelledby="settings-lock">

@@ -5,6 +5,7 @@ import { Link, pathTo } from '../router.js';
 import { PATHS } from '../paths.js';
 import { ScreenTitle } from '../ui/common.js';
 import { KindLabel } from './groups.js';
+import { OrgKeyHint } from './org-key-hint.js';
 
 const NEWEST = 20;
 
@@ -17,6 +18,7 @@ export function StartScreen() {
     <div class="screen">
       <ScreenTitle>{t('start.title')}</ScreenTitle>
       <p class="greeting">{t('start.greeting', { name: state.me?.name ?? '' })}</p>
+      <OrgKeyHint />
       <section aria-labelledby="start-newest">
         <h2 id="start-newest">{t('start.newest')}</h2>
         {recent.length === 0 ? (
