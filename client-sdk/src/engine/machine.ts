@@ -2,8 +2,9 @@
  * answers (the time, the grace periods, the key-transparency checks of this operation). It does no
  * I/O: its operations (the modules next to it) yield requests as data and are driven by a driver
  * (AgoraClient in Node and browsers; engine/driver.ts runs one operation). */
+import { loadCryptoProvider, platformRandom, type CryptoProvider, type RandomSource } from '@agora/protocol/crypto/provider';
 import type { ProfileState } from '../core/state.js';
-import { loadMls } from '../mls/index.js';
+import { loadMls, mlsWith, type MlsApi } from '../mls/index.js';
 import { KtTrust } from './trust.js';
 
 export interface MachineConfig {
@@ -20,6 +21,9 @@ export interface MachineConfig {
    * gossip that catches a relay showing people different logs lags by that much, and a log that is
    * unavailable is noticed at the next sync rather than before this record. Off by default. */
   sendWithoutCatchUp?: boolean;
+  /** Where every random byte of this device's operations comes from: ids, nonces, keys, MLS secrets.
+   * The platform's CSPRNG unless given; a test gives a seeded source to get byte-identical requests. */
+  random?: RandomSource;
 }
 
 export class Machine {
@@ -28,14 +32,27 @@ export class Machine {
   /** Warnings of the current operation (the report shows them). */
   warnings: string[] = [];
   readonly trust: KtTrust;
+  /** The one randomness source of this machine's operations. */
+  readonly random: RandomSource;
 
   constructor(
     readonly now: () => number,
     readonly config: MachineConfig = {},
     state?: ProfileState,
   ) {
-    this.trust = new KtTrust(() => this.state, now);
+    this.random = config.random ?? platformRandom;
+    this.trust = new KtTrust(() => this.state, now, this.random);
     if (state) this.state = state;
+  }
+
+  /** The crypto provider over this machine's randomness (libsodium loaded on first use). */
+  crypto(): Promise<CryptoProvider> {
+    return loadCryptoProvider(this.random);
+  }
+
+  /** The MLS API over this machine's randomness (ts-mls loaded on first use). */
+  mls(): Promise<MlsApi> {
+    return mlsWith(this.random);
   }
 
   /** Starts an operation on `state` (as just loaded): the checkpoint is fetched and verified again
