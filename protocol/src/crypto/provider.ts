@@ -1,5 +1,5 @@
-/** The one crypto provider: every primitive the client uses (and the relay's checks of client
- * signatures) comes from here, over a randomness source (random.ts) given to it.
+/** The one crypto provider: the client's primitives come from here, over a randomness source
+ * (random.ts) given to it.
  *
  * Every primitive comes from libsodium (sumo build, WebAssembly), chosen by measurement (`npm run
  * bench`, section g; docs/architecture.md "One crypto provider"): per call it was faster than @noble
