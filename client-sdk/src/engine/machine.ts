@@ -2,7 +2,7 @@
  * answers (the time, the grace periods, the key-transparency checks of this operation). It does no
  * I/O: its operations (the modules next to it) yield requests as data and are driven by a driver
  * (AgoraClient in Node and browsers; engine/driver.ts runs one operation). */
-import { loadCryptoProvider, platformRandom, type CryptoProvider, type RandomSource } from '@agora/protocol/crypto/provider';
+import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
 import type { ProfileState } from '../core/state.js';
 import { loadMls, mlsWith, type MlsApi } from '../mls/index.js';
 import { KtTrust } from './trust.js';
@@ -43,11 +43,6 @@ export class Machine {
     this.random = config.random ?? platformRandom;
     this.trust = new KtTrust(() => this.state, now, this.random);
     if (state) this.state = state;
-  }
-
-  /** The crypto provider over this machine's randomness (libsodium loaded on first use). */
-  crypto(): Promise<CryptoProvider> {
-    return loadCryptoProvider(this.random);
   }
 
   /** The MLS API over this machine's randomness (ts-mls loaded on first use). */
