@@ -21,6 +21,32 @@ const mlsLazy = {
   message: 'Import the MLS layer from mls/index.js, which loads ts-mls lazily.',
 };
 
+// One randomness source: every random byte comes from a RandomSource, the platform's CSPRNG
+// (protocol/src/crypto/random.ts, the one file that calls it) unless one was injected. A second
+// source would escape the seeded source a test drives the client machine with.
+const randomMessage = 'Draw random bytes from an injected RandomSource, or platformRandom (@agora/protocol/crypto/random), the one place that calls the CSPRNG.';
+const randomness = {
+  files: ['protocol/src/**/*.ts', 'client-sdk/src/**/*.ts', 'server/src/**/*.ts', 'cli/src/**/*.ts', 'web-client/src/**/*.{ts,tsx}'],
+  ignores: ['**/*.test.ts', 'protocol/src/crypto/random.ts', 'protocol/src/kt/test-log.ts', 'server/src/testing.ts', 'client-sdk/src/store/contract.ts', 'client-sdk/src/state/test-state.ts'],
+  rules: {
+    'no-restricted-properties': ['error',
+      ...['getRandomValues', 'randombytes_buf', 'randombytes_buf_deterministic', 'randombytes_random', 'randombytes_uniform', 'randomBytes', 'randomFillSync', 'randomFill', 'randomInt', 'randomUUID'].map((property) => ({ property, message: randomMessage })),
+      { object: 'Math', property: 'random', message: randomMessage },
+    ],
+  },
+};
+// Named imports of Node's generators escape the property rule above.
+const nodeRandomImports = ['node:crypto', 'crypto'].map((name) => ({
+  name,
+  importNames: ['randomBytes', 'randomFillSync', 'randomFill', 'randomInt', 'randomUUID', 'getRandomValues', 'webcrypto'],
+  message: randomMessage,
+}));
+
+const sansIoImports = [
+  ...nodeOnly,
+  { group: ['**/transport/*', '**/state/*', '**/node/*', '**/cli/*', '**/client.js', '@agora/client-sdk', '@agora/client-sdk/*'], message: 'Sans-I/O core: it returns data; transport/ and state/ do the I/O (and the protocol package never depends on the SDK).' },
+];
+
 export default tseslint.config(
   { ignores: ['**/dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'web-client/build/**'] },
   ...tseslint.configs.recommended,
@@ -40,8 +66,10 @@ export default tseslint.config(
   {
     files: ['client-sdk/src/node/**/*.ts'],
     ignores: ['**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['ws', 'commander'], message: 'The SDK has no ws or commander at runtime: the CLI injects its WebSocket (cli/src/ws.ts).' }] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: nodeRandomImports, patterns: [{ group: ['ws', 'commander'], message: 'The SDK has no ws or commander at runtime: the CLI injects its WebSocket (cli/src/ws.ts).' }] }] },
   },
+  randomness,
+  { files: ['server/src/**/*.ts', 'cli/src/**/*.ts'], ignores: ['**/*.test.ts', 'server/src/testing.ts'], rules: { 'no-restricted-imports': ['error', { paths: nodeRandomImports }] } },
   // The web app runs in the browser and ships to every phone: no Node built-ins, and zod imported so
   // that it tree-shakes. Its build config and the service worker's helpers run elsewhere.
   {
@@ -62,15 +90,21 @@ export default tseslint.config(
         name,
         message: 'Sans-I/O core: it takes inputs (answers, pushes, the time) and returns requests as data; the driver does the I/O and the timers.',
       }))],
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...nodeOnly,
-            { group: ['**/transport/*', '**/state/*', '**/node/*', '**/cli/*', '**/client.js', '@agora/client-sdk', '@agora/client-sdk/*'], message: 'Sans-I/O core: it returns data; transport/ and state/ do the I/O (and the protocol package never depends on the SDK).' },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: sansIoImports }],
+    },
+  },
+  // The client machine draws every random byte from its injected source (Machine.random), never
+  // from the platform's directly; the libraries under it take a source and default to the platform's.
+  {
+    files: ['client-sdk/src/engine/**/*.ts'],
+    ignores: ['**/*.test.ts', 'client-sdk/src/engine/machine.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          ...sansIoImports,
+          { regex: '^@agora/protocol(/crypto/random)?$', importNames: ['platformRandom'], message: 'The client machine draws randomness from mc.random (MachineConfig.random), so a seeded source reaches every byte.' },
+        ],
+      }],
     },
   },
 );

@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { fromB64u, newId, randomBytes, toB64u, type KtUserResponse } from '@agora/client-sdk';
+import { fromB64u, newId, toB64u, type KtUserResponse } from '@agora/client-sdk';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import {
   MerkleLevels, PolicySchema, compareIds, cosign, cosignatureVkey, deviceEnrolmentMessage, deviceSetHash, ed25519Vkey,
   encodeEntry, encodeSnapshotLeaf, entryHash, formatCheckpoint, formatNote, idListHash, inviteApprovalMessage, leafHash,

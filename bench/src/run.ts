@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientEngineSection } from './client-engine.js';
 import { cryptoSection } from './crypto-section.js';
+import { cryptoProvidersSection } from './crypto-providers.js';
 import { removeAllTempDirsNow } from './devices.js';
 import { fanoutSection } from './fanout.js';
 import { ktSection } from './kt-bench.js';
@@ -24,6 +25,7 @@ const SECTIONS: { key: string; name: string; run: () => Promise<Section> }[] = [
   { key: 'd', name: 'key transparency', run: () => ktSection() },
   { key: 'e', name: 'client engine on the Node driver', run: () => clientEngineSection() },
   { key: 'f', name: 'web app in Chromium', run: () => webAppSection() },
+  { key: 'g', name: 'crypto provider: libsodium vs noble', run: () => cryptoProvidersSection() },
 ];
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

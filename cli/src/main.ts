@@ -1,7 +1,7 @@
 /** The `agora` command line: everything a person or an IT script does. Its words, flags and output
  * are a contract (scripts and acceptance tests depend on them): results on stdout, one line per
  * failure on stderr, non-zero exit on any failure. */
-import { randomBytes } from 'node:crypto';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { createInterface } from 'node:readline';
 import { Command, CommanderError } from 'commander';
 import { AgoraClient, type ClientDeps } from '@agora/client-sdk';
@@ -469,7 +469,7 @@ program
     if (inShell) throw new AgoraError('usage', 'already in agora shell');
     if (o.marker !== undefined && !/^[A-Za-z0-9._-]{8,64}$/.test(o.marker)) throw new AgoraError('usage', '--marker must be 8 to 64 letters, digits, dots, underscores or dashes');
     // Random unless chosen: output (a message's text) cannot then end a command early.
-    const marker = o.marker ?? `agora-end-${randomBytes(12).toString('hex')}`;
+    const marker = o.marker ?? `agora-end-${Buffer.from(platformRandom(12)).toString('hex')}`;
     const g = globals();
     const prefix = ['--profile', g.profile ?? defaultProfileDir(), ...(g.insecureNoPassphrase ? ['--insecure-no-passphrase'] : []), ...(g.json ? ['--json'] : [])];
     inShell = true;

@@ -8,6 +8,7 @@ import { wsTokenProtocol, WS_PROTOCOL } from '@agora/protocol';
 import { AgoraError } from './core/errors.js';
 import type { Alarm } from './core/state.js';
 import type { Policy } from '@agora/protocol/kt/policy';
+import type { RandomSource } from '@agora/protocol/crypto/random';
 import type { ProfileStorage } from './state/profile.js';
 import { RelayHttp, type FetchLike } from './transport/http.js';
 import { Machine, loadMlsFor } from './engine/machine.js';
@@ -43,6 +44,8 @@ export interface ClientDeps {
   rotationGraceMs?: number;
   /** See MachineConfig.alwaysCatchUp: every send catches up first, even during `listen`. */
   alwaysCatchUp?: boolean;
+  /** See MachineConfig.random (the platform's CSPRNG unless given). */
+  random?: RandomSource;
 }
 
 /** How long a pushed entry past a gap waits for the missing ones (pushes of entries that landed
@@ -54,7 +57,7 @@ export class AgoraClient {
   private readonly http: RelayHttp;
 
   private constructor(private readonly deps: ClientDeps, server: string) {
-    this.m = new Machine(deps.now ?? Date.now, { addGraceMs: deps.addGraceMs, rotationGraceMs: deps.rotationGraceMs, alwaysCatchUp: deps.alwaysCatchUp });
+    this.m = new Machine(deps.now ?? Date.now, { addGraceMs: deps.addGraceMs, rotationGraceMs: deps.rotationGraceMs, alwaysCatchUp: deps.alwaysCatchUp, random: deps.random });
     // The token is the machine's to get (it signs the relay's challenge); transport asks for a new
     // one when the relay refuses the one held.
     this.http = new RelayHttp(server, deps.fetch, (fresh) => this.run(ops.ensureToken(this.m, fresh)));

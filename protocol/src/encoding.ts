@@ -1,4 +1,6 @@
 /** Isomorphic byte helpers: no Buffer, so the SDK core runs unchanged in browsers. */
+import { platformRandom, type RandomSource } from './crypto/random.js';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
@@ -69,13 +71,7 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-export function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(out);
-  return out;
-}
-
 /** A typed random id: prefix, underscore, 16 random bytes in base64url. */
-export function newId(prefix: 'u' | 'd' | 'g' | 'dep' | 'o' | 'r'): string {
-  return `${prefix}_${toB64u(randomBytes(16))}`;
+export function newId(prefix: 'u' | 'd' | 'g' | 'dep' | 'o' | 'r', random: RandomSource = platformRandom): string {
+  return `${prefix}_${toB64u(random(16))}`;
 }

@@ -6,3 +6,4 @@ export * from './limits.js';
 export * from './errors.js';
 export * from './encoding.js';
 export * from './signing.js';
+export * from './crypto/random.js';

@@ -1,7 +1,8 @@
 /** The exact bytes each party signs, with a domain-separation label per purpose so a signature
  * made for one purpose can never be replayed as another. Shared by relay (verifies) and SDK (signs). */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromB64u, randomBytes, utf8 } from './encoding.js';
+import { concatBytes, fromB64u, utf8 } from './encoding.js';
+import { platformRandom, type RandomSource } from './crypto/random.js';
 
 export function authChallengeMessage(input: { deviceId: string; challenge: string }): Uint8Array {
   return concatBytes(utf8('agora-auth-v1\n'), utf8(input.deviceId), utf8('\n'), fromB64u(input.challenge));
@@ -31,8 +32,8 @@ const INVITE_CHARS = 20;
 /** A one-time invite code: 20 symbols (100 bits) shown as five dash-separated groups of four, e.g.
  * `K7QM-2XHP-...`. Made by whoever issues the invite: an administrator's or the person's own device,
  * and the relay only for the organisation's first administrator. */
-export function generateInviteCode(): string {
-  const bytes = randomBytes(INVITE_CHARS);
+export function generateInviteCode(random: RandomSource = platformRandom): string {
+  const bytes = random(INVITE_CHARS);
   let code = '';
   for (let i = 0; i < INVITE_CHARS; i++) {
     if (i > 0 && i % 4 === 0) code += '-';

@@ -8,7 +8,8 @@
  * carried: its expiry, a random nonce and a MAC binding both to the device it was issued for. Single
  * use is enforced in memory: a used challenge is remembered until it expires, which bounds that
  * memory by the sign-in rate times the challenge lifetime. */
-import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify } from 'node:crypto';
+import { createHmac, createPublicKey, timingSafeEqual, verify } from 'node:crypto';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { DeviceId, LIMITS, authChallengeMessage } from '@agora/protocol';
 import { AppError } from './errors.js';
 import type { DeviceRow, Store, UserRow } from './store/types.js';
@@ -82,7 +83,7 @@ export class Auth {
   /** Loads (or, first of all instances, creates) the shared HMAC secret. */
   private tokenSecret(): Promise<Buffer> {
     if (!this.secret) {
-      const candidate = randomBytes(32).toString('hex');
+      const candidate = Buffer.from(platformRandom(32)).toString('hex');
       const loading = this.deps.store
         .setMetaIfAbsent(TOKEN_SECRET_META, candidate)
         .then((hex) => Buffer.from(hex, 'hex'));
@@ -128,7 +129,7 @@ export class Auth {
     const expiresAt = this.deps.now() + LIMITS.challengeTtlMs;
     const head = Buffer.alloc(EXPIRY_BYTES + NONCE_BYTES);
     head.writeUIntBE(expiresAt, 0, EXPIRY_BYTES);
-    randomBytes(NONCE_BYTES).copy(head, EXPIRY_BYTES);
+    head.set(platformRandom(NONCE_BYTES), EXPIRY_BYTES);
     const challenge = Buffer.concat([head, await this.challengeMac(deviceId, head)]).toString('base64url');
     return { challenge, expiresAt };
   }

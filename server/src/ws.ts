@@ -7,7 +7,8 @@
  * echoes the outstanding ping, so a client that never reads cannot stay connected by sending
  * pongs of its own (RFC 6455 allows unsolicited pongs; they prove only that the client writes).
  * Backlog: the hub cuts a socket whose unsent bytes pass its cap (see hub.ts). */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -107,7 +108,7 @@ export function attachPush(
         ws.terminate();
         continue;
       }
-      const payload = randomBytes(PING_PAYLOAD_BYTES);
+      const payload = Buffer.from(platformRandom(PING_PAYLOAD_BYTES));
       awaiting.set(ws, payload);
       ws.ping(payload);
     }

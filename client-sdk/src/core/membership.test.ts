@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { getSodium } from '@agora/protocol/crypto/sodium';
-import { fromB64u, newId, randomBytes } from '@agora/protocol/encoding';
+import { fromB64u, newId } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { membershipCommitment } from '@agora/protocol/kt/entries';
 import {
   createGroup, createKeyPackages, exportContentKey, joinFromWelcome, membershipSalt, processCommit, stageCommit,

@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { generateDeviceKeys, type DeviceKeys } from '@agora/protocol/crypto/device-keys';
 import { RecordRejected, openRecord, sealRecord, type ContentRecord } from '../crypto/records.js';
 import type { Device, LogEntry } from '@agora/protocol/api';
-import { newId, randomBytes, toB64u } from '@agora/protocol/encoding';
+import { newId, toB64u } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { ingestEntries, type IngestContext } from './ingest.js';
 import { emptyGroup, type GroupLocal } from './state.js';
 

@@ -18,7 +18,8 @@ import * as z from 'zod';
 import { UserId } from '@agora/protocol/api';
 import { Name } from '@agora/protocol/names';
 import { MAX_DESCRIPTION_CHARS } from '../crypto/records.js';
-import { concatBytes, fromUtf8, randomBytes, utf8 } from '@agora/protocol/encoding';
+import { concatBytes, fromUtf8, utf8 } from '@agora/protocol/encoding';
+import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
 import { getSodium } from '@agora/protocol/crypto/sodium';
 
 const VERSION = 1;
@@ -29,9 +30,9 @@ const MAX_OWNERS = 1_000;
 
 const OwnerList = z.array(UserId).max(MAX_OWNERS);
 
-export async function sealOwners(owners: readonly string[], key: Uint8Array, groupId: string): Promise<Uint8Array> {
+export async function sealOwners(owners: readonly string[], key: Uint8Array, groupId: string, random: RandomSource = platformRandom): Promise<Uint8Array> {
   const sodium = await getSodium();
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = random(NONCE_BYTES);
   const body = utf8(JSON.stringify([...new Set(owners)].sort()));
   const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, concatBytes(LABEL, utf8(groupId)), null, nonce, key);
   return concatBytes(Uint8Array.of(VERSION), nonce, sealed);

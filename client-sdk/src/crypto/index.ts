@@ -1,7 +1,8 @@
 /** The SDK's content-crypto layer: device keys, signed-then-encrypted content records, organisation-key
  * generations and device-to-device sealed payloads, and encryption of local state at rest. Sans-I/O
  * and isomorphic (no node:* imports); libsodium (sumo build, for Argon2id) is loaded on first use.
- * Random bytes come from crypto.getRandomValues, which is much faster here than libsodium's own. */
+ * Random bytes come from the caller's RandomSource (the client machine's injected one), by default
+ * the platform's CSPRNG (@agora/protocol/crypto/random), never from libsodium's own. */
 export { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
 export { generateDeviceKeys, sign, verify, signPubFromSeed, encPubFromSecret, type DeviceKeys } from '@agora/protocol/crypto/device-keys';
 export {

@@ -19,7 +19,8 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { LIMITS } from '@agora/protocol/limits';
-import { concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { concatBytes, fromB64u, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
+import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
 import { FrameError, Reader, lp16, readU64, u64, u8 } from '@agora/protocol/crypto/bytes';
 import { sign, verify } from '@agora/protocol/crypto/device-keys';
 import { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
@@ -74,8 +75,8 @@ export interface SealSelf {
  * check; undefined for a device the caller does not trust. */
 export type SealerLookup = (deviceId: string) => Uint8Array | undefined;
 
-export function newOrgKey(): Uint8Array {
-  return randomBytes(32);
+export function newOrgKey(random: RandomSource = platformRandom): Uint8Array {
+  return random(32);
 }
 
 function signedBytes(purpose: SealPurpose, recipientId: string, recipientEncPub: Uint8Array, sealerId: string, payload: Uint8Array): Uint8Array {
@@ -83,10 +84,10 @@ function signedBytes(purpose: SealPurpose, recipientId: string, recipientEncPub:
 }
 
 /** crypto_box_seal, byte for byte (crypto_box_seal_open opens it), with the ephemeral secret taken
- * from crypto.getRandomValues: libsodium's own randombytes made sealing ~60% slower here, which
- * counts when a generation is sealed to every device of the organisation. */
-function boxSeal(sodium: Sodium, message: Uint8Array, recipientPub: Uint8Array): Uint8Array {
-  const ephemeralSecret = randomBytes(32);
+ * from the caller's randomness source: libsodium's own randombytes made sealing ~60% slower here,
+ * which counts when a generation is sealed to every device of the organisation. */
+function boxSeal(sodium: Sodium, message: Uint8Array, recipientPub: Uint8Array, random: RandomSource): Uint8Array {
+  const ephemeralSecret = random(32);
   try {
     const ephemeralPub = sodium.crypto_scalarmult_base(ephemeralSecret);
     const nonce = sodium.crypto_generichash(24, concatBytes(ephemeralPub, recipientPub), null);
@@ -104,6 +105,8 @@ export async function sealToDevice(input: {
   payload: Uint8Array;
   recipient: SealRecipient;
   sealer: Sealer;
+  /** Draws the ephemeral key; the platform's CSPRNG unless the caller injects its own. */
+  random?: RandomSource;
 }): Promise<string> {
   const { purpose, payload, recipient, sealer } = input;
   if (!PURPOSES.includes(purpose)) throw new RangeError('unknown seal purpose');
@@ -122,7 +125,7 @@ export async function sealToDevice(input: {
     throw new RangeError(`sealed ${purpose} payload would exceed ${maxChars} characters`);
   }
   const sodium = await getSodium();
-  return toB64u(boxSeal(sodium, plaintext, recipient.encPub));
+  return toB64u(boxSeal(sodium, plaintext, recipient.encPub, input.random ?? platformRandom));
 }
 
 /** Opens a sealed payload addressed to this device. Throws SealedRejected for an unknown sealer, a
@@ -183,7 +186,7 @@ function checkGeneration(generation: number): void {
 
 /** Seals organisation-key generation `generation` to one device; the generation number is inside the
  * signed payload, so the relay cannot file generation 3 under generation 4. */
-export async function sealOrgKey(input: { generation: number; key: Uint8Array; recipient: SealRecipient; sealer: Sealer }): Promise<string> {
+export async function sealOrgKey(input: { generation: number; key: Uint8Array; recipient: SealRecipient; sealer: Sealer; random?: RandomSource }): Promise<string> {
   checkGeneration(input.generation);
   if (input.key.length !== 32) throw new RangeError('an organisation key is 32 bytes');
   return sealToDevice({
@@ -191,6 +194,7 @@ export async function sealOrgKey(input: { generation: number; key: Uint8Array; r
     payload: concatBytes(u64(input.generation), input.key),
     recipient: input.recipient,
     sealer: input.sealer,
+    random: input.random,
   });
 }
 

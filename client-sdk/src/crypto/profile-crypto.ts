@@ -11,7 +11,8 @@
  * offline guessing attack on a copied profile whatever the parameters; Argon2id only makes each
  * guess expensive. */
 import * as z from 'zod';
-import { concatBytes, fromB64u, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { concatBytes, fromB64u, toB64u, utf8 } from '@agora/protocol/encoding';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { getSodium } from '@agora/protocol/crypto/sodium';
 
 export const KDF_OPSLIMIT = 5;
@@ -50,7 +51,7 @@ export class ProfileDecryptError extends Error {
 }
 
 export function newKdfParams(): KdfParams {
-  return { alg: 'argon2id13', opslimit: KDF_OPSLIMIT, memlimit: KDF_MEMLIMIT, salt: toB64u(randomBytes(16)) };
+  return { alg: 'argon2id13', opslimit: KDF_OPSLIMIT, memlimit: KDF_MEMLIMIT, salt: toB64u(platformRandom(16)) };
 }
 
 export async function deriveProfileKey(passphrase: string, params: KdfParams): Promise<Uint8Array> {
@@ -78,7 +79,7 @@ export async function deriveProfileKey(passphrase: string, params: KdfParams): P
 export async function encryptProfile(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
   if (key.length !== 32) throw new RangeError('a profile key is 32 bytes');
   const sodium = await getSodium();
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = platformRandom(NONCE_BYTES);
   return concatBytes(nonce, sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, null, nonce, key));
 }
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { RecordRequest } from '@agora/protocol/api';
-import { concatBytes, fromB64u, newId, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { concatBytes, fromB64u, newId, toB64u, utf8 } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { LIMITS } from '@agora/protocol/limits';
 import { u32 } from '@agora/protocol/crypto/bytes';
 import { generateDeviceKeys, sign, type DeviceKeys } from '@agora/protocol/crypto/device-keys';

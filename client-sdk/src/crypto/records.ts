@@ -27,7 +27,8 @@ import * as z from 'zod';
 import { DeviceId, Epoch, GroupId, UserId } from '@agora/protocol/api';
 import { Name } from '@agora/protocol/names';
 import { LIMITS } from '@agora/protocol/limits';
-import { bytesEqual, concatBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { bytesEqual, concatBytes, fromB64u, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
+import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
 import { FrameError, Reader, lp16, u32, u64 } from '@agora/protocol/crypto/bytes';
 import { sign, verify } from '@agora/protocol/crypto/device-keys';
 import { getSodium } from '@agora/protocol/crypto/sodium';
@@ -170,6 +171,8 @@ export async function encryptRecordFrame(input: {
   groupId: string;
   epoch: number;
   frameVersion?: number;
+  /** Draws the nonce; the platform's CSPRNG unless the caller injects its own. */
+  random?: RandomSource;
 }): Promise<string> {
   checkKey(input.key);
   const { recordBytes, signature } = input;
@@ -182,14 +185,14 @@ export async function encryptRecordFrame(input: {
   frame.set(recordBytes, FRAME_HEADER_BYTES);
   frame.set(signature, FRAME_HEADER_BYTES + recordBytes.length);
   const sodium = await getSodium();
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = (input.random ?? platformRandom)(NONCE_BYTES);
   const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(frame, recordAad(input.groupId, input.epoch), null, nonce, input.key);
   return toB64u(concatBytes(nonce, sealed));
 }
 
 /** Signs the record with the author device's seed and encrypts it under `key`. Refuses (with
  * RecordRejected 'malformed') a record that a reader would refuse: schema violations or oversize. */
-export async function sealRecord(input: { record: ContentRecord; key: Uint8Array; signSeed: Uint8Array }): Promise<string> {
+export async function sealRecord(input: { record: ContentRecord; key: Uint8Array; signSeed: Uint8Array; random?: RandomSource }): Promise<string> {
   checkKey(input.key);
   const parsed = ContentRecordSchema.safeParse(input.record);
   if (!parsed.success) throw new RecordRejected('malformed', `invalid ${issuePaths(parsed.error)}`);
@@ -197,7 +200,7 @@ export async function sealRecord(input: { record: ContentRecord; key: Uint8Array
   const recordBytes = canonicalRecordBytes(record);
   const message = await recordSignatureMessage({ groupId: record.groupId, epoch: record.epoch, recordId: record.id, recordBytes });
   const signature = await sign(input.signSeed, message);
-  return encryptRecordFrame({ recordBytes, signature, key: input.key, groupId: record.groupId, epoch: record.epoch });
+  return encryptRecordFrame({ recordBytes, signature, key: input.key, groupId: record.groupId, epoch: record.epoch, random: input.random });
 }
 
 /** Opens a record read from a group log; `senderDeviceId` is the relay-authenticated sender of the

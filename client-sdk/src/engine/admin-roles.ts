@@ -2,7 +2,7 @@
  * the change, the relay logs it as a ROLE_CHANGED entry, and this device then checks that the log
  * it verifies shows the new role, as every other client and the audit will. */
 import * as api from '@agora/protocol/api';
-import { fromB64u, randomBytes, toB64u } from '@agora/protocol/encoding';
+import { fromB64u, toB64u } from '@agora/protocol/encoding';
 import { ROLE_NONCE_BYTES, roleChangeMessage } from '@agora/protocol/kt/entries';
 import { sign } from '@agora/protocol/crypto/device-keys';
 import { AgoraError } from '../core/errors.js';
@@ -23,7 +23,7 @@ export async function* setRole(mc: Machine, userRef: string, role: api.Role): Op
   if (user.role === role) throw new AgoraError('conflict', `${user.name} is ${role} already`);
   // A nonce of this device's own: the signature then covers this one change, and the relay cannot
   // log it a second time.
-  const nonce = randomBytes(ROLE_NONCE_BYTES);
+  const nonce = mc.random(ROLE_NONCE_BYTES);
   const signature = await sign(fromB64u(mc.state.keys.signSeed), roleChangeMessage({ userId: user.id, role, nonce }));
   yield* ask(req.changeRole(user.id, { role, nonce: toB64u(nonce), signature: toB64u(signature) }));
   mc.trust.begin();

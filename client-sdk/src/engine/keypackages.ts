@@ -3,7 +3,7 @@ import * as api from '@agora/protocol/api';
 import { LIMITS } from '@agora/protocol';
 import { AgoraError } from '../core/errors.js';
 import { ClaimMismatch, checkClaimAnswer } from '../core/claims.js';
-import { checkKeyPackage, createKeyPackages } from '../mls/index.js';
+import { checkKeyPackage } from '../mls/index.js';
 import { type Op, ask } from './op.js';
 import { req } from './requests.js';
 import type { Machine } from './machine.js';
@@ -14,8 +14,9 @@ export async function* topUpKeyPackages(mc: Machine, initial = false, known?: ap
   const stock = initial ? { stock: 0, hasLastResort: false, low: true } : (known ?? (yield* ask(req.keyPackageStock())));
   if (!stock.low && stock.hasLastResort) return;
   const count = Math.max(0, LIMITS.keyPackageTarget - stock.stock);
-  const fresh = count > 0 ? await createKeyPackages(identity(mc), count) : [];
-  const lastResort = stock.hasLastResort ? undefined : (await createKeyPackages(identity(mc), 1, { lastResort: true }))[0];
+  const mls = await mc.mls();
+  const fresh = count > 0 ? await mls.createKeyPackages(identity(mc), count) : [];
+  const lastResort = stock.hasLastResort ? undefined : (await mls.createKeyPackages(identity(mc), 1, { lastResort: true }))[0];
   yield* ask(req.uploadKeyPackages(fresh.map((k) => k.publicPackage), lastResort?.publicPackage));
   mc.state.keyPackages.push(...fresh.map((k) => ({ ...k, lastResort: false })));
   if (lastResort) {

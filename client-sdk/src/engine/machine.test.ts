@@ -3,6 +3,7 @@
  * recorded once, in beforeAll, from a real relay (closed again before any test runs): one device's
  * sync that meets a new colleague in the key-transparency log, a commit adding them and a message;
  * a later log page of two messages; a send. */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,11 +15,13 @@ import { AgoraError } from '../core/errors.js';
 import { RelayHttp } from '../transport/http.js';
 import { nodeFetch } from '../node/index.js';
 import type * as api from '@agora/protocol/api';
+import type { RandomSource } from '@agora/protocol/crypto/random';
 import { CURRENT_WINDOW_MS, Machine, loadMlsFor, type MachineConfig } from './machine.js';
 import { drive, type Perform } from './driver.js';
 import type { Effect, Op } from './op.js';
 import { syncUnlocked } from './sync.js';
 import { applyPending, sendText } from './records.js';
+import { updateGroup } from './operations.js';
 import type { SyncReport } from './types.js';
 
 /** A profile kept in memory as JSON, as a store would serialise it. */
@@ -131,6 +134,8 @@ let groupId: string;
 let sendScript: Exchange[];
 let afterSend: string; // Alice's state after that send
 let movedScript: Exchange[]; // her next send, after a commit of the admin's
+let afterMoved: string; // Alice's state after that send
+let updateScript: Exchange[]; // her update commit (fresh path secrets, HPKE to the others' leaves)
 
 beforeAll(async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'agora-engine-'));
@@ -180,6 +185,10 @@ beforeAll(async () => {
     mover.begin();
     await makeCurrent(mover);
     movedScript = (await record(relay.url, mover, sendText(mover, 'ops', 'after the commit'))).script;
+    afterMoved = JSON.stringify(mover.state);
+    const updater = machineFrom(afterMoved);
+    updater.begin();
+    updateScript = (await record(relay.url, updater, updateGroup(updater, 'ops'))).script;
   } finally {
     await relay.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -478,4 +487,53 @@ describe('a current device (one-request send)', () => {
     await drive(sendText(late, 'ops', 'reply'), full.perform);
     expect(full.asked).toEqual(sendScript.map(key));
   });
+});
+
+/** A deterministic randomness source: SHA-256 over the seed and a block counter. */
+function seededRandom(seed: string): RandomSource {
+  let block = 0;
+  let pool = new Uint8Array(0);
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let o = 0; o < n; ) {
+      if (pool.length === 0) pool = new Uint8Array(createHash('sha256').update(`${seed}/${block++}`).digest());
+      const take = Math.min(pool.length, n - o);
+      out.set(pool.subarray(0, take), o);
+      pool = pool.subarray(take);
+      o += take;
+    }
+    return out;
+  };
+}
+
+test('every random byte comes from the injected source: the same seed gives byte-identical requests and state, another seed or the platform source other ones', async () => {
+  /** A send (record id, AEAD nonce) and an update commit (MLS path secrets, HPKE ephemeral keys,
+   * the sealed owner set's nonce), each driven from the state it was recorded from. */
+  const run = async (random?: RandomSource) => {
+    const requests: string[] = [];
+    const onEffect = (e: Effect) => {
+      if (e.kind === 'request') requests.push(JSON.stringify([e.request.method, e.request.path, e.request.body ?? null]));
+    };
+    const sender = machineFrom(afterSync, random ? { random } : {});
+    sender.begin();
+    await drive(sendText(sender, 'ops', 'reply'), scripted(sendScript, { onEffect }).perform);
+    const updater = machineFrom(afterMoved, random ? { random } : {});
+    updater.begin();
+    await drive(updateGroup(updater, 'ops'), scripted(updateScript, { onEffect }).perform);
+    const posts = requests.filter((r) => r.startsWith('["POST"'));
+    return { requests, posts, state: JSON.stringify([sender.state, updater.state]) };
+  };
+  const first = await run(seededRandom('one'));
+  // The recording holds what makes this meaningful: a record and an MLS commit, both sent.
+  expect(first.posts.map((r) => JSON.parse(r)[1] as string)).toEqual([`/v1/groups/${groupId}/records`, `/v1/groups/${groupId}/commits`]);
+  const again = await run(seededRandom('one'));
+  expect(again.requests).toEqual(first.requests);
+  expect(again.state).toBe(first.state);
+
+  const other = await run(seededRandom('two'));
+  const platform = await run();
+  for (const r of [other, platform]) {
+    expect(r.posts).toHaveLength(2);
+    for (let i = 0; i < 2; i++) expect(r.posts[i]).not.toBe(first.posts[i]);
+  }
 });

@@ -2,8 +2,9 @@
  * answers (the time, the grace periods, the key-transparency checks of this operation). It does no
  * I/O: its operations (the modules next to it) yield requests as data and are driven by a driver
  * (AgoraClient in Node and browsers; engine/driver.ts runs one operation). */
+import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
 import type { ProfileState } from '../core/state.js';
-import { loadMls } from '../mls/index.js';
+import { loadMls, mlsWith, type MlsApi } from '../mls/index.js';
 import { KtTrust } from './trust.js';
 import type { Op } from './op.js';
 
@@ -19,6 +20,9 @@ export interface MachineConfig {
    * while this device is current (see Machine.isCurrent): two requests per send whatever the push
    * channel says. For tests and scripts that want the send of a device that does not listen. */
   alwaysCatchUp?: boolean;
+  /** Where every random byte of this device's operations comes from: ids, nonces, keys, MLS secrets.
+   * The platform's CSPRNG unless given; a test gives a seeded source to get byte-identical requests. */
+  random?: RandomSource;
 }
 
 /** How long a checkpoint this device verified keeps it current while its push channel is open:
@@ -46,14 +50,22 @@ export class Machine {
   private notices = 0;
   /** The notices that the last sync to complete had seen when it started: it applied them. */
   private caughtUpTo = -1;
+  /** The one randomness source of this machine's operations. */
+  readonly random: RandomSource;
 
   constructor(
     readonly now: () => number,
     readonly config: MachineConfig = {},
     state?: ProfileState,
   ) {
-    this.trust = new KtTrust(() => this.state, now);
+    this.random = config.random ?? platformRandom;
+    this.trust = new KtTrust(() => this.state, now, this.random);
     if (state) this.state = state;
+  }
+
+  /** The MLS API over this machine's randomness (ts-mls loaded on first use). */
+  mls(): Promise<MlsApi> {
+    return mlsWith(this.random);
   }
 
   /** Starts an operation on `state` (as just loaded): the checkpoint is fetched and verified again

@@ -6,7 +6,7 @@ import { emptyGroup } from '../core/state.js';
 import { decodeWelcomeInfo } from '../core/roles.js';
 import { membershipCheckFor } from '../core/membership.js';
 import { openFromDevice, sealToDevice } from '../crypto/orgkeys.js';
-import { exportContentKey, groupInfo, joinFromWelcome } from '../mls/index.js';
+import { exportContentKey, groupInfo } from '../mls/index.js';
 import { type Op, ask } from './op.js';
 import { req } from './requests.js';
 import type { Machine } from './machine.js';
@@ -44,7 +44,7 @@ export async function* acceptWelcome(mc: Machine, item: api.MailboxItem): Op<voi
       hint = undefined;
     }
     if (hint) yield* mc.trust.ensureDevices(hint.memberDevices);
-    const joined = yield* withVerifiedLookup(mc, (lookup) => joinFromWelcome(item.payload, mc.state.keyPackages, lookup));
+    const joined = yield* withVerifiedLookup(mc, async (lookup) => (await mc.mls()).joinFromWelcome(item.payload, mc.state.keyPackages, lookup));
     if (joined.groupId !== groupId) throw new Error('welcome for another group');
     const used = mc.state.keyPackages.find((k) => k.ref === joined.usedRef);
     if (used && !used.lastResort) mc.state.keyPackages = mc.state.keyPackages.filter((k) => k.ref !== joined.usedRef);
@@ -165,6 +165,7 @@ export async function* sendHistoryTo(mc: Machine, target: api.Device): Op<void> 
     payload,
     recipient: { deviceId: target.id, encPub: fromB64u(target.encPub) },
     sealer: { deviceId: mc.state.deviceId, signSeed: fromB64u(mc.state.keys.signSeed) },
+    random: mc.random,
   });
   yield* ask(req.sendHistory(target.id, sealed));
   mc.state.historySentTo.push(target.id);

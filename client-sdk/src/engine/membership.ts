@@ -9,7 +9,7 @@ import { encodeWelcomeInfo, sealOwners } from '../core/roles.js';
 import { membershipCheckFor, membershipOf } from '../core/membership.js';
 import { sealForAuditors } from '@agora/protocol/kt/auditor';
 import { sign } from '@agora/protocol/crypto/device-keys';
-import { createGroup as mlsCreateGroup, exportContentKey, groupInfo, stageCommit } from '../mls/index.js';
+import { exportContentKey, groupInfo } from '../mls/index.js';
 import { type Op, ask, persist } from './op.js';
 import { req } from './requests.js';
 import type { Machine } from './machine.js';
@@ -130,9 +130,9 @@ export async function* commitChange(
   const welcomeInfo = packages.length > 0
     ? encodeWelcomeInfo({ owners, ...(local.name ? { name: local.name } : {}), ...(local.name && local.description !== null ? { description: local.description } : {}) })
     : undefined;
-  const staged = await stageCommit(
+  const staged = await (await mc.mls()).stageCommit(
     fromB64u(local.mls),
-    { add: packages, remove: removeDevices, update: opts.update, authenticatedData: await sealOwners(owners, fromB64u(key), groupId), welcomeInfo },
+    { add: packages, remove: removeDevices, update: opts.update, authenticatedData: await sealOwners(owners, fromB64u(key), groupId, mc.random), welcomeInfo },
     mlsLookup(mc),
   );
   // After commits every member voided, the relay's routing and the tree can differ: devices a
@@ -230,7 +230,7 @@ export async function* checkMemberships(mc: Machine): Op<void> {
 
 export async function* initReservedGroup(mc: Machine, g: api.GroupView): Op<void> {
   // The MLS group exists before the relay hears of it: the logged commitment is over its salt.
-  const state = await mlsCreateGroup(g.id, identity(mc));
+  const state = await (await mc.mls()).createGroup(g.id, identity(mc));
   try {
     yield* ask(req.initSecretGroup(g.id, await signMembership(mc, g.id, 0, state)));
   } catch (e) {

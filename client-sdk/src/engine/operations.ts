@@ -9,7 +9,7 @@ import type { Alarm } from '../core/state.js';
 import { membershipCheckFor } from '../core/membership.js';
 import type { Policy } from '@agora/protocol/kt/policy';
 import { sign } from '@agora/protocol/crypto/device-keys';
-import { createGroup as mlsCreateGroup, exportContentKey } from '../mls/index.js';
+import { exportContentKey } from '../mls/index.js';
 import { type Op, ask } from './op.js';
 import { req } from './requests.js';
 import type { Machine } from './machine.js';
@@ -67,8 +67,8 @@ export async function* createGroup(mc: Machine, input: { name: string; kind: 'se
     if (clash) throw new AgoraError('conflict', `a group named "${clash.name}" exists already: choose another name`);
   }
   // A secret group's creator names it, to sign its first membership (itself, epoch 0).
-  const id = input.kind === 'secret' ? newId('g') : undefined;
-  const state = id ? await mlsCreateGroup(id, identity(mc)) : undefined;
+  const id = input.kind === 'secret' ? newId('g', mc.random) : undefined;
+  const state = id ? await (await mc.mls()).createGroup(id, identity(mc)) : undefined;
   const membership = id && state ? await signMembership(mc, id, 0, state) : undefined;
   // A secret group's name goes only into its log, encrypted (below); the relay gets none.
   const g = yield* ask(req.createGroup({ id, name: id ? undefined : meta.name, kind: input.kind, departmentId, membership }));
@@ -380,7 +380,7 @@ export async function* issueInvite(
   mc: Machine,
   invite: { kind: 'user'; name: string; departmentId?: string; role: api.Role } | { kind: 'device'; userId: string },
 ): Op<{ code: string; expiresAt: number; kind: 'user' | 'device' }> {
-  const code = generateInviteCode();
+  const code = generateInviteCode(mc.random);
   const { publicKey } = inviteKeyPair(code);
   const approved: InviteApproval =
     invite.kind === 'user' ? { invitePub: publicKey, kind: 'user', name: invite.name, role: invite.role } : { invitePub: publicKey, kind: 'device', userId: invite.userId };

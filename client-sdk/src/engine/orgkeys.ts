@@ -236,6 +236,7 @@ export function sealOrg(mc: Machine, generation: number, key: Uint8Array, target
     key,
     recipient: { deviceId: target.id, encPub: fromB64u(target.encPub) },
     sealer: { deviceId: mc.state.deviceId, signSeed: fromB64u(mc.state.keys.signSeed) },
+    random: mc.random,
   });
 }
 
@@ -243,7 +244,7 @@ export function sealOrg(mc: Machine, generation: number, key: Uint8Array, target
  * commitment. False if another generation was created first. */
 export async function* createOrgGeneration(mc: Machine, generation: number): Op<boolean> {
   yield* refreshDirectory(mc);
-  const key = newOrgKey();
+  const key = newOrgKey(mc.random);
   const envelopes = [];
   const devices = yield* sealableDevices(mc);
   const sealedAt = mc.state.kt.checkpoint?.size ?? 0;

@@ -154,10 +154,10 @@ export async function* sendMeta(mc: Machine, groupId: string, meta: MetaBody): O
     const key = fromB64u(local.epochKeys[String(epoch)]);
     const counter = (mc.state.sentCounters[g.id] ?? 0) + 1;
     const record = {
-      v: 1 as const, id: newId('r'), groupId: g.id, epoch, senderUserId: mc.state.userId, senderDeviceId: mc.state.deviceId,
+      v: 1 as const, id: newId('r', mc.random), groupId: g.id, epoch, senderUserId: mc.state.userId, senderDeviceId: mc.state.deviceId,
       counter, sentAt: mc.now(), type: 'meta' as const, body: meta, kt: mc.trust.checkpointNote,
     };
-    const ciphertext = await sealRecord({ record, key, signSeed: fromB64u(mc.state.keys.signSeed) });
+    const ciphertext = await sealRecord({ record, key, signSeed: fromB64u(mc.state.keys.signSeed), random: mc.random });
     mc.state.sentCounters[g.id] = counter;
     yield* persist();
     try {
@@ -185,7 +185,7 @@ async function textRecord(mc: Machine, groupId: string, epoch: number, key: Uint
   const counter = (mc.state.sentCounters[groupId] ?? 0) + 1;
   const record = {
     v: 1 as const,
-    id: newId('r'),
+    id: newId('r', mc.random),
     groupId,
     epoch,
     senderUserId: mc.state.userId,
@@ -196,7 +196,7 @@ async function textRecord(mc: Machine, groupId: string, epoch: number, key: Uint
     body: { text },
     kt: mc.trust.checkpointNote,
   };
-  return { record, counter, ciphertext: await sealRecord({ record, key, signSeed: fromB64u(mc.state.keys.signSeed) }) };
+  return { record, counter, ciphertext: await sealRecord({ record, key, signSeed: fromB64u(mc.state.keys.signSeed), random: mc.random }) };
 }
 
 /** The secret group `ref` names among the groups this device holds: by id, or the one local group

@@ -32,7 +32,7 @@ export async function* ensureToken(mc: Machine, fresh = false): Op<string> {
  * never leaves this device), then the directory, KeyPackages and a first sync. The state is
  * persisted as soon as the relay registered the device. */
 export async function* register(mc: Machine, input: { server: string; invite: string; name?: string; policy?: Policy }): Op<void> {
-  const keys = await generateDeviceKeys();
+  const keys = await generateDeviceKeys(mc.random);
   const signPub = toB64u(keys.signPub);
   const encPub = toB64u(keys.encPub);
   const invite = inviteKeyPair(input.invite);
@@ -41,8 +41,8 @@ export async function* register(mc: Machine, input: { server: string; invite: st
   if (toB64u(invite.publicKey) !== info.invitePub) {
     throw new AgoraError('bad_signature', 'the relay answered with another invite than this code: not registering');
   }
-  const userId = info.kind === 'device' && info.userId ? info.userId : newId('u');
-  const deviceId = newId('d');
+  const userId = info.kind === 'device' && info.userId ? info.userId : newId('u', mc.random);
+  const deviceId = newId('d', mc.random);
   const enrolment = deviceEnrolmentMessage({ userId, deviceId, signPub: keys.signPub, encPub: keys.encPub });
   const inviteSig = toB64u(await sign(invite.seed, enrolment));
   const deviceSig = toB64u(await sign(keys.signSeed, enrolment));

@@ -6,6 +6,7 @@
 import { AgoraError } from '../core/errors.js';
 import type { Alarm, KtLocal, ProfileState, VerifiedUser } from '../core/state.js';
 import { fromB64u, newId, toB64u, bytesEqual } from '@agora/protocol/encoding';
+import type { RandomSource } from '@agora/protocol/crypto/random';
 import { KtError, verifyAppendOnly, verifyCheckpoint } from '@agora/protocol/kt/checkpoint';
 import { openNote, parseCheckpoint, verifierFromVkey } from '@agora/protocol/kt/note';
 import { PolicySchema, type Policy } from '@agora/protocol/kt/policy';
@@ -49,6 +50,7 @@ export class KtTrust {
   constructor(
     private readonly state: () => ProfileState,
     private readonly now: () => number,
+    private readonly random: RandomSource,
   ) {}
 
   private get local(): KtLocal {
@@ -69,7 +71,7 @@ export class KtTrust {
   alarm(kind: string, message: string, evidence: string[] = [], subject?: Alarm['subject']): Alarm {
     // The same finding on every sync is one alarm, not a flood.
     const known = this.local.alarms.find((a) => a.kind === kind && a.message === message);
-    const a: Alarm = known ?? { id: newId('r').slice(2, 12), at: this.now(), kind, message, evidence, ...(subject ? { subject } : {}) };
+    const a: Alarm = known ?? { id: newId('r', this.random).slice(2, 12), at: this.now(), kind, message, evidence, ...(subject ? { subject } : {}) };
     if (!known) this.local.alarms.push(a);
     this.raised.push(a);
     return a;

@@ -8,7 +8,8 @@
 import * as z from 'zod';
 import { AgoraError } from '../core/errors.js';
 import { KdfParamsSchema } from '../crypto/profile-crypto.js';
-import { fromUtf8, randomBytes, utf8 } from '@agora/protocol/encoding';
+import { fromUtf8, utf8 } from '@agora/protocol/encoding';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import type { StorageKey } from '../store/types.js';
 
 export const KEY_HEADER_FORMAT = 'agora-key-header';
@@ -94,7 +95,7 @@ export function parseKeyHeader(bytes: Uint8Array, where: string): KeyHeader {
 /** A new profile: a random storage key, wrapped by each source given (at least one). */
 export async function createKeyHeader(sources: readonly ProfileKeySource[]): Promise<{ key: StorageKey; header: KeyHeader }> {
   if (sources.length < 1 || sources.length > MAX_KEY_SLOTS) throw new RangeError(`a key header has 1 to ${MAX_KEY_SLOTS} slots`);
-  const key = randomBytes(32);
+  const key = platformRandom(32);
   const slots: KeySlot[] = [];
   for (const source of sources) slots.push(await source.enroll(key));
   return { key, header: { format: KEY_HEADER_FORMAT, v: KEY_HEADER_VERSION, slots } };

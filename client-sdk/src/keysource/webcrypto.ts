@@ -5,7 +5,8 @@
  * profile without this browser; it protects nothing against code running in the page, which is
  * what the passphrase is for. Removing the key (signing out) leaves only the other slots. */
 import { AgoraError } from '../core/errors.js';
-import { fromB64u, randomBytes, toB64u } from '@agora/protocol/encoding';
+import { fromB64u, toB64u } from '@agora/protocol/encoding';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { browserIndexedDbEnv, idbDone, idbRequest, type IndexedDbEnv } from '../store/indexeddb-store.js';
 import type { StorageKey } from '../store/types.js';
 import { slotAad, type KeySlot, type ProfileKeySource } from './header.js';
@@ -53,8 +54,8 @@ export class WebCryptoKeySource implements ProfileKeySource {
 
   async enroll(storageKey: StorageKey): Promise<KeySlot> {
     const key = await this.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-    const keyId = toB64u(randomBytes(16));
-    const iv = randomBytes(12);
+    const keyId = toB64u(platformRandom(16));
+    const iv = platformRandom(12);
     const wrapped = new Uint8Array(await this.subtle.encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(slotAad(this.kind)) }, key, buf(storageKey)));
     await this.withKeys('readwrite', (keys) => keys.put(key, keyId));
     return { kind: this.kind, keyId, iv: toB64u(iv), wrapped: toB64u(wrapped) };

@@ -10,7 +10,8 @@ import {
   type CryptoProvider,
 } from 'ts-mls';
 import { getSodium } from '@agora/protocol/crypto/sodium';
-import { fromB64u, newId, randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { fromB64u, newId, toB64u, utf8 } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { LIMITS } from '@agora/protocol/limits';
 import {
   agoraCryptoProvider,

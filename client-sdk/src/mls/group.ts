@@ -45,9 +45,9 @@ import { varLenDataEncoder } from 'ts-mls/codec/variableLength.js';
 import { verifyLeafNodeSignatureKeyPackage } from 'ts-mls/leafNode.js';
 import { bytesEqual, fromB64u, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
 import { MlsCheckError } from './check-error.js';
-import { AGORA_CIPHERSUITE, agoraCryptoProvider } from './provider.js';
+import { AGORA_CIPHERSUITE, agoraCryptoProvider, agoraCryptoProviderWith } from './provider.js';
 
-export { AGORA_CIPHERSUITE, agoraCryptoProvider };
+export { AGORA_CIPHERSUITE, agoraCryptoProvider, agoraCryptoProviderWith };
 export { MlsCheckError, type MlsCheckCode } from './check-error.js';
 
 export interface MlsIdentity {

@@ -4,7 +4,7 @@
  * no stateful context. Checked against RFC 9180 Appendix A.2.1 in hpke.test.ts. */
 import type { Hpke, PrivateKey, PublicKey } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
-import type { Primitives } from './primitives.js';
+import type { CryptoProvider as Primitives } from '@agora/protocol/crypto/provider';
 
 const KEM_ID = 0x0020;
 const KDF_ID = 0x0001;
@@ -115,7 +115,7 @@ export function makeHpkeCore(p: Primitives): HpkeCore {
       const sk = labeledExpand(KEM_SUITE, dkpPrk, L.sk, EMPTY, N_SECRET);
       return { sk, pk: p.x25519Base(sk) };
     },
-    setupSender(pkR, info, skE = p.randomBytes(N_SECRET)) {
+    setupSender(pkR, info, skE = p.random(N_SECRET)) {
       if (pkR.length !== N_PK) throw new CryptoError('HPKE: bad public key length');
       const enc = p.x25519Base(skE);
       const dh = p.x25519(skE, pkR);
@@ -197,7 +197,7 @@ export function makeHpke(p: Primitives): Hpke {
       return { privateKey: wrapKey<PrivateKey>('private', sk), publicKey: wrapKey<PublicKey>('public', pk) };
     },
     async generateKeyPair() {
-      const sk = p.randomBytes(N_SECRET);
+      const sk = p.random(N_SECRET);
       return { privateKey: wrapKey<PrivateKey>('private', sk), publicKey: wrapKey<PublicKey>('public', p.x25519Base(sk)) };
     },
     keyLength: N_K,

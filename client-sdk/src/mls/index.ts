@@ -5,6 +5,7 @@
  * The asynchronous functions load the implementation themselves. The synchronous groupInfo needs
  * it loaded already: that holds for any state an asynchronous function returned, and a caller
  * holding group states from storage awaits loadMls() first. */
+import type { RandomSource } from '@agora/protocol/crypto/random';
 import type * as Group from './group.js';
 
 export type {
@@ -44,5 +45,23 @@ export const joinFromWelcome: MlsModule['joinFromWelcome'] = async (...a) => (aw
 export const exportContentKey: MlsModule['exportContentKey'] = async (...a) => (await loadMls()).exportContentKey(...a);
 export const membershipSalt: MlsModule['membershipSalt'] = async (...a) => (await loadMls()).membershipSalt(...a);
 export const membershipInputs: MlsModule['membershipInputs'] = async (...a) => (await loadMls()).membershipInputs(...a);
+
+const apis = new WeakMap<RandomSource, Promise<Group.MlsApi>>();
+
+/** The MLS API whose every random byte comes from `random`: a client machine's injected source. */
+export function mlsWith(random: RandomSource): Promise<Group.MlsApi> {
+  let api = apis.get(random);
+  if (!api) {
+    api = loadMls().then(
+      (mod) => mod.makeMls(mod.agoraCryptoProviderWith(random)),
+      (error: unknown) => {
+        apis.delete(random);
+        throw error;
+      },
+    );
+    apis.set(random, api);
+  }
+  return api;
+}
 
 export const groupInfo: MlsModule['groupInfo'] = (state) => loadedMls().groupInfo(state);

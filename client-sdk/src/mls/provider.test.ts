@@ -1,6 +1,7 @@
 import { getCiphersuiteFromName, nobleCryptoProvider, type CiphersuiteImpl } from 'ts-mls';
 import { getSodium } from '@agora/protocol/crypto/sodium';
-import { newId, randomBytes, utf8 } from '@agora/protocol/encoding';
+import { newId, utf8 } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { makeMls, type DeviceLookup, type MlsApi, type MlsIdentity, type StoredKeyPackage } from './group.js';
 import { AGORA_CIPHERSUITE, agoraCryptoProvider } from './provider.js';
 

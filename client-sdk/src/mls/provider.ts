@@ -1,18 +1,21 @@
-/** A fast ts-mls CryptoProvider for Agora's one ciphersuite.
+/** A fast ts-mls CryptoProvider for Agora's one ciphersuite, over the one crypto provider
+ * (@agora/protocol/crypto/provider).
  *
  * ts-mls's default provider goes through WebCrypto, whose every call is an asynchronous round trip
  * (57 µs per SHA-256 digest, 214 µs per HKDF-Expand measured here), and MLS does thousands of
- * small operations per commit at 1,000 leaves. This one does all work synchronously (libsodium,
- * see primitives.ts) and only wraps results in already-resolved promises. Isomorphic: no node:*
+ * small operations per commit at 1,000 leaves. This one does all work synchronously (libsodium)
+ * and only wraps results in already-resolved promises. Every random byte ts-mls draws (path and
+ * epoch secrets, HPKE ephemeral keys, reuse guards, signature keys) comes from the provider's
+ * randomness source, so a client machine's injected source reaches MLS too. Isomorphic: no node:*
  * imports; libsodium is loaded lazily on the first getCiphersuiteImpl. */
-import type { Ciphersuite, CiphersuiteImpl, CryptoProvider, Hash, Kdf, Signature } from 'ts-mls';
-import { getSodium } from '@agora/protocol/crypto/sodium';
+import type { Ciphersuite, CiphersuiteImpl, CryptoProvider as MlsCryptoProvider, Hash, Kdf, Signature } from 'ts-mls';
+import { bytesEqual } from '@agora/protocol/encoding';
+import { loadCryptoProvider, platformRandom, type CryptoProvider, type RandomSource } from '@agora/protocol/crypto/provider';
 import { makeHpke } from './hpke.js';
-import { constantTimeEqual, makePrimitives, randomBytes, type Primitives } from './primitives.js';
 
 export const AGORA_CIPHERSUITE = 'MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519' as const;
 
-function makeImpl(p: Primitives): CiphersuiteImpl {
+function makeImpl(p: CryptoProvider): CiphersuiteImpl {
   const hash: Hash = {
     async digest(data) {
       return p.sha256(data);
@@ -21,7 +24,7 @@ function makeImpl(p: Primitives): CiphersuiteImpl {
       return p.hmacSha256(key, data);
     },
     async verifyMac(key, mac, data) {
-      return constantTimeEqual(mac, p.hmacSha256(key, data));
+      return bytesEqual(mac, p.hmacSha256(key, data));
     },
   };
   const kdf: Kdf = {
@@ -41,27 +44,28 @@ function makeImpl(p: Primitives): CiphersuiteImpl {
       return p.ed25519Verify(publicKey, message, sig);
     },
     async keygen() {
-      const signKey = randomBytes(32);
+      const signKey = p.random(32);
       return { signKey, publicKey: p.ed25519PublicKey(signKey) };
     },
   };
-  return { hash, kdf, signature, hpke: makeHpke(p), rng: { randomBytes }, name: AGORA_CIPHERSUITE };
+  return { hash, kdf, signature, hpke: makeHpke(p), rng: { randomBytes: p.random }, name: AGORA_CIPHERSUITE };
 }
 
-let impl: Promise<CiphersuiteImpl> | undefined;
-
-export const agoraCryptoProvider: CryptoProvider = {
-  getCiphersuiteImpl(cs: Ciphersuite): Promise<CiphersuiteImpl> {
-    if (cs.name !== AGORA_CIPHERSUITE) {
-      return Promise.reject(new Error(`agoraCryptoProvider implements only ${AGORA_CIPHERSUITE}, not ${cs.name}`));
-    }
-    impl ??= getSodium().then(
-      (sodium) => makeImpl(makePrimitives(sodium)),
-      (error: unknown) => {
+/** The ts-mls provider whose randomness is `random` (the platform's CSPRNG by default). */
+export function agoraCryptoProviderWith(random: RandomSource = platformRandom): MlsCryptoProvider {
+  let impl: Promise<CiphersuiteImpl> | undefined;
+  return {
+    getCiphersuiteImpl(cs: Ciphersuite): Promise<CiphersuiteImpl> {
+      if (cs.name !== AGORA_CIPHERSUITE) {
+        return Promise.reject(new Error(`agoraCryptoProvider implements only ${AGORA_CIPHERSUITE}, not ${cs.name}`));
+      }
+      impl ??= loadCryptoProvider(random).then(makeImpl, (error: unknown) => {
         impl = undefined;
         throw error;
-      },
-    );
-    return impl;
-  },
-};
+      });
+      return impl;
+    },
+  };
+}
+
+export const agoraCryptoProvider: MlsCryptoProvider = agoraCryptoProviderWith(platformRandom);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { randomBytes, toB64u, utf8 } from '@agora/protocol/encoding';
+import { toB64u, utf8 } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { AgoraError } from '../core/errors.js';
 import type { ProfileState } from '../core/state.js';
 import { PassphraseKeySource } from '../keysource/passphrase.js';

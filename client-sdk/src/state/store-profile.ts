@@ -9,7 +9,8 @@
  * the backend picks up other writers' commits right after (StoreBackend.refresh), and what this
  * object remembers of the stored content is dropped at each lock, so a save never relies on a view
  * older than the lock it runs under. */
-import { randomBytes, toB64u } from '@agora/protocol/encoding';
+import { toB64u } from '@agora/protocol/encoding';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
 import { AgoraError } from '../core/errors.js';
 import type { ProfileState, StoredMessage } from '../core/state.js';
@@ -222,7 +223,7 @@ export class StoreProfile implements ProfileStorage {
         }
         generation = stored.generation;
         if (stats.records > 0 || stats.deleted > 0 || generation === undefined) {
-          generation = toB64u(randomBytes(16));
+          generation = toB64u(platformRandom(16));
           put(generationRecord(generation));
         }
       });

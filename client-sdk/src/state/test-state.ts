@@ -1,6 +1,7 @@
 /** A complete, realistic ProfileState for storage tests (no relay needed): one secret group with
  * an MLS state, content keys and `messages` messages, one empty public group. */
-import { randomBytes, toB64u } from '@agora/protocol/encoding';
+import { toB64u } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { emptyGroup, type ProfileState, type StoredMessage } from '../core/state.js';
 
 export const GROUP = 'g_AAAAAAAAAAAAAAAAAAAAAA';

@@ -5,7 +5,8 @@
  * an attacker or a crash would have: the raw bytes at rest, a way to rewrite them, and a count of
  * bytes written. Nothing here may import a test framework or a Node built-in. */
 import { AgoraError } from '../core/errors.js';
-import { concatBytes, randomBytes, utf8 } from '@agora/protocol/encoding';
+import { concatBytes, utf8 } from '@agora/protocol/encoding';
+import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import { MAX_RANGE_LIMIT, openClientStore } from './client-store.js';
 import { IndexedDbBackend, openIndexedDb, type IndexedDbEnv } from './indexeddb-store.js';
 import { MemoryStorage } from './memory-store.js';

@@ -1,11 +1,11 @@
 /** The relay's key-transparency endpoints. Reading them needs an employee device's token, or a
  * witness's or auditor's token got by signing a relay challenge with the key the organisation's
  * published policy names (`readerTokens`). Only the policy itself is open to anyone. */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import * as api from '@agora/protocol/api';
 import { RelayHttp, type FetchLike } from './http.js';
 import { fromB64u, toB64u } from '@agora/protocol/encoding';
 import { ktReaderChallengeMessage } from '@agora/protocol/signing';
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import type { Policy } from '@agora/protocol/kt/policy';
 import { req, witnessSelection, type RelayRequest } from '../engine/requests.js';
 import type * as z from 'zod';
@@ -14,12 +14,13 @@ import type * as z from 'zod';
  * Ed25519 seed, and keeps the token until the relay refuses it or it is about to expire. */
 export function readerTokens(server: string, fetchImpl: FetchLike, role: api.KtReaderRole, seed: Uint8Array, now: () => number = Date.now): (fresh?: boolean) => Promise<string> {
   const open = new RelayHttp(server, fetchImpl);
-  const key = toB64u(ed25519.getPublicKey(seed));
   let held: { token: string; expiresAt: number } | undefined;
   return async (fresh) => {
     if (!fresh && held && held.expiresAt - 30_000 > now()) return held.token;
+    const crypto = await loadCryptoProvider();
+    const key = toB64u(crypto.ed25519PublicKey(seed));
     const { challenge } = await open.request(req.ktReaderChallenge(role, key));
-    const signature = toB64u(ed25519.sign(ktReaderChallengeMessage({ role, key, challenge }), seed));
+    const signature = toB64u(crypto.ed25519Sign(seed, ktReaderChallengeMessage({ role, key, challenge })));
     held = await open.request(req.ktReaderToken({ role, key, challenge, signature }));
     return held.token;
   };

@@ -8,7 +8,7 @@ import { cosign, cosignatureVkey } from './cosignature.js';
 import { decodeEntry, deviceEnrolmentMessage, encodeEntry, idListHash, membershipCommitment, membershipMessage, type Entry } from './entries.js';
 import { auditorOpener, sealForAuditors } from './auditor.js';
 import { auditorPolicyEntry, newAuditorKey } from './auditor-key.js';
-import { randomBytes } from '../encoding.js';
+import { platformRandom as randomBytes } from '../crypto/random.js';
 import { leafHash } from './hash.js';
 import { PolicySchema, type Policy } from './policy.js';
 import { T0, TestLog, newDevice, signWith, type TestDevice } from './test-log.js';

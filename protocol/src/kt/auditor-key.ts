@@ -4,7 +4,8 @@
  * policy file (`auditors`). */
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import * as z from 'zod';
-import { fromB64u, randomBytes, toB64u } from '../encoding.js';
+import { fromB64u, toB64u } from '../encoding.js';
+import { platformRandom } from '../crypto/random.js';
 
 const Seed = z.string().refine((s) => {
   try {
@@ -25,7 +26,7 @@ export const AuditorKeySchema = z.strictObject({
 export type AuditorKey = z.infer<typeof AuditorKeySchema>;
 
 export function newAuditorKey(name: string): AuditorKey {
-  return { format: 'agora-auditor-key-v1', name, signSeed: toB64u(randomBytes(32)), encSecret: toB64u(randomBytes(32)) };
+  return { format: 'agora-auditor-key-v1', name, signSeed: toB64u(platformRandom(32)), encSecret: toB64u(platformRandom(32)) };
 }
 
 /** The entry for the policy file's `auditors` list. */

@@ -5,7 +5,8 @@
  * requires this witness then refuse the forged view. Sans-I/O: the CLI fetches and posts. */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import * as z from 'zod';
-import { fromB64u, randomBytes, toB64u } from '../encoding.js';
+import { fromB64u, toB64u } from '../encoding.js';
+import { platformRandom } from '../crypto/random.js';
 import { KtError, verifyAppendOnly } from './checkpoint.js';
 import { cosign, cosignatureVkey } from './cosignature.js';
 import { formatSignatureLine, openNote, parseCheckpoint, verifierFromVkey, isValidKeyName } from './note.js';
@@ -24,7 +25,7 @@ export type WitnessState = z.infer<typeof WitnessStateSchema>;
 
 export function newWitnessKey(name: string): WitnessKey {
   if (!isValidKeyName(name)) throw new KtError('malformed', 'a witness name must be a non-empty key name without spaces or "+"');
-  return { format: 'agora-witness-key-v1', name, seed: toB64u(randomBytes(32)) };
+  return { format: 'agora-witness-key-v1', name, seed: toB64u(platformRandom(32)) };
 }
 
 /** What goes into the organisation's policy file for this witness. */

@@ -7,7 +7,8 @@
  * are stateless (a MAC over the key, role and expiry), so an unauthenticated caller costs the relay
  * no write; tokens are MACs too, and every request re-reads the published policy, so taking a key
  * out of the policy ends its access at once. */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { PolicySchema, SIG_TYPE_COSIGNATURE_V1, parseVkey, type Policy } from '@agora/protocol/kt';
 import { LIMITS, fromB64u, ktReaderChallengeMessage, toB64u, type KtReaderRole } from '@agora/protocol';
 import { verifyEd25519 } from '../auth.js';
@@ -60,7 +61,7 @@ export class KtAccess {
   private readerSecret(): Promise<Buffer> {
     if (!this.secret) {
       const loading = this.deps.store
-        .setMetaIfAbsent(READER_SECRET_META, randomBytes(32).toString('hex'))
+        .setMetaIfAbsent(READER_SECRET_META, Buffer.from(platformRandom(32)).toString('hex'))
         .then((hex) => Buffer.from(hex, 'hex'));
       // A failed load must not poison every later request.
       loading.catch(() => {
@@ -106,7 +107,7 @@ export class KtAccess {
   async challenge(role: KtReaderRole, key: string): Promise<{ challenge: string; expiresAt: number }> {
     await this.named(role, key);
     const expiresAt = this.deps.now() + LIMITS.challengeTtlMs;
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = Buffer.from(platformRandom(NONCE_BYTES));
     const tail = Buffer.concat([nonce, Buffer.from(String(expiresAt), 'utf8')]);
     const mac = await this.mac('agora-kt-challenge', [role, key, tail]);
     return { challenge: toB64u(Buffer.concat([mac, tail])), expiresAt };

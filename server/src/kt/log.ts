@@ -17,7 +17,8 @@ import {
   MerkleLevels, type WebBuildFile,
 } from '@agora/protocol/kt';
 import { webBuildHash } from '@agora/protocol/kt/web-build';
-import { LIMITS, bytesEqual, fromB64u, randomBytes, toB64u } from '@agora/protocol';
+import { LIMITS, bytesEqual, fromB64u, toB64u } from '@agora/protocol';
+import { platformRandom } from '@agora/protocol/crypto/random';
 import { AppError } from '../errors.js';
 import { isKtConflict, type Store } from '../store/types.js';
 import { KtDraft, KtState } from './state.js';
@@ -32,7 +33,7 @@ const SNAPSHOT_CACHE = 4;
 
 /** Creates the log key if it does not exist yet; every relay on the store reads the same one. */
 export async function ensureLogKey(store: Store): Promise<Uint8Array> {
-  return fromB64u(await store.setMetaIfAbsent(KT_LOG_KEY_META, toB64u(randomBytes(32))));
+  return fromB64u(await store.setMetaIfAbsent(KT_LOG_KEY_META, toB64u(platformRandom(32))));
 }
 
 export interface CheckpointView {

@@ -1,42 +1,49 @@
-/** The synchronous primitives behind the MLS provider, all from libsodium except the RNG.
+/** The one crypto provider: the client's primitives come from here, over a randomness source
+ * (random.ts) given to it.
  *
- * Measured on this 2-core machine (µs per call, libsodium-wrappers-sumo 0.8 vs @noble 2):
- *   X25519 shared secret 78 vs 754, X25519 base 34 vs 723, Ed25519 sign 36 vs 311,
- *   Ed25519 verify 89 vs 1231, ChaCha20-Poly1305 (100 B) 1.5 vs 10.6, SHA-256 (100 B) 1.3 vs 2.0,
- *   HMAC-SHA256 (100 B) 1.7 vs 5.5.
- * So libsodium wins everywhere; noble stays only for the synchronous KeyPackageRef in group.ts,
- * which must work before libsodium has loaded. Randomness comes from crypto.getRandomValues:
- * libsodium's randombytes_buf is slow here (64 µs per call). */
-import type { Sodium } from '@agora/protocol/crypto/sodium';
+ * Every primitive comes from libsodium (sumo build, WebAssembly), chosen by measurement (`npm run
+ * bench`, section g; docs/architecture.md "One crypto provider"): per call it was faster than @noble
+ * for Ed25519 sign and verify, X25519, SHA-256/512, HMAC and the AEADs, and the web app loads it on
+ * first use anyway (Argon2id exists only there). The randomness is not libsodium's: the platform's
+ * getRandomValues is several times faster per call than randombytes_buf.
+ *
+ * libsodium is loaded lazily (about 1 MB), so the provider is had asynchronously once
+ * (`loadCryptoProvider`); all its operations are synchronous from then on, which the MLS library needs
+ * (its provider wraps them in already-resolved promises). */
+import { platformRandom, type RandomSource } from './random.js';
+import { getSodium, type Sodium } from './sodium.js';
 
-export interface Primitives {
+export { platformRandom, type RandomSource };
+
+export interface CryptoProvider {
+  readonly random: RandomSource;
   sha256(data: Uint8Array): Uint8Array;
+  sha512(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
   hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
   /** Throws on a small-order public key (all-zero shared secret), as RFC 9180 §7.1.4 requires. */
   x25519(secret: Uint8Array, publicKey: Uint8Array): Uint8Array;
   x25519Base(secret: Uint8Array): Uint8Array;
+  /** ChaCha20-Poly1305 (IETF, 12-byte nonce). */
   aeadEncrypt(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** Throws when the tag does not verify. */
   aeadDecrypt(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  /** Ed25519 (RFC 8032, pure, deterministic). `secret` is the 32-byte seed, its 64-byte expansion
+   * (seed || public key) or the seed in WebCrypto's PKCS#8 form (ts-mls's default provider made those). */
   ed25519Sign(secret: Uint8Array, message: Uint8Array): Uint8Array;
+  /** Strict verification: non-canonical encodings and small-order keys are refused. Malformed inputs
+   * give `false`. */
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
-  randomBytes(n: number): Uint8Array;
+  /** The loaded library, for what this interface does not name (Argon2id, XChaCha20-Poly1305, sealed
+   * boxes and secretstream); its own randombytes are never called. */
+  readonly sodium: Sodium;
 }
 
 const HASH_LEN = 32;
-// crypto.getRandomValues refuses more than 65,536 bytes per call.
-const RANDOM_CHUNK = 65_536;
 
-export function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let o = 0; o < n; o += RANDOM_CHUNK) globalThis.crypto.getRandomValues(out.subarray(o, Math.min(n, o + RANDOM_CHUNK)));
-  return out;
-}
-
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
@@ -47,7 +54,8 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 // generates keys in that form, so a state created with it carries one.
 const PKCS8_ED25519_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 
-export function makePrimitives(sodium: Sodium): Primitives {
+/** The provider over a loaded libsodium and a randomness source. */
+export function makeCryptoProvider(sodium: Sodium, random: RandomSource = platformRandom): CryptoProvider {
   function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
     // The one-shot call insists on 32-byte keys; the streaming one takes any length (HMAC pads or
     // hashes the key itself), e.g. HKDF's empty salt.
@@ -72,8 +80,9 @@ export function makePrimitives(sodium: Sodium): Primitives {
     return out;
   }
 
-  // Expanding a seed costs a scalar multiplication, as much as the signature itself, and ts-mls signs
-  // several times per commit with the same array; the seed copy notices an array overwritten since.
+  // Expanding a seed costs a scalar multiplication, as much as the signature itself, and callers sign
+  // many times with the same array (a device's records, ts-mls several times per commit); the seed
+  // copy notices an array overwritten (e.g. zeroed) since.
   const expanded = new WeakMap<Uint8Array, { seed: Uint8Array; secret: Uint8Array }>();
   function expandedSecret(secret: Uint8Array): Uint8Array {
     let seed: Uint8Array;
@@ -89,7 +98,10 @@ export function makePrimitives(sodium: Sodium): Primitives {
   }
 
   return {
+    random,
+    sodium,
     sha256: (data) => sodium.crypto_hash_sha256(data),
+    sha512: (data) => sodium.crypto_hash_sha512(data),
     hmacSha256,
     hkdfExtract: (salt, ikm) => hmacSha256(salt, ikm),
     hkdfExpand,
@@ -124,6 +136,26 @@ export function makePrimitives(sodium: Sodium): Primitives {
       }
     },
     ed25519PublicKey: (seed) => expandedSecret(seed).slice(32),
-    randomBytes,
   };
+}
+
+// One provider per randomness source, so a source's expanded-key cache is shared by its users.
+const providers = new WeakMap<RandomSource, Promise<CryptoProvider>>();
+
+/** The provider with `random` as its randomness (the platform's CSPRNG by default), libsodium loaded
+ * on the first call. */
+export function loadCryptoProvider(random: RandomSource = platformRandom): Promise<CryptoProvider> {
+  let p = providers.get(random);
+  if (!p) {
+    p = getSodium().then(
+      (sodium) => makeCryptoProvider(sodium, random),
+      (error: unknown) => {
+        // Let a later call retry (e.g. a chunk that failed to download on a bad mobile connection).
+        providers.delete(random);
+        throw error;
+      },
+    );
+    providers.set(random, p);
+  }
+  return p;
 }
