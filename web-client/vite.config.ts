@@ -22,6 +22,9 @@ export default defineConfig({
     // from the relay only, and the import map's hash (tools/integrity.ts).
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
+    // One style sheet, loaded by index.html with its integrity: a lazily loaded screen's styles would
+    // otherwise come as a <link> that Vite adds at run time, without one.
+    cssCodeSplit: false,
     sourcemap: false,
     // libsodium alone is ~530 kB minified; it is a lazy chunk loaded after the first paint.
     chunkSizeWarningLimit: 600,

@@ -3,7 +3,7 @@
  * waits for the network or for libsodium. */
 import { render } from 'preact';
 import './styles.css';
-import { App } from './app.js';
+import { App, preloadUnlocked } from './app.js';
 import { Engine } from './engine/engine.js';
 import { registerServiceWorker } from './sw-register.js';
 import { nextPaint, preloadSdk } from './preload.js';
@@ -30,5 +30,7 @@ const firstScreen = new Promise<void>((resolve) => {
 });
 void firstScreen.then(nextPaint).then(() => {
   preloadSdk();
+  // The screens behind the PIN, fetched while it is typed (after the crypto, which the unlock needs).
+  preloadUnlocked();
   void registerServiceWorker({ onUpdateReady: (apply) => engine.offerUpdate(apply) });
 });

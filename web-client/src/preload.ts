@@ -1,7 +1,8 @@
-/** Starts fetching the SDK's chunks once the first screen has painted, all at once: the build
- * lists them in `<meta name="agora-preload">` (tools/integrity.ts) and the import map holds their
- * integrity, which each link carries too, so a preloaded chunk is checked like one loaded by
- * import(). Forms that need the SDK await it only when they are submitted. */
+/** Starts fetching the SDK's chunks and the unlocked app's shell once the first screen has
+ * painted, all at once: the build lists them in `<meta name="agora-preload">` (tools/integrity.ts)
+ * and the import map holds their integrity, which each link carries too, so a preloaded chunk is
+ * checked like one loaded by import(). Forms that need the SDK await it only when they are
+ * submitted. */
 const PRELOAD_META = 'agora-preload';
 
 /** Resolves once what is on the page now has been painted (two animation frames); at once where
