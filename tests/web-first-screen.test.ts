@@ -5,7 +5,8 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { IndexedDbBackend } from '../client-sdk/src/store/indexeddb-store.js';
 import { probeProfile } from '../web-client/src/profile-probe.js';
 import { addPreloadMeta, preloadChunks } from '../web-client/tools/integrity.js';
-import { setLang, tn } from '../web-client/src/i18n/index.js';
+import { addWords, setLang, t, tn } from '../web-client/src/i18n/index.js';
+import { screenWords } from '../web-client/src/screens/words.js';
 
 const NAME = 'agora-profile';
 const header = (...kinds: string[]) => new TextEncoder().encode(JSON.stringify({ format: 'agora-key-header', v: 1, slots: kinds.map((kind) => ({ kind })) }));
@@ -87,6 +88,11 @@ describe('chunks preloaded after the first paint', () => {
 
 describe('counts in words', () => {
   afterEach(() => setLang('de'));
+  it("has the screens' words only once the chunk that brings them has added them", () => {
+    expect(() => t('search.title')).toThrow(/no words for search\.title yet/);
+    addWords(screenWords);
+    expect(t('search.title')).toBe('Suche');
+  });
   it('uses the plural rules of the language', () => {
     expect(tn('search.scope', 1)).toContain('(1 Nachricht)');
     expect(tn('search.scope', 2)).toContain('(2 Nachrichten)');

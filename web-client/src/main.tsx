@@ -11,11 +11,12 @@ import { nextPaint, preloadSdk } from './preload.js';
 const engine = new Engine();
 const root = document.getElementById('app');
 if (!root) throw new Error('index.html has no #app element');
+// Started before the first render: its IndexedDB and tab-lock requests go to the browser process
+// while the page renders, and the invite or PIN form can then be in the first paint. The engine
+// waits for a paint itself before it loads the SDK.
+void engine.start();
 render(<App engine={engine} />, root);
 
-// The invite or PIN form can then be in the first paint; the engine waits for a paint itself
-// before it loads the SDK.
-void engine.start();
 // The crypto chunks are requested (and compiled) once the first usable screen has painted: earlier,
 // compiling them would hold up that very screen on a slow phone.
 const firstScreen = new Promise<void>((resolve) => {

@@ -1,13 +1,16 @@
 /** The unlocked app: the layout (top bar, navigation, banners, detail pane) around the screen the
- * route table picks for the URL. A chunk of its own (app.tsx loads it lazily), fetched after the
- * first screen has painted: the PIN and invite forms never wait for it. */
+ * route table picks for the URL, and the words of its screens. A chunk of its own (app.tsx loads it
+ * lazily), fetched after the first screen has painted: the PIN and invite forms never wait for it. */
 import { useEffect } from 'preact/hooks';
-import { t } from './i18n/index.js';
+import { addWords, t } from './i18n/index.js';
+import { screenWords } from './screens/words.js';
 import { matchPath, useLocation, type Params } from './router.js';
 import { routes, type RouteDef } from './routes.js';
 import { PATHS } from './paths.js';
 import { Layout } from './ui/layout.js';
 import { NotFoundScreen } from './views/status.js';
+
+addWords(screenWords);
 
 function findRoute(path: string): { route: RouteDef; params: Params } | undefined {
   for (const route of routes) {
