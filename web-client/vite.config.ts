@@ -11,9 +11,10 @@ export default defineConfig({
   server: {
     proxy: { '/v1': { target: 'http://127.0.0.1:8080', ws: true } },
   },
-  // The key-derivation worker (engine/kdf.worker.ts) loads libsodium lazily like the page does:
-  // code-splitting in a worker needs ES module output (a module worker).
-  worker: { format: 'es' },
+  // The key-derivation worker (engine/kdf.worker.ts) is one classic script with libsodium inside and
+  // no imports: the page checks its bytes and starts it from a blob: URL (engine/kdf.ts), from where
+  // an import of another chunk would neither resolve nor be checked.
+  worker: { format: 'iife' },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -23,6 +23,12 @@ function integrityMap(): Record<string, string> {
   }
 }
 
+/** The build's integrity (`sha384-…`) for one of its scripts, by path (`/assets/…`), from the
+ * import map: for the scripts the page fetches itself rather than by import(). */
+export function integrityOf(path: string): string | undefined {
+  return integrityMap()[path];
+}
+
 export function preloadSdk(): void {
   const list = document.querySelector<HTMLMetaElement>(`meta[name="${PRELOAD_META}"]`)?.content.trim();
   if (!list) return;
