@@ -12,7 +12,7 @@
  * If the worker cannot run at all (a browser without workers, its file not loadable or not the
  * build's), the derivation runs in the page as before: slower to paint, never a lost unlock. */
 import type { PassphraseDerive, Sdk } from './sdk.js';
-import { integrityOf } from '../preload.js';
+import { integrityOf, nextPaint } from '../preload.js';
 import WORKER_URL from './kdf.worker.ts?worker&url';
 
 type KdfParams = Parameters<PassphraseDerive>[1];
@@ -78,7 +78,8 @@ let warm: { worker: Promise<Worker>; failed: boolean } | undefined;
 /** Starts the worker ahead of a derivation (the unlock or sign-up screen is on show). */
 export function prepareKdf(): void {
   if (warm || typeof Worker === 'undefined') return;
-  const ready = { worker: spawn(), failed: false };
+  // Fetching and checking the worker's file (650 kB) waits until the form is on screen.
+  const ready = { worker: nextPaint().then(spawn), failed: false };
   ready.worker.then(
     (worker) => {
       worker.addEventListener('error', () => {
