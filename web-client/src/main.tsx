@@ -6,7 +6,7 @@ import './styles.css';
 import { App, preloadUnlocked } from './app.js';
 import { Engine } from './engine/engine.js';
 import { registerServiceWorker } from './sw-register.js';
-import { nextPaint, preloadSdk } from './preload.js';
+import { nextPaint, preloadSdk, whenIdle } from './preload.js';
 
 const engine = new Engine();
 const root = document.getElementById('app');
@@ -31,7 +31,8 @@ const firstScreen = new Promise<void>((resolve) => {
 });
 void firstScreen.then(nextPaint).then(() => {
   preloadSdk();
-  // The screens behind the PIN, fetched while it is typed (after the crypto, which the unlock needs).
-  preloadUnlocked();
+  // The screens behind the PIN, evaluated while it is typed: when the page is idle, so the first
+  // keystrokes do not wait for them (the crypto, which the unlock needs, comes first).
+  whenIdle(preloadUnlocked);
   void registerServiceWorker({ onUpdateReady: (apply) => engine.offerUpdate(apply) });
 });

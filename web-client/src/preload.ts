@@ -12,6 +12,12 @@ export function nextPaint(): Promise<void> {
   return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
 }
 
+/** Runs `task` once the page has nothing else to do (within a few seconds at the latest). */
+export function whenIdle(task: () => void): void {
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(() => task(), { timeout: 3_000 });
+  else setTimeout(task, 500);
+}
+
 function integrityMap(): Record<string, string> {
   const map = document.querySelector('script[type="importmap"]')?.textContent;
   if (!map) return {};
