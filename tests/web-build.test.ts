@@ -198,6 +198,8 @@ describe('the relay serving the build', () => {
       `script-src 'self' 'wasm-unsafe-eval' ${importMapHash}`,
       "style-src 'self'",
       `connect-src 'self' ws://${new URL(relay.url).host} wss://${new URL(relay.url).host}`,
+      // the key-derivation worker runs from checked bytes (a blob: URL); scripts stay 'self' only
+      "worker-src 'self' blob:",
       "frame-ancestors 'none'",
       "base-uri 'none'",
       "object-src 'none'",

@@ -1,11 +1,12 @@
 /** The web app's first screen without the SDK: the profile probe that picks the invite or PIN form
  * from a plain IndexedDB read (over fake-indexeddb here, with the SDK's own backend writing the
- * database), the build step that lists the SDK's chunks for preloading, and counts in words. */
+ * database), the build step that lists the chunks to preload (the SDK's, the unlocked app's), and counts in words. */
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { IndexedDbBackend } from '../client-sdk/src/store/indexeddb-store.js';
 import { probeProfile } from '../web-client/src/profile-probe.js';
-import { addPreloadMeta, sdkChunks } from '../web-client/tools/integrity.js';
-import { setLang, tn } from '../web-client/src/i18n/index.js';
+import { addPreloadMeta, preloadChunks } from '../web-client/tools/integrity.js';
+import { addWords, setLang, t, tn } from '../web-client/src/i18n/index.js';
+import { screenWords } from '../web-client/src/screens/words.js';
 
 const NAME = 'agora-profile';
 const header = (...kinds: string[]) => new TextEncoder().encode(JSON.stringify({ format: 'agora-key-header', v: 1, slots: kinds.map((kind) => ({ kind })) }));
@@ -49,7 +50,7 @@ describe('profile probe', () => {
   });
 });
 
-describe('SDK chunks preloaded after the first paint', () => {
+describe('chunks preloaded after the first paint', () => {
   const chunk = (fileName: string, imports: string[], isEntry = false, facadeModuleId: string | null = null) => [fileName, { fileName, imports, isEntry, facadeModuleId }] as const;
 
   it('lists the SDK chunk and its static imports, not what the entry already loads', () => {
@@ -61,8 +62,21 @@ describe('SDK chunks preloaded after the first paint', () => {
       chunk('assets/sodium.js', []),
       chunk('assets/libsodium.js', [], false, '/w/node_modules/libsodium-wrappers/x.js'),
     ]);
-    expect(sdkChunks(chunks)).toEqual(['assets/browser.js', 'assets/sodium.js', 'assets/zod.js']);
-    expect(sdkChunks(new Map([chunk('assets/index.js', [], true)]))).toEqual([]);
+    expect(preloadChunks(chunks)).toEqual(['assets/browser.js', 'assets/sodium.js', 'assets/zod.js']);
+    expect(preloadChunks(new Map([chunk('assets/index.js', [], true)]))).toEqual([]);
+  });
+
+  it("then the unlocked app's shell and its imports, each chunk once, not the screens it loads lazily", () => {
+    const chunks = new Map([
+      chunk('assets/index.js', ['assets/runtime.js'], true, '/w/web-client/src/main.tsx'),
+      chunk('assets/runtime.js', []),
+      chunk('assets/browser.js', ['assets/zod.js'], false, '/w/client-sdk/dist/browser.js'),
+      chunk('assets/zod.js', []),
+      chunk('assets/shell.js', ['assets/zod.js', 'assets/layout.js', 'assets/runtime.js'], false, '/w/web-client/src/shell.tsx'),
+      chunk('assets/layout.js', []),
+      chunk('assets/start.js', [], false, '/w/web-client/src/views/start.tsx'),
+    ]);
+    expect(preloadChunks(chunks)).toEqual(['assets/browser.js', 'assets/zod.js', 'assets/layout.js', 'assets/shell.js']);
   });
 
   it('writes them into a meta element, no script', () => {
@@ -74,6 +88,11 @@ describe('SDK chunks preloaded after the first paint', () => {
 
 describe('counts in words', () => {
   afterEach(() => setLang('de'));
+  it("has the screens' words only once the chunk that brings them has added them", () => {
+    expect(() => t('search.title')).toThrow(/no words for search\.title yet/);
+    addWords(screenWords);
+    expect(t('search.title')).toBe('Suche');
+  });
   it('uses the plural rules of the language', () => {
     expect(tn('search.scope', 1)).toContain('(1 Nachricht)');
     expect(tn('search.scope', 2)).toContain('(2 Nachrichten)');

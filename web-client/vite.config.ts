@@ -11,9 +11,10 @@ export default defineConfig({
   server: {
     proxy: { '/v1': { target: 'http://127.0.0.1:8080', ws: true } },
   },
-  // The key-derivation worker (engine/kdf.worker.ts) loads libsodium lazily like the page does:
-  // code-splitting in a worker needs ES module output (a module worker).
-  worker: { format: 'es' },
+  // The key-derivation worker (engine/kdf.worker.ts) is one classic script with libsodium inside and
+  // no imports: the page checks its bytes and starts it from a blob: URL (engine/kdf.ts), from where
+  // an import of another chunk would neither resolve nor be checked.
+  worker: { format: 'iife' },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -22,6 +23,9 @@ export default defineConfig({
     // from the relay only, and the import map's hash (tools/integrity.ts).
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
+    // One style sheet, loaded by index.html with its integrity: a lazily loaded screen's styles would
+    // otherwise come as a <link> that Vite adds at run time, without one.
+    cssCodeSplit: false,
     sourcemap: false,
     // libsodium alone is ~530 kB minified; it is a lazy chunk loaded after the first paint.
     chunkSizeWarningLimit: 600,

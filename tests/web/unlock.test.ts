@@ -1,7 +1,9 @@
 /** Unlocking and the device's storage in Chromium, against a real relay serving the built app:
  * - the passphrase's Argon2id runs in a Web Worker, so the page keeps painting while keys are
  *   derived at sign-up and unlock (measured against the same build with workers taken away, which
- *   falls back to the old in-page derivation); an unlock derives once (one worker);
+ *   falls back to the old in-page derivation); an unlock derives once (one worker); the worker runs
+ *   from the bytes the page checked against the build, and a worker file with other bytes is
+ *   refused before any of it runs (the page derives instead);
  * - the outbox and the per-group "last seen" mark live in the profile's own store and survive a
  *   reload;
  * - "Auf diesem Gerät angemeldet bleiben" turned on in Einstellungen after a PIN sign-up (the next
@@ -146,15 +148,16 @@ describe('unlocking and storage in the browser', () => {
     const { page, workers } = dora;
     const invite = (await admin.createInvite({ name: 'Dora Wagner' })).code;
     numbers.signUpWorker = await measure(page, () => signUpByLink(page, world.url, invite), async () => undefined);
-    // Sign-up: one derivation for the new slot, in a worker of the app's own origin.
-    expect(workers.filter((u) => /\/assets\/kdf\.worker-[\w-]+\.js$/.test(u)).length).toBe(1);
-    expect(workers.every((u) => u.startsWith(`${world.url}/assets/`))).toBe(true);
-    // The worker and the chunks it loads are files of the logged build like any other: listed in
-    // the manifest, served with the bytes it names, under the app's Content-Security-Policy.
+    // Sign-up: one derivation for the new slot, in a worker the page started from the bytes of the
+    // build's worker file it fetched and checked (a blob: URL of the app's own origin).
+    expect(workers.length).toBe(1);
+    expect(workers.every((u) => u.startsWith(`blob:${world.url}/`))).toBe(true);
+    // That file is one of the logged build like any other: listed in the manifest, served with the
+    // bytes it names, under the app's Content-Security-Policy.
     const manifest = (await (await fetch(`${world.url}/build-manifest.json`)).json()) as { files: Record<string, string> };
-    const workerPath = new URL(workers[0]).pathname.slice(1);
-    expect(Object.keys(manifest.files)).toContain(workerPath);
-    const served = await fetch(workers[0]);
+    const workerPath = Object.keys(manifest.files).find((f) => /^assets\/kdf\.worker-[\w-]+\.js$/.test(f))!;
+    expect(workerPath).toBeDefined();
+    const served = await fetch(`${world.url}/${workerPath}`);
     expect(served.headers.get('content-security-policy')).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
     expect(createHash('sha256').update(Buffer.from(await served.arrayBuffer())).digest('hex')).toBe(manifest.files[workerPath]);
 
@@ -181,6 +184,34 @@ describe('unlocking and storage in the browser', () => {
     await unlock(page);
     await page.getByRole('heading', { name: 'Startseite' }).waitFor({ timeout: 60_000 });
     expect(dora.problems).toEqual([]);
+  });
+
+  it("refuses a worker file whose bytes are not the build's: nothing of it runs, the page derives instead", async () => {
+    const fred = await person();
+    const ran: string[] = [];
+    // A relay (or anything on the way) serving another worker: one that would report the PIN.
+    await fred.context.route('**/assets/kdf.worker-*.js', async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, body: `fetch('/tampered-worker-ran');\n${await res.text()}` });
+    });
+    await fred.context.route('**/tampered-worker-ran', (route) => {
+      ran.push(route.request().url());
+      return route.fulfill({ status: 204 });
+    });
+    const refused: string[] = [];
+    fred.page.on('console', (m) => {
+      if (/integrity/i.test(m.text())) refused.push(m.text());
+    });
+    const invite = (await admin.createInvite({ name: 'Fred Krause' })).code;
+    await signUpByLink(fred.page, world.url, invite);
+    await fred.page.reload();
+    await unlock(fred.page);
+    await fred.page.getByRole('heading', { name: 'Startseite' }).waitFor({ timeout: 60_000 });
+    expect(fred.workers).toEqual([]);
+    expect(ran).toEqual([]);
+    // Chromium says why (the fetch's integrity check), once per attempt: sign-up and unlock.
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    await fred.context.close();
   });
 
   it('without workers, derives in the page as before (and so opens the same profiles)', async () => {

@@ -1,9 +1,11 @@
 /* Structure of the web app (web-client/src):
  *   main.tsx        paints the shell, then starts the engine (crypto loads after the first paint)
- *   app.tsx         picks the screen: by the engine's phase (starting / invite / unlock / other tab /
- *                   failed), and once unlocked by URL from the route table, inside the Layout
- *   routes.ts       the route table (path → screen, tab bar, avatar menu, detail pane); paths.ts
- *                   holds the paths screens link to; router.ts is the small History-API router
+ *   app.tsx         picks the screen by the engine's phase (starting / invite / unlock / other tab /
+ *                   failed); once unlocked, the lazily loaded shell.tsx picks it by URL from the
+ *                   route table, inside the Layout
+ *   routes.ts       the route table (path → screen chunk, tab bar, avatar menu, detail pane);
+ *                   paths.ts holds the paths; router.ts is the small History-API router; lazy.tsx
+ *                   loads a screen's chunk when it is first shown (or ahead, by preload())
  *   engine/         the one wrapper around the SDK's AgoraClient (engine.ts), its React-style hook
  *                   useEngine() (hooks.ts), the app's encrypted records (app-data.ts: outbox,
  *                   last-read, message cache), error → words (problems.ts), the lazy SDK (sdk.ts)
@@ -14,24 +16,14 @@
  *                   through routes.ts
  *   styles.css      all styling (no inline styles: the Content-Security-Policy forbids them) */
 import { useEffect, useRef } from 'preact/hooks';
-import { currentLang, setLang, t, useLang } from './i18n/index.js';
+import { currentLang, setLang, useLang } from './i18n/index.js';
 import { EngineContext, useEngine } from './engine/hooks.js';
 import type { Engine } from './engine/engine.js';
-import { matchPath, useLocation, type Params } from './router.js';
-import { routes, type RouteDef } from './routes.js';
-import { PATHS } from './paths.js';
-import { Layout } from './ui/layout.js';
+import { useLocation } from './router.js';
+import { lazyComponent } from './lazy.js';
 import { InviteScreen } from './views/invite.js';
 import { UnlockScreen } from './views/unlock.js';
-import { FailedScreen, NotFoundScreen, OtherTabScreen, ProgressScreen } from './views/status.js';
-
-function findRoute(path: string): { route: RouteDef; params: Params } | undefined {
-  for (const route of routes) {
-    const params = matchPath(route.path, path);
-    if (params) return { route, params };
-  }
-  return undefined;
-}
+import { ChunkPending, FailedScreen, OtherTabScreen, ProgressScreen } from './views/status.js';
 
 /** Screens without the shell (nothing to navigate to before the profile is open). */
 function Bare({ children }: { children: preact.ComponentChildren }) {
@@ -49,6 +41,27 @@ function Bare({ children }: { children: preact.ComponentChildren }) {
       {children}
     </main>
   );
+}
+
+/** Everything behind the PIN (layout, route table, screens) is a chunk of its own: the first screen
+ * of a returning person or a new device never waits for it. */
+const UnlockedApp = lazyComponent(
+  () => import('./shell.js').then((m) => m.UnlockedApp),
+  (props) => (
+    <Bare>
+      <ChunkPending {...props} />
+    </Bare>
+  ),
+);
+
+/** Fetches the unlocked app and the screen for the current address ahead of the unlock, once the
+ * first screen has painted (main.tsx). */
+export function preloadUnlocked(): void {
+  void UnlockedApp.preload()
+    .then(() => import('./shell.js'))
+    .then((m) => m.preloadRoute(window.location.pathname))
+    // Tried again when it is shown; a failure is reported there.
+    .catch(() => undefined);
 }
 
 function Root() {
@@ -81,11 +94,9 @@ function Root() {
     target?.focus({ preventScroll: false });
   }, [loc.path, state.phase]);
 
-  const found = state.phase === 'ready' ? findRoute(loc.path) : undefined;
-
   useEffect(() => {
-    document.title = found?.route.nav ? `${t(found.route.nav.label)} – Agora` : 'Agora';
-  });
+    if (state.phase !== 'ready') document.title = 'Agora';
+  }, [state.phase]);
 
   switch (state.phase) {
     case 'starting':
@@ -120,24 +131,8 @@ function Root() {
         </Bare>
       );
     case 'ready':
-      break;
+      return <UnlockedApp />;
   }
-
-  if (!found) {
-    return (
-      <Layout>
-        <NotFoundScreen />
-      </Layout>
-    );
-  }
-  const { route, params } = found;
-  const Screen = route.component;
-  const Detail = route.detail;
-  return (
-    <Layout section={route.section} detail={Detail ? <Detail params={params} /> : undefined} chat={route.path === PATHS.group}>
-      <Screen params={params} />
-    </Layout>
-  );
 }
 
 export function App({ engine }: { engine: Engine }) {

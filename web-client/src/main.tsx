@@ -3,19 +3,20 @@
  * waits for the network or for libsodium. */
 import { render } from 'preact';
 import './styles.css';
-import { App } from './app.js';
+import { App, preloadUnlocked } from './app.js';
 import { Engine } from './engine/engine.js';
 import { registerServiceWorker } from './sw-register.js';
-import { nextPaint, preloadSdk } from './preload.js';
+import { nextPaint, preloadSdk, whenIdle } from './preload.js';
 
 const engine = new Engine();
 const root = document.getElementById('app');
 if (!root) throw new Error('index.html has no #app element');
+// Started before the first render: its IndexedDB and tab-lock requests go to the browser process
+// while the page renders, and the invite or PIN form can then be in the first paint. The engine
+// waits for a paint itself before it loads the SDK.
+void engine.start();
 render(<App engine={engine} />, root);
 
-// The invite or PIN form can then be in the first paint; the engine waits for a paint itself
-// before it loads the SDK.
-void engine.start();
 // The crypto chunks are requested (and compiled) once the first usable screen has painted: earlier,
 // compiling them would hold up that very screen on a slow phone.
 const firstScreen = new Promise<void>((resolve) => {
@@ -30,5 +31,8 @@ const firstScreen = new Promise<void>((resolve) => {
 });
 void firstScreen.then(nextPaint).then(() => {
   preloadSdk();
+  // The screens behind the PIN, evaluated while it is typed: when the page is idle, so the first
+  // keystrokes do not wait for them (the crypto, which the unlock needs, comes first).
+  whenIdle(preloadUnlocked);
   void registerServiceWorker({ onUpdateReady: (apply) => engine.offerUpdate(apply) });
 });

@@ -1,7 +1,8 @@
-/** Starts fetching the SDK's chunks once the first screen has painted, all at once: the build
- * lists them in `<meta name="agora-preload">` (tools/integrity.ts) and the import map holds their
- * integrity, which each link carries too, so a preloaded chunk is checked like one loaded by
- * import(). Forms that need the SDK await it only when they are submitted. */
+/** Starts fetching the SDK's chunks and the unlocked app's shell once the first screen has
+ * painted, all at once: the build lists them in `<meta name="agora-preload">` (tools/integrity.ts)
+ * and the import map holds their integrity, which each link carries too, so a preloaded chunk is
+ * checked like one loaded by import(). Forms that need the SDK await it only when they are
+ * submitted. */
 const PRELOAD_META = 'agora-preload';
 
 /** Resolves once what is on the page now has been painted (two animation frames); at once where
@@ -9,6 +10,12 @@ const PRELOAD_META = 'agora-preload';
 export function nextPaint(): Promise<void> {
   if (typeof requestAnimationFrame !== 'function') return Promise.resolve();
   return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
+}
+
+/** Runs `task` once the page has nothing else to do (within a few seconds at the latest). */
+export function whenIdle(task: () => void): void {
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(() => task(), { timeout: 3_000 });
+  else setTimeout(task, 500);
 }
 
 function integrityMap(): Record<string, string> {
@@ -20,6 +27,12 @@ function integrityMap(): Record<string, string> {
   } catch {
     return {};
   }
+}
+
+/** The build's integrity (`sha384-…`) for one of its scripts, by path (`/assets/…`), from the
+ * import map: for the scripts the page fetches itself rather than by import(). */
+export function integrityOf(path: string): string | undefined {
+  return integrityMap()[path];
 }
 
 export function preloadSdk(): void {

@@ -4,17 +4,16 @@
  * - `section`: which nav item is shown as current on this route;
  * - `detail`: what the right pane shows on wide screens (hidden on phones).
  * Routes are matched in order; the first match wins. All routes need an unlocked profile except the
- * invite, which the shell shows whenever the device has none. */
+ * invite, which the shell shows whenever the device has none.
+ *
+ * Each screen is a chunk of its own (`screen()`, lazy.tsx): it is fetched when first shown,
+ * or ahead of that by `preload()`. */
 import type { ComponentType } from 'preact';
 import type { MessageKey } from './i18n/index.js';
 import type { Params } from './router.js';
 import type { IconName } from './ui/icons.js';
-import { StartScreen } from './views/start.js';
-import { GroupsScreen } from './views/groups.js';
-import { GroupScreen, GroupDetail } from './views/group.js';
-import { NewGroupScreen } from './views/new-group.js';
-import { SettingsScreen } from './views/settings.js';
 import { InviteScreen } from './views/invite.js';
+import { screen } from './lazy.js';
 import { screenRoutes } from './screens/routes.js';
 
 export interface RouteProps {
@@ -35,12 +34,14 @@ export interface RouteDef {
 export { PATHS } from './paths.js';
 import { PATHS } from './paths.js';
 
+const group = () => import('./views/group.js');
+
 export const routes: RouteDef[] = [
-  { path: PATHS.start, component: StartScreen, section: 'start', nav: { label: 'nav.start', icon: 'home', order: 10 } },
-  { path: PATHS.groups, component: GroupsScreen, section: 'gruppen', nav: { label: 'nav.groups', icon: 'groups', order: 20 } },
-  { path: PATHS.newGroup, component: NewGroupScreen, section: 'gruppen' },
-  { path: PATHS.group, component: GroupScreen, section: 'gruppen', detail: GroupDetail },
+  { path: PATHS.start, component: screen(() => import('./views/start.js').then((m) => m.StartScreen)), section: 'start', nav: { label: 'nav.start', icon: 'home', order: 10 } },
+  { path: PATHS.groups, component: screen(() => import('./views/groups.js').then((m) => m.GroupsScreen)), section: 'gruppen', nav: { label: 'nav.groups', icon: 'groups', order: 20 } },
+  { path: PATHS.newGroup, component: screen(() => import('./views/new-group.js').then((m) => m.NewGroupScreen)), section: 'gruppen' },
+  { path: PATHS.group, component: screen(() => group().then((m) => m.GroupScreen)), section: 'gruppen', detail: screen(() => group().then((m) => m.GroupDetail)) },
   { path: PATHS.invite, component: InviteScreen },
-  { path: PATHS.settings, component: SettingsScreen, section: 'menu', menu: { label: 'menu.settings', order: 90 } },
+  { path: PATHS.settings, component: screen(() => import('./views/settings.js').then((m) => m.SettingsScreen)), section: 'menu', menu: { label: 'menu.settings', order: 90 } },
   ...screenRoutes,
 ];

@@ -62,35 +62,46 @@ function shellVersion(files: ReadonlyMap<string, Uint8Array>): string {
   return makeManifest([...files].map(([p, bytes]) => ({ path: p, sha256: sha('sha256', bytes) }))).buildHash;
 }
 
-/** Names the page's `<meta>` listing the SDK's chunks, which web-client/src/preload.ts turns into
- * modulepreload links after the first paint (their integrity comes from the import map). */
+/** Names the page's `<meta>` listing the chunks fetched after the first paint, which
+ * web-client/src/preload.ts turns into modulepreload links (their integrity comes from the import map). */
 export const PRELOAD_META = 'agora-preload';
-/** The module the app loads lazily as its SDK (engine/sdk.ts). */
-const SDK_MODULE = /client-sdk[\\/]dist[\\/]browser\.js$/;
+/** The modules the app loads lazily and needs soon after the first screen, in the order they are
+ * wanted: the SDK (engine/sdk.ts; the unlock and the invite need it) and the unlocked app's shell
+ * (app.tsx loads shell.tsx). */
+export const PRELOADED_MODULES: readonly RegExp[] = [/client-sdk[\\/]dist[\\/]browser\.js$/, /web-client[\\/]src[\\/]shell\.tsx$/];
 
 interface ChunkInfo {
   fileName: string;
   imports: readonly string[];
 }
 
-/** The SDK chunk and every chunk it imports statically, minus those the entry already loads:
- * fetched together after the first paint instead of one round trip per level of imports. */
-export function sdkChunks(chunks: ReadonlyMap<string, ChunkInfo & { isEntry: boolean; facadeModuleId: string | null }>): string[] {
-  const closure = (start: string[]) => {
-    const seen = new Set<string>();
+/** For each of `modules` in turn, its chunk and every chunk that one imports statically, minus those
+ * the entry (or an earlier module) already loads: fetched together after the first paint instead
+ * of one round trip per level of imports. */
+export function preloadChunks(
+  chunks: ReadonlyMap<string, ChunkInfo & { isEntry: boolean; facadeModuleId: string | null }>,
+  modules: readonly RegExp[] = PRELOADED_MODULES,
+): string[] {
+  const closure = (start: string[], seen: Set<string>) => {
+    const found: string[] = [];
     const todo = [...start];
     while (todo.length > 0) {
       const name = todo.pop()!;
       if (seen.has(name)) continue;
       seen.add(name);
+      found.push(name);
       todo.push(...(chunks.get(name)?.imports ?? []));
     }
-    return seen;
+    return found;
   };
-  const entries = [...chunks.values()].filter((c) => c.isEntry).map((c) => c.fileName);
-  const sdk = [...chunks.values()].filter((c) => !c.isEntry && c.facadeModuleId !== null && SDK_MODULE.test(c.facadeModuleId)).map((c) => c.fileName);
-  const loaded = closure(entries);
-  return [...closure(sdk)].filter((f) => !loaded.has(f)).sort();
+  const seen = new Set<string>();
+  closure([...chunks.values()].filter((c) => c.isEntry).map((c) => c.fileName), seen);
+  const out: string[] = [];
+  for (const module of modules) {
+    const start = [...chunks.values()].filter((c) => !c.isEntry && c.facadeModuleId !== null && module.test(c.facadeModuleId)).map((c) => c.fileName);
+    out.push(...closure(start, seen).sort());
+  }
+  return out;
 }
 
 export function addPreloadMeta(html: string, files: readonly string[], base: string): string {
@@ -116,8 +127,8 @@ export function buildIntegrity(): Plugin {
       for (const out of Object.values(bundle)) {
         if (out.type === 'chunk') chunks.set(out.fileName, { fileName: out.fileName, imports: out.imports, isEntry: out.isEntry, facadeModuleId: out.facadeModuleId });
       }
-      // The worker's bundle goes through here too; only the page's bundle has the SDK chunk.
-      const found = sdkChunks(chunks);
+      // The worker's bundle goes through here too; only the page's bundle has these chunks.
+      const found = preloadChunks(chunks);
       if (found.length > 0) preload = found;
     },
     async closeBundle() {

@@ -133,7 +133,11 @@ export function contentSecurityPolicy(app: Pick<WebApp, 'inlineScriptHashes'>, h
     "style-src 'self'",
     "img-src 'self' data: blob:",
     `connect-src 'self'${ws}`,
-    "worker-src 'self'",
+    // blob: for the key-derivation worker, which the page starts from the bytes it fetched and
+    // checked against the build's integrity (browsers check neither SRI nor the import map for a
+    // worker's own URL). Only code already running in the page can make a blob: URL, and a worker
+    // started from one runs under this same policy, so it can load nothing from elsewhere.
+    "worker-src 'self' blob:",
     "manifest-src 'self'",
     "frame-src 'none'",
     "frame-ancestors 'none'",

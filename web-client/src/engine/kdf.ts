@@ -3,9 +3,17 @@
  * phone; on the main thread that froze the page (no spinner, no typing, no screen reader updates)
  * at every sign-up and unlock.
  *
- * If the worker cannot run at all (a browser without module workers, its script not loadable),
- * the derivation runs in the page as before: slower to paint, never a lost unlock. */
+ * The worker runs from bytes the page has checked: browsers apply neither Subresource Integrity nor
+ * the import map's integrity to the script `new Worker(url)` loads, so the page fetches the
+ * worker's file itself with the integrity the build gave it (the import map, tools/integrity.ts),
+ * and starts the worker from a blob: URL of exactly those bytes. The worker is one file with no
+ * imports (vite.config.ts), so nothing unchecked runs in it.
+ *
+ * If the worker cannot run at all (a browser without workers, its file not loadable or not the
+ * build's), the derivation runs in the page as before: slower to paint, never a lost unlock. */
 import type { PassphraseDerive, Sdk } from './sdk.js';
+import { integrityOf, nextPaint } from '../preload.js';
+import WORKER_URL from './kdf.worker.ts?worker&url';
 
 type KdfParams = Parameters<PassphraseDerive>[1];
 export interface KdfRequest {
@@ -26,48 +34,92 @@ class WorkerUnavailable extends Error {
 
 let nextId = 0;
 
-function spawn(): Worker {
-  return new Worker(new URL('./kdf.worker.ts', import.meta.url), { type: 'module', name: 'agora-kdf' });
+/** The blob: URL of the worker's checked bytes, fetched once per page. */
+let script: Promise<string> | undefined;
+
+function workerScript(): Promise<string> {
+  script ??= (async () => {
+    const url = new URL(WORKER_URL, location.href);
+    // The development server has no build and no import map: its worker runs as Vite serves it.
+    if (import.meta.env.DEV) return url.href;
+    const integrity = integrityOf(url.pathname);
+    if (!integrity) throw new WorkerUnavailable(`the build names no integrity for ${url.pathname}`);
+    let bytes: ArrayBuffer;
+    try {
+      // A response whose bytes differ from the build's rejects here, before anything runs.
+      const res = await fetch(url, { integrity, credentials: 'same-origin' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      bytes = await res.arrayBuffer();
+    } catch (error) {
+      throw new WorkerUnavailable(`${url.pathname}: ${String(error)}`);
+    }
+    return URL.createObjectURL(new Blob([bytes], { type: 'text/javascript' }));
+  })();
+  // A failed fetch (network gone mid-way) is tried again at the next derivation.
+  script.catch(() => {
+    script = undefined;
+  });
+  return script;
+}
+
+async function spawn(): Promise<Worker> {
+  const url = await workerScript();
+  try {
+    return new Worker(url, { type: import.meta.env.DEV ? 'module' : 'classic', name: 'agora-kdf' });
+  } catch (error) {
+    throw new WorkerUnavailable(String(error));
+  }
 }
 
 /** A worker started while the person types the PIN, so its script and libsodium (loading and
  * compiling the WebAssembly takes a few hundred milliseconds on a phone) are ready at the click. */
-let warm: { worker: Worker; failed: boolean } | undefined;
+let warm: { worker: Promise<Worker>; failed: boolean } | undefined;
 
 /** Starts the worker ahead of a derivation (the unlock or sign-up screen is on show). */
 export function prepareKdf(): void {
   if (warm || typeof Worker === 'undefined') return;
-  try {
-    const ready = { worker: spawn(), failed: false };
-    ready.worker.addEventListener('error', () => {
+  // Fetching and checking the worker's file (650 kB) waits until the form is on screen.
+  const ready = { worker: nextPaint().then(spawn), failed: false };
+  ready.worker.then(
+    (worker) => {
+      worker.addEventListener('error', () => {
+        ready.failed = true;
+      });
+      const hello: KdfWarmUp = { warm: true };
+      worker.postMessage(hello);
+    },
+    () => {
+      // Not loadable or not the build's: the derivation will run in the page.
       ready.failed = true;
-    });
-    const hello: KdfWarmUp = { warm: true };
-    ready.worker.postMessage(hello);
-    warm = ready;
-  } catch {
-    // No module workers here: the derivation will run in the page.
-  }
+    },
+  );
+  warm = ready;
 }
+
+const end = (worker: Promise<Worker>) => void worker.then((w) => w.terminate(), () => undefined);
 
 /** No derivation is coming (the profile is open): the waiting worker goes. */
 export function dropKdf(): void {
-  warm?.worker.terminate();
+  if (warm) end(warm.worker);
   warm = undefined;
 }
 
-function deriveInWorker(passphrase: string, params: KdfParams): Promise<Uint8Array> {
-  return new Promise<Uint8Array>((resolve, reject) => {
-    let worker: Worker;
-    const ready = warm;
-    warm = undefined;
-    if (ready?.failed) ready.worker.terminate();
-    try {
-      worker = ready && !ready.failed ? ready.worker : spawn();
-    } catch (error) {
-      reject(new WorkerUnavailable(String(error)));
-      return;
+async function deriveInWorker(passphrase: string, params: KdfParams): Promise<Uint8Array> {
+  const ready = warm;
+  warm = undefined;
+  let worker: Worker;
+  if (ready && !ready.failed) {
+    worker = await ready.worker;
+    // It failed while starting (its error event has gone by): a fresh one.
+    if (ready.failed) {
+      worker.terminate();
+      worker = await spawn();
     }
+  } else {
+    if (ready) end(ready.worker);
+    worker = await spawn();
+  }
+  return new Promise<Uint8Array>((resolve, reject) => {
     const id = ++nextId;
     worker.addEventListener('message', (event: MessageEvent<KdfReply>) => {
       const data = event.data;

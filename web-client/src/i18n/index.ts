@@ -4,11 +4,17 @@
  * through Intl with the active language, never by hand.
  *
  * Other screens add their words by appending entries to catalogue.ts, or by adding a file of the same
- * shape and spreading it into `catalogue` below (one line). Keys are checked at compile time. */
+ * shape to the `Catalogue` type below and to `addWords` in the chunk that shows them. Keys are checked
+ * at compile time.
+ *
+ * The words of the screens behind the PIN (screens/words.ts) are not in the first chunk: they come
+ * with the unlocked app's chunk (shell.tsx calls `addWords`), so a first screen does not wait for
+ * words it never shows. The first screens' words (invite, unlock, progress, problems) are all in
+ * catalogue.ts. */
 import { useEffect, useState } from 'preact/hooks';
 import { words } from './catalogue.js';
-import { screenWords } from '../screens/words.js';
-import { groupSettingsWords } from '../screens/group-settings-words.js';
+import type { screenWords } from '../screens/words.js';
+import type { groupSettingsWords } from '../screens/group-settings-words.js';
 
 export type Lang = 'de' | 'en';
 export const LANGS: readonly Lang[] = ['de', 'en'];
@@ -18,8 +24,15 @@ export interface Entry {
   en: string;
 }
 
-const catalogue = { ...words, ...screenWords, ...groupSettingsWords } satisfies Record<string, Entry>;
-export type MessageKey = keyof typeof catalogue;
+type Catalogue = typeof words & typeof screenWords & typeof groupSettingsWords;
+export type MessageKey = keyof Catalogue;
+
+const catalogue: Partial<Record<MessageKey, Entry>> = { ...words };
+
+/** Adds the words a lazily loaded part of the app brings along. */
+export function addWords(more: Partial<Record<MessageKey, Entry>>): void {
+  Object.assign(catalogue, more);
+}
 
 const STORAGE_KEY = 'agora-lang';
 const listeners = new Set<() => void>();
@@ -62,7 +75,9 @@ export type Params = Record<string, string | number>;
 /** The text for `key` in the active language, with `{name}` placeholders filled from `params`
  * (numbers formatted for the language). */
 export function t(key: MessageKey, params?: Params): string {
-  const entry: Entry = catalogue[key];
+  const entry = catalogue[key];
+  // Only a screen shown before its chunk (and so its words) arrived gets here: a bug to see at once.
+  if (!entry) throw new Error(`no words for ${key} yet: the chunk that brings them has not loaded`);
   const text = entry[lang];
   if (!params) return text;
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => {

@@ -6,6 +6,7 @@ import { useState } from 'preact/hooks';
 import { useEngine } from '../engine/hooks.js';
 import { formatDateTime, t, tn } from '../i18n/index.js';
 import { Link } from '../router.js';
+import { PATHS } from '../paths.js';
 import { Field, ProblemMessage, ScreenTitle } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
 import { applyPolicyFile, ConfirmDialog, Grouped, roleWord, statusWord, useAction, useLoad, type Loaded } from './parts.js';
@@ -13,8 +14,8 @@ import type { AgoraClient } from '../engine/sdk.js';
 import { QrCode } from './qr.js';
 import { codeGroups, inviteUrl } from './security.js';
 
-export const ADMIN_PATH = '/verwaltung';
-export const PRINT_PATH = '/verwaltung/druck';
+export const ADMIN_PATH = PATHS.admin;
+export const PRINT_PATH = PATHS.printSheet;
 
 type Role = 'admin' | 'announcer' | 'member';
 

@@ -5,13 +5,14 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { useEngine } from '../engine/hooks.js';
 import { t } from '../i18n/index.js';
 import { Link, pathTo } from '../router.js';
+import { PATHS } from '../paths.js';
 import { ProblemMessage, ScreenTitle, initials } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
 import { ConfirmDialog, useAction, useLoad, VerificationBadge } from './parts.js';
 import { loadMarks, verificationOf, type Verification, type VerifiedUser } from './verification.js';
 
-export const MEMBERS_PATH = '/gruppen/:id/mitglieder';
-export const SAFETY_PATH = '/gruppen/:id/mitglieder/:userId/sicherheitsnummer';
+export const MEMBERS_PATH = PATHS.members;
+export const SAFETY_PATH = PATHS.safetyNumber;
 
 /** Verifying someone asks the relay for their log entries and proofs: done for this many members
  * when the screen opens, for the rest on request (a department's group may have hundreds). */

@@ -8,6 +8,7 @@ import type { Engine, EngineState } from '../engine/engine.js';
 import { useEngine } from '../engine/hooks.js';
 import { formatMessageTime, t, tn } from '../i18n/index.js';
 import { Link, useLocation, navigate } from '../router.js';
+import { PATHS } from '../paths.js';
 import { ScreenTitle } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
 import { highlight, SearchIndex, snippet, type IndexedMessage } from './search-index.js';
@@ -15,7 +16,7 @@ import { Coverage, idleSlice } from './search-coverage.js';
 import { messageHref } from '../views/message-anchor.js';
 import { readValue, writeValue } from './values.js';
 
-export const SEARCH_PATH = '/suche';
+export const SEARCH_PATH = PATHS.search;
 const VALUE_KEY = 'search-index';
 const SAVE_AFTER_MS = 1500;
 

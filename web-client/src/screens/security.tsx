@@ -7,13 +7,14 @@ import { useEngine } from '../engine/hooks.js';
 import { formatDateTime, t, tn } from '../i18n/index.js';
 import { ProblemMessage, ScreenTitle, TechDetails } from '../ui/common.js';
 import { Icon } from '../ui/icons.js';
+import { PATHS } from '../paths.js';
 import { alarmWords } from './alarm-words.js';
 import { applyPolicyFile, ConfirmDialog, Grouped, useAction, useLoad } from './parts.js';
 import { QrCode } from './qr.js';
 import { OfficerSection } from './officer.js';
 import { BuildInfo } from './build.js';
 
-export const SECURITY_PATH = '/sicherheit';
+export const SECURITY_PATH = PATHS.security;
 
 /** The invite URL a new phone opens: the code in the fragment never reaches the relay's logs. */
 export function inviteUrl(code: string): string {

@@ -3,6 +3,8 @@
 import { t } from '../i18n/index.js';
 import { useEngine } from '../engine/hooks.js';
 import { ProblemMessage, ResetDevice, ScreenTitle } from '../ui/common.js';
+import { problemOf } from '../engine/problems.js';
+import type { PendingProps } from '../lazy.js';
 
 export function ProgressScreen() {
   const { state } = useEngine();
@@ -49,6 +51,26 @@ export function NotFoundScreen() {
     <div class="screen">
       <ScreenTitle>{t('notFound.title')}</ScreenTitle>
       <p>{t('notFound.text')}</p>
+    </div>
+  );
+}
+
+/** A part of the app whose code is still on its way (lazy.tsx), or did not arrive: the spinner, or
+ * what went wrong and a button to try again. */
+export function ChunkPending({ error, retry }: PendingProps) {
+  if (!error) {
+    return (
+      <div class="card narrow center" aria-busy="true">
+        <div class="spinner" aria-hidden="true" />
+      </div>
+    );
+  }
+  return (
+    <div class="card narrow">
+      <ProblemMessage problem={problemOf(error)} />
+      <button type="button" class="button primary" onClick={retry}>
+        {t('failed.reload')}
+      </button>
     </div>
   );
 }
