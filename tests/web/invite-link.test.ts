@@ -58,4 +58,24 @@ describe('invite screen', () => {
     expect(problems).toEqual([]);
     await context.close();
   });
+  it('corrects a remembered PIN form that no profile backs (site data partly cleared): the invite screen shows', async () => {
+    const context = await newPerson(browser, { viewport: 'phone' });
+    // The hint that makes a returning device's PIN form appear in the first render, left behind
+    // by a profile database that is gone.
+    await context.addInitScript(() => {
+      if (!sessionStorage.getItem('seeded')) {
+        localStorage.setItem('agora.firstScreen', 'pin');
+        sessionStorage.setItem('seeded', '1');
+      }
+    });
+    const page = await context.newPage();
+    const { problems } = watchPage(page);
+    await page.goto(`${world.url}/`);
+    await page.getByLabel('Einladungscode').waitFor();
+    await expect(page.getByRole('button', { name: 'Entsperren' }).count()).resolves.toBe(0);
+    // …and the corrected hint is what the next start shows first.
+    await expect(page.evaluate(() => localStorage.getItem('agora.firstScreen'))).resolves.toBe('welcome');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
 });

@@ -21,6 +21,7 @@ import { isNetworkError, isQuotaError, problemOf, type Context, type Problem } f
 import { countUnread, insertInOrder, mergeRead } from './ordering.js';
 import type { MessageKey } from '../i18n/index.js';
 import { dropKdf, passphraseSource, prepareKdf } from './kdf.js';
+import { rememberScreen, rememberedScreen } from './screen-hint.js';
 import { probeProfile, type ProfileHint } from '../profile-probe.js';
 import { nextPaint } from '../preload.js';
 import type { ClientDeps, ProfileKeySource, StoreProfile, WebSocketLike } from '@agora/client-sdk/browser';
@@ -198,6 +199,9 @@ export class Engine {
   private releaseTab: (() => void) | undefined;
   /** Bumped on lock and tab loss, so work started before it does not write into the new state. */
   private session = 0;
+  /** Whether this tab holds the tab lock; the forms shown from the remembered hint wait for it
+   * before they open or create anything. */
+  private tabHeld: Promise<boolean> = Promise.resolve(true);
 
   get state(): EngineState {
     return this.current;
@@ -229,10 +233,15 @@ export class Engine {
         }
       });
     }
+    // The form shown last time is up in the first render; the checks below correct it if needed.
+    const remembered = rememberedScreen();
+    if (remembered === 'pin') this.set({ phase: 'locked', unlockKind: 'pin', progress: undefined });
+    else if (remembered === 'welcome') this.set({ phase: 'welcome', progress: undefined });
     // Both ask the browser process, which can take a few hundred ms at the first call of a page:
     // in parallel. A tab that has the profile open holds the lock through its registration.
     const profile = probeProfile(PROFILE_DB);
-    if (!(await this.acquireTab(false))) {
+    this.tabHeld = this.acquireTab(false);
+    if (!(await this.tabHeld)) {
       this.set({ phase: 'other-tab', tabTakenOver: false, progress: undefined });
       return;
     }
@@ -287,6 +296,9 @@ export class Engine {
     // invite or PIN form at once, while the SDK's chunks load in the background (they are awaited
     // on submit). The SDK still checks the header below before anything is opened.
     const hint = await (probed ?? probeProfile(PROFILE_DB));
+    rememberScreen(hint === 'none' ? 'welcome' : hint === 'pin' ? 'pin' : undefined);
+    // A form from the remembered hint that matched may already have been sent: leave that work be.
+    if (this.current.phase === 'busy' && ((hint === 'none' && this.current.unlockKind === undefined) || hint === 'pin')) return;
     if (hint === 'none') {
       // The SDK's chunks are being preloaded (preload.ts); registering imports them.
       this.set({ phase: 'welcome', progress: undefined });
@@ -295,6 +307,9 @@ export class Engine {
     if (hint === 'pin') {
       this.set({ phase: 'locked', unlockKind: 'pin', progress: undefined });
       prepareKdf();
+    } else if (this.current.phase === 'locked' || this.current.phase === 'welcome') {
+      // The remembered form was stale: wait for the SDK's answer below.
+      this.set({ phase: 'starting', progress: 'progress.starting' });
     }
     // The crypto is parsed after the first screen has painted, not in its way.
     await nextPaint();
@@ -310,6 +325,7 @@ export class Engine {
         await backend.close();
       }
       if (kinds.length === 0) {
+        rememberScreen('welcome');
         this.set({ phase: 'welcome', progress: undefined });
         return;
       }
@@ -387,6 +403,7 @@ export class Engine {
   }
 
   async register(input: RegisterInput): Promise<void> {
+    if (!(await this.tabHeld)) return;
     const code = input.code.trim();
     const name = input.name?.trim() || undefined;
     this.set({ phase: 'busy', progress: 'progress.loadingCrypto', problem: undefined });
@@ -399,6 +416,7 @@ export class Engine {
       const client = await sdk.AgoraClient.register(this.deps(profile), { server: location.origin, invite: code, name });
       // Keys live only here: ask the browser not to evict this site's storage under pressure.
       void navigator.storage?.persist?.().catch(() => false);
+      rememberScreen(input.secret.kind === 'pin' ? 'pin' : undefined);
       await this.opened(client, profile, input.secret.kind === 'pin' ? 'pin' : 'device', input.secret.kind === 'pin');
     } catch (e) {
       // Registered, but a later step (first sync) failed: the device exists; open it normally.
@@ -415,6 +433,8 @@ export class Engine {
   }
 
   async unlock(pin: string): Promise<void> {
+    // A form shown from the remembered hint can be sent before the tab lock is known.
+    if (!(await this.tabHeld)) return;
     this.set({ phase: 'busy', progress: 'progress.unlocking', problem: undefined });
     try {
       const sdk = await this.loadSdk();
@@ -513,6 +533,7 @@ export class Engine {
           req.onblocked = () => undefined;
         });
       }
+      rememberScreen('welcome');
       this.set({ phase: 'welcome', progress: undefined, unlockKind: undefined });
     } catch (e) {
       this.set({ phase: 'failed', progress: undefined, problem: problemOf(e) });
@@ -537,6 +558,7 @@ export class Engine {
     for (const slot of stale) await device.forget(slot).catch(() => undefined);
     if (on) await profile.addUnlockMethod(device);
     this.lastActivity = Date.now();
+    rememberScreen(on ? undefined : 'pin');
     this.set({ unlockKind: on ? 'device' : 'pin' });
   }
 
