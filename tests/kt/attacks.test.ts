@@ -12,7 +12,7 @@ import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessS
 import { nodeProfile } from '../../client-sdk/src/node/index.js';
 import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
 import { startEvilRelay, substituteDeviceKeys, type EvilRelay } from './evil-relay.js';
-import { ForkedLog, checkpointOf, insertCosignatures, logKeySeed, signCheckpoint } from './forge.js';
+import { ForkedLog, checkpointOf, insertCosignatures, logKeySeed, showForkedLog, signCheckpoint } from './forge.js';
 import { auditorPolicyEntry } from '../../protocol/src/kt/auditor-key.js';
 import { generateDeviceKeys } from '../../protocol/src/crypto/device-keys.js';
 
@@ -375,45 +375,7 @@ describe('witnesses', () => {
       await honest.client.addMembers(g.id, ['Rita S']);
       await victim.client.sync();
       // The relay forks the log for Rita: the real entries plus one more that nobody else sees.
-      const seed = logKeySeed(world.dataDir);
-      const realNote = (await kt().checkpoint()).checkpoint;
-      const real = checkpointOf(realNote);
-      const entries = await kt().allEntries(real.size);
-      const fork = new ForkedLog(entries, [entries[entries.length - 1]]);
-      const forkNote = signCheckpoint(real.origin, fork.size, fork.root(), seed);
-      victimProxy.set(async (ex) => {
-        if (ex.path.startsWith('/v1/kt/checkpoint')) return { body: { checkpoint: forkNote, size: fork.size, cosigners: [] } };
-        if (ex.path.startsWith('/v1/kt/proof/consistency')) {
-          const q = new URL(ex.path, 'http://x').searchParams;
-          if (Number(q.get('to')) !== fork.size) return { status: 400, body: { error: { code: 'invalid_field', message: 'size', field: 'to' } } };
-          return { body: { proof: fork.consistency(Number(q.get('from'))) } };
-        }
-        // The forked log's own entries and inclusion proofs, consistent with its checkpoint.
-        if (ex.path.startsWith('/v1/kt/entries')) {
-          const q = new URL(ex.path, 'http://x').searchParams;
-          const start = Number(q.get('start'));
-          const forked = [...entries, entries[entries.length - 1]].slice(start, Math.min(Number(q.get('end')), fork.size));
-          return { body: { entries: forked.map((e, i) => ({ index: start + i, entry: toB64u(e) })) } };
-        }
-        if (ex.path.startsWith('/v1/kt/proof/inclusion')) {
-          const q = new URL(ex.path, 'http://x').searchParams;
-          if (Number(q.get('size')) === fork.size) return { body: { proof: fork.inclusion(Number(q.get('index'))) } };
-        }
-        const m = /^\/v1\/kt\/users\/([^?]+)/.exec(ex.path);
-        if (m) {
-          const body = await upstream<KtUserResponse>(`/v1/kt/users/${m[1]}?size=${real.size}`);
-          if (!body.entries) return { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } };
-          return {
-            body: {
-              ...body,
-              size: fork.size,
-              entries: body.entries.map((e) => ({ ...e, proof: fork.inclusion(e.index) })),
-              snapshot: { ...body.snapshot, index: fork.size - 1, proof: fork.inclusion(fork.size - 1) },
-            },
-          };
-        }
-        return undefined;
-      });
+      const forkNote = await showForkedLog(victimProxy, { kt: kt(), dataDir: world.dataDir, upstream });
       await victim.client.send(g.id, 'from the forked view');
       await join('Sam S'); // the real log grows past the fork
       await honest.client.send(g.id, 'from the real view');

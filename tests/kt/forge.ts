@@ -2,7 +2,9 @@
  * database) and the entries. These helpers let attack tests forge what such an operator could. */
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { fromB64u, toB64u } from '@agora/protocol';
+import { fromB64u, toB64u, type KtUserResponse } from '@agora/protocol';
+import type { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
+import type { EvilRelay } from './evil-relay.js';
 import { MerkleLevels, formatCheckpoint, formatNote, parseCheckpoint, parseNote, signNote, leafHash, type NoteSignature } from '@agora/protocol/kt';
 
 export function logKeySeed(dataDir: string): Uint8Array {
@@ -55,4 +57,49 @@ export function insertCosignatures(dataDir: string, rows: { size: number; vkey: 
   } finally {
     db.close();
   }
+}
+
+/** Makes `proxy` show its clients a fork of the log (a split view): the real entries plus a copy of
+ * the last one, under a checkpoint signed with the log's own key, with consistency and inclusion
+ * proofs and people's entries all consistent with that fork. `upstream` reads the real relay's
+ * answer for a path (as an auditor). Returns the forked checkpoint note. */
+export async function showForkedLog(
+  proxy: EvilRelay,
+  opts: { kt: KtHttp; dataDir: string; upstream: <T>(path: string) => Promise<T> },
+): Promise<string> {
+  const real = checkpointOf((await opts.kt.checkpoint()).checkpoint);
+  const entries = await opts.kt.allEntries(real.size);
+  const fork = new ForkedLog(entries, [entries[entries.length - 1]]);
+  const forkNote = signCheckpoint(real.origin, fork.size, fork.root(), logKeySeed(opts.dataDir));
+  proxy.set(async (ex) => {
+    if (ex.path.startsWith('/v1/kt/checkpoint')) return { body: { checkpoint: forkNote, size: fork.size, cosigners: [] } };
+    const q = new URL(ex.path, 'http://x').searchParams;
+    if (ex.path.startsWith('/v1/kt/proof/consistency')) {
+      if (Number(q.get('to')) !== fork.size) return { status: 400, body: { error: { code: 'invalid_field', message: 'size', field: 'to' } } };
+      return { body: { proof: fork.consistency(Number(q.get('from'))) } };
+    }
+    if (ex.path.startsWith('/v1/kt/entries')) {
+      const start = Number(q.get('start'));
+      const forked = [...entries, entries[entries.length - 1]].slice(start, Math.min(Number(q.get('end')), fork.size));
+      return { body: { entries: forked.map((e, i) => ({ index: start + i, entry: toB64u(e) })) } };
+    }
+    if (ex.path.startsWith('/v1/kt/proof/inclusion') && Number(q.get('size')) === fork.size) {
+      return { body: { proof: fork.inclusion(Number(q.get('index'))) } };
+    }
+    const m = /^\/v1\/kt\/users\/([^?]+)/.exec(ex.path);
+    if (m) {
+      const body = await opts.upstream<KtUserResponse>(`/v1/kt/users/${m[1]}?size=${real.size}`);
+      if (!body.entries) return { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } };
+      return {
+        body: {
+          ...body,
+          size: fork.size,
+          entries: body.entries.map((e) => ({ ...e, proof: fork.inclusion(e.index) })),
+          snapshot: { ...body.snapshot, index: fork.size - 1, proof: fork.inclusion(fork.size - 1) },
+        },
+      };
+    }
+    return undefined;
+  });
+  return forkNote;
 }

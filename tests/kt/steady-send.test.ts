@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { toB64u, type KtUserResponse } from '@agora/protocol';
+import { toB64u } from '@agora/protocol';
 import { PolicySchema } from '@agora/protocol/kt';
 import { KtHttp, readerKtHttp, readerTokens } from '../../client-sdk/src/transport/kt-http.js';
 import { RelayHttp } from '../../client-sdk/src/transport/http.js';
@@ -14,7 +14,7 @@ import { auditorPolicyEntry } from '../../protocol/src/kt/auditor-key.js';
 import { CURRENT_WINDOW_MS } from '../../client-sdk/src/engine/machine.js';
 import { startWorld, tempDir, PASSPHRASE, wsFactory, type World } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
-import { ForkedLog, checkpointOf, logKeySeed, signCheckpoint } from './forge.js';
+import { showForkedLog } from './forge.js';
 
 let world: World;
 let admin: AgoraClient;
@@ -136,43 +136,7 @@ test('split view shown to a listening device: its one-request sends carry the fo
     const live = await listening(victim, victimProxy);
     try {
       // The relay forks the log for Rita: the real entries plus one more that nobody else sees.
-      const realNote = (await auditorKt.checkpoint()).checkpoint;
-      const real = checkpointOf(realNote);
-      const entries = await auditorKt.allEntries(real.size);
-      const fork = new ForkedLog(entries, [entries[entries.length - 1]]);
-      const forkNote = signCheckpoint(real.origin, fork.size, fork.root(), logKeySeed(world.dataDir));
-      victimProxy.set(async (ex) => {
-        if (ex.path.startsWith('/v1/kt/checkpoint')) return { body: { checkpoint: forkNote, size: fork.size, cosigners: [] } };
-        if (ex.path.startsWith('/v1/kt/proof/consistency')) {
-          const q = new URL(ex.path, 'http://x').searchParams;
-          if (Number(q.get('to')) !== fork.size) return { status: 400, body: { error: { code: 'invalid_field', message: 'size', field: 'to' } } };
-          return { body: { proof: fork.consistency(Number(q.get('from'))) } };
-        }
-        if (ex.path.startsWith('/v1/kt/entries')) {
-          const q = new URL(ex.path, 'http://x').searchParams;
-          const start = Number(q.get('start'));
-          const forked = [...entries, entries[entries.length - 1]].slice(start, Math.min(Number(q.get('end')), fork.size));
-          return { body: { entries: forked.map((e, i) => ({ index: start + i, entry: toB64u(e) })) } };
-        }
-        if (ex.path.startsWith('/v1/kt/proof/inclusion')) {
-          const q = new URL(ex.path, 'http://x').searchParams;
-          if (Number(q.get('size')) === fork.size) return { body: { proof: fork.inclusion(Number(q.get('index'))) } };
-        }
-        const m = /^\/v1\/kt\/users\/([^?]+)/.exec(ex.path);
-        if (m) {
-          const body = await upstream<KtUserResponse>(`/v1/kt/users/${m[1]}?size=${real.size}`);
-          if (!body.entries) return { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } };
-          return {
-            body: {
-              ...body,
-              size: fork.size,
-              entries: body.entries.map((e) => ({ ...e, proof: fork.inclusion(e.index) })),
-              snapshot: { ...body.snapshot, index: fork.size - 1, proof: fork.inclusion(fork.size - 1) },
-            },
-          };
-        }
-        return undefined;
-      });
+      const forkNote = await showForkedLog(victimProxy, { kt: auditorKt, dataDir: world.dataDir, upstream });
       // A newcomer: the relay pushes the directory change, and the listening device syncs at once,
       // verifying the checkpoint it is shown (the fork, which extends what it had seen).
       const mark = victimProxy.seen.length;
