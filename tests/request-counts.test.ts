@@ -192,6 +192,12 @@ test('requests per operation', async () => {
     rows.push(['  after a commit, push late', '–', afterCommit.requests.length]);
     holdCommits = false;
     await quiet();
+    // A public group: sealed under the organisation key the last sync's log scan allows, no
+    // rotation owed, so one request too.
+    const quickPublic = await count(() => live.send('news', 'public, listening'));
+    expect(quickPublic.requests).toEqual(['POST /v1/groups/:id/records']);
+    rows.push(['send (public), listening', '7', quickPublic.requests.length]);
+    await quiet();
   } finally {
     ctl.abort();
     await listening;
@@ -206,6 +212,7 @@ test('requests per operation', async () => {
   const seen = await admin.read('ops');
   expect(seen.messages.map((m) => m.text)).toEqual(expect.arrayContaining(['quick', 'quick again', 'two minutes on', 'after a commit', 'before its push', 'not listening']));
   expect(seen.warnings).toEqual([]);
+  expect((await admin.read('news')).messages.map((m) => m.text)).toEqual(['welcome', 'thanks', 'public, listening']);
 
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(

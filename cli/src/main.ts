@@ -63,7 +63,9 @@ function deps(): ClientDeps {
   const key = JSON.stringify([profileDir, insecure]);
   let d = opened.get(key);
   if (!d) {
-    d = nodeDeps({ profileDir, passphrase: pass, insecureNoPassphrase: insecure, addGraceMs: addGrace ? Number(addGrace) : undefined, webSocket: wsFactory });
+    // Each CLI command is its own operation, and `listen` sends nothing: keeping a listening process
+    // current for one-request sends (a sync every 90 s) would make no send faster.
+    d = { ...nodeDeps({ profileDir, passphrase: pass, insecureNoPassphrase: insecure, addGraceMs: addGrace ? Number(addGrace) : undefined, webSocket: wsFactory }), alwaysCatchUp: true };
     opened.set(key, d);
   }
   return d;

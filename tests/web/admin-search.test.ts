@@ -146,6 +146,7 @@ describe('administration, search and security screens', () => {
     await dialog.waitFor();
     await expect(dialog.innerText()).resolves.toContain('„Mitglied“ zu „Ankündigungen“');
     await accessible(vera, 'Verwaltung: Rolle ändern');
+    await screenshot(vera, 'desktop-verwaltung-rolle');
     await dialog.getByRole('button', { name: 'Rolle ändern' }).click();
     await roles.getByText('Dora Demir hat jetzt die Rolle „Ankündigungen“.').waitFor({ timeout: 30_000 });
     await expect(roles.getByRole('combobox', { name: 'Rolle von Dora Demir' }).inputValue()).resolves.toBe('announcer');

@@ -13,7 +13,8 @@ import type { Machine } from './machine.js';
 import type { MessageView, SyncReport } from './types.js';
 import { asDevice, device, fetchSync, mlsLookup, nameOf } from './directory.js';
 import { logEpochOf, treeMembers, updateCommit, updateDue } from './membership.js';
-import { orgKey, syncOrgKeys, writableOrgGeneration } from './orgkeys.js';
+import { orgKey, orgLog, syncOrgKeys, writableOrgGeneration } from './orgkeys.js';
+import { rotationOwed } from '../core/orgkey-log.js';
 import { findGroup, localGroup } from './groups.js';
 import { syncMailbox } from './mailbox.js';
 
@@ -201,11 +202,12 @@ async function textRecord(mc: Machine, groupId: string, epoch: number, key: Uint
 
 /** The secret group `ref` names among the groups this device holds: by id, or the one local group
  * of that name (undefined when none or several: the relay's list then decides). */
-function heldSecretGroup(mc: Machine, ref: string): GroupLocal | undefined {
+function heldGroup(mc: Machine, ref: string): GroupLocal | undefined {
   const byId = mc.state.groups[ref];
   const hits = byId ? [byId] : Object.values(mc.state.groups).filter((g) => g.name !== '' && sameName(g.name, ref));
   const g = hits.length === 1 ? hits[0] : undefined;
-  return g && g.kind === 'secret' && g.mls && !g.removed ? g : undefined;
+  if (!g) return undefined;
+  return g.kind === 'public' || (g.mls && !g.removed) ? g : undefined;
 }
 
 /** Why a refused record is not in the log and never will be (a 4xx: the relay refused it before
@@ -227,19 +229,27 @@ async function* applyRefusal(mc: Machine, groupId: string, refusal: AgoraError):
   return (yield* applyPushed(mc, groupId, missing.data)) ? missing.data[missing.data.length - 1].seq : undefined;
 }
 
-/** A send to a secret group without catching up first, while this device is current
- * (Machine.isCurrent: its push channel is open and it verified a checkpoint within the window):
- * one request. The record is sealed under the epoch key this device holds for the epoch it last
+/** A send without catching up first, while this device is current (Machine.isCurrent: its push
+ * channel is open and it verified a checkpoint within the window): one request.
+ *
+ * Secret group: the record is sealed under the epoch key this device holds for the epoch it last
  * saw, which trusts no key anew; when a commit landed since, the relay refuses it with the entries
  * this device has not read, which bring the new epoch, and it is sealed again: two requests. Those
  * entries are applied only as a pushed entry is (applyPushed: continuing this device's position,
- * every key involved proven by the key-transparency log already, nothing refused). Undefined when
- * the full send takes over: a public group (the key rotation owed before a public record is read
- * from the log), a group not held here, an update commit due, entries that cannot be applied
- * without requests, or any other refusal. */
+ * every key involved proven by the key-transparency log already, nothing refused).
+ *
+ * Public group: sealed under the newest organisation-key generation this device holds that its
+ * log scan allows writing under, when that scan (done by the sync that made it current, at most a
+ * window ago) owes no rotation. A revocation since would have been pushed as a directory change,
+ * which ends "current" until a sync has read it; the full send then rotates first, as always.
+ *
+ * Undefined when the full send takes over: a group not held here, an update commit or a key
+ * rotation due, entries that cannot be applied without requests, or any other refusal. */
 async function* sendSteady(mc: Machine, groupRef: string, text: string): Op<{ id: string; seq: number } | undefined> {
-  const local = heldSecretGroup(mc, groupRef);
-  if (!local || !mc.state.kt.checkpoint || updateDue(mc, local)) return undefined;
+  const local = heldGroup(mc, groupRef);
+  if (!local || !mc.state.kt.checkpoint) return undefined;
+  if (local.kind === 'public') return yield* sendSteadyPublic(mc, local, text);
+  if (updateDue(mc, local)) return undefined;
   const groupId = local.id;
   for (let attempt = 0; attempt < 2; attempt++) {
     const current = mc.state.groups[groupId];
@@ -265,6 +275,28 @@ async function* sendSteady(mc: Machine, groupRef: string, text: string): Op<{ id
     }
   }
   return undefined;
+}
+
+async function* sendSteadyPublic(mc: Machine, local: GroupLocal, text: string): Op<{ id: string; seq: number } | undefined> {
+  if (rotationOwed(orgLog(mc))) return undefined;
+  let writable: { generation: number; key: Uint8Array };
+  try {
+    writable = writableOrgGeneration(mc);
+  } catch {
+    // No key to write under: the full send says why, after its catch-up.
+    return undefined;
+  }
+  const { record, counter, ciphertext } = await textRecord(mc, local.id, writable.generation, derivePublicGroupKey(writable.key, local.id), text);
+  mc.state.sentCounters[local.id] = counter;
+  yield* persist();
+  try {
+    const { seq } = yield* ask(req.appendRecord(local.id, { epoch: writable.generation, ciphertext }));
+    return { id: record.id, seq };
+  } catch (e) {
+    if (!refusedBeforeWrite(e)) throw e;
+    mc.state.sentCounters[local.id] = counter - 1;
+    return undefined;
+  }
 }
 
 export async function* sendText(mc: Machine, groupRef: string, text: string): Op<{ id: string; seq: number }> {
