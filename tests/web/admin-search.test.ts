@@ -135,6 +135,24 @@ describe('administration, search and security screens', () => {
     await screenshot(vera, 'desktop-sicherheit');
   });
 
+  it('lets an administrator create a public group, which a colleague can then join', async () => {
+    await mainNav(vera).getByRole('link', { name: 'Gruppen' }).click();
+    await vera.getByRole('link', { name: 'Neue geheime Gruppe' }).click();
+    await vera.getByRole('heading', { name: 'Neue Gruppe', level: 1 }).waitFor();
+    await vera.getByRole('radio', { name: 'Öffentliche Gruppe' }).check();
+    // A public group carries no description (its name is the relay's to see anyway).
+    await expect(vera.getByLabel('Beschreibung (freiwillig)').count()).resolves.toBe(0);
+    await vera.getByLabel('Name der Gruppe').fill('Betriebsfest 2027');
+    await accessible(vera, 'Neue Gruppe (öffentlich)');
+    await vera.getByRole('button', { name: 'Gruppe anlegen' }).click();
+    await vera.getByRole('heading', { name: 'Betriebsfest 2027', level: 1 }).waitFor({ timeout: 30_000 });
+    await expect(vera.getByText('Öffentliche Gruppe · für alle Beschäftigten sichtbar').first().isVisible()).resolves.toBe(true);
+
+    await mainNav(dora).getByRole('link', { name: 'Gruppen' }).click();
+    await dora.getByRole('button', { name: 'Gruppe beitreten: Betriebsfest 2027' }).click({ timeout: 30_000 });
+    await dora.getByRole('heading', { name: 'Betriebsfest 2027', level: 1 }).waitFor({ timeout: 30_000 });
+  });
+
   it('changes a role in Verwaltung after a confirmation, and refuses to demote the last administrator', async () => {
     await openMenuItem(vera, 'Vera Verwaltung', 'Verwaltung');
     const roles = vera.getByRole('region', { name: 'Rollen' });

@@ -817,6 +817,15 @@ export class Engine {
     await this.openGroup(groupId);
   }
 
+  /** Offered to administrators only: a public group is seen by all staff, so the app keeps creating
+   * them with the people who curate the intranet (the relay and `agora group create --public` let
+   * anyone). The creator is a member at once. */
+  async createPublicGroup(name: string): Promise<GroupSummary> {
+    const g = await this.run((c) => c.createGroup({ name, kind: 'public' }));
+    await this.refreshGroups();
+    return g;
+  }
+
   async createSecretGroup(name: string, description?: string): Promise<GroupSummary> {
     const g = await this.run((c) => c.createGroup({ name, kind: 'secret', description: description || undefined }));
     await this.refreshGroups();

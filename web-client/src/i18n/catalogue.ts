@@ -310,6 +310,14 @@ export const words = {
 
   // ---- new secret group ----
   'newGroup.title': { de: 'Neue geheime Gruppe', en: 'New secret group' },
+  'newGroup.titleAny': { de: 'Neue Gruppe', en: 'New group' },
+  'newGroup.kind': { de: 'Art der Gruppe', en: 'Kind of group' },
+  'newGroup.kindSecret': { de: 'Geheime Gruppe', en: 'Secret group' },
+  'newGroup.kindPublic': { de: 'Öffentliche Gruppe', en: 'Public group' },
+  'newGroup.explainPublic': {
+    de: 'Öffentliche Gruppe · für alle Beschäftigten sichtbar: alle können sie finden, beitreten und lesen. Ihr Name ist auch für den Server lesbar; die Nachrichten sind mit dem Schlüssel der Organisation verschlüsselt.',
+    en: 'Public group · visible to all staff: everyone can find, join and read it. Its name is readable by the server too; messages are encrypted with the organisation key.',
+  },
   'newGroup.explain': {
     de: 'Geheime Gruppe · Ende-zu-Ende-verschlüsselt: Name, Beschreibung und Nachrichten lesen nur die Mitglieder. Sie sind Eigentümerin oder Eigentümer und fügen danach Mitglieder hinzu.',
     en: 'Secret group · end-to-end encrypted: only members read its name, description and messages. You are its owner and add members next.',
