@@ -9,6 +9,10 @@ const nodeOnly = [
   { regex: '^(node:.*|fs|path|os|crypto|http|https|net|child_process)(/.*)?$', message: 'The SDK core is isomorphic: no Node built-ins (put Node code in client-sdk/src/node/).' },
   { group: ['ws'], message: 'WebSocket implementations are injected (see client.ts WebSocketFactory).' },
 ];
+// One crypto provider (protocol/src/crypto/provider.ts, libsodium, measured faster per primitive in
+// bench section g): a second Ed25519 or SHA-2 library would be a second implementation to trust and
+// to ship. Tests may still use @noble as an independent reference.
+const oneCryptoProvider = { group: ['@noble/*'], message: 'Use the crypto provider (@agora/protocol/crypto/provider): loadCryptoProvider(), or loadedCryptoProvider() in synchronous code.' };
 // zod's named `z` (and its default export) is the whole namespace object, which defeats
 // tree-shaking: every check and locale lands in the browser bundle (tests/bundle.test.ts holds its budget).
 const zodWhole = {
@@ -44,6 +48,7 @@ const nodeRandomImports = ['node:crypto', 'crypto'].map((name) => ({
 
 const sansIoImports = [
   ...nodeOnly,
+  oneCryptoProvider,
   { group: ['**/transport/*', '**/state/*', '**/node/*', '**/cli/*', '**/client.js', '@agora/client-sdk', '@agora/client-sdk/*'], message: 'Sans-I/O core: it returns data; transport/ and state/ do the I/O (and the protocol package never depends on the SDK).' },
 ];
 
@@ -59,22 +64,24 @@ export default tseslint.config(
   {
     files: ['protocol/src/**/*.ts', 'client-sdk/src/**/*.ts'],
     ignores: ['client-sdk/src/node/**', '**/*.test.ts', 'protocol/src/kt/test-log.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }], 'no-restricted-syntax': ['error', zodWhole, mlsLazy] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [...nodeOnly, oneCryptoProvider] }], 'no-restricted-syntax': ['error', zodWhole, mlsLazy] },
   },
   { files: ['client-sdk/src/mls/**/*.ts'], rules: { 'no-restricted-syntax': ['error', zodWhole] } },
   // The SDK ships no WebSocket implementation and no command-line parser: those belong to the CLI (cli/).
   {
     files: ['client-sdk/src/node/**/*.ts'],
     ignores: ['**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: nodeRandomImports, patterns: [{ group: ['ws', 'commander'], message: 'The SDK has no ws or commander at runtime: the CLI injects its WebSocket (cli/src/ws.ts).' }] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: nodeRandomImports, patterns: [oneCryptoProvider, { group: ['ws', 'commander'], message: 'The SDK has no ws or commander at runtime: the CLI injects its WebSocket (cli/src/ws.ts).' }] }] },
   },
   randomness,
-  { files: ['server/src/**/*.ts', 'cli/src/**/*.ts'], ignores: ['**/*.test.ts', 'server/src/testing.ts'], rules: { 'no-restricted-imports': ['error', { paths: nodeRandomImports }] } },
+  { files: ['server/src/**/*.ts', 'cli/src/**/*.ts'], ignores: ['**/*.test.ts', 'server/src/testing.ts'], rules: { 'no-restricted-imports': ['error', { paths: nodeRandomImports, patterns: [oneCryptoProvider] }] } },
+  // The relay's test harness may draw test keys from the platform directly, but signs with the provider.
+  { files: ['server/src/testing.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [oneCryptoProvider] }] } },
   // The web app runs in the browser and ships to every phone: no Node built-ins, and zod imported so
   // that it tree-shakes. Its build config and the service worker's helpers run elsewhere.
   {
     files: ['web-client/src/**/*.{ts,tsx}'],
-    rules: { 'no-restricted-imports': ['error', { patterns: nodeOnly }], 'no-restricted-syntax': ['error', zodWhole] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [...nodeOnly, oneCryptoProvider] }], 'no-restricted-syntax': ['error', zodWhole] },
   },
   {
     // The sans-I/O part: the client machine (engine/) and the leaf libraries. It returns requests

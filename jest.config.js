@@ -16,6 +16,7 @@ export default {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/protocol/src/**/*.test.ts', '<rootDir>/client-sdk/src/**/*.test.ts', '<rootDir>/server/src/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
+  setupFilesAfterEnv: ['<rootDir>/jest.setup.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

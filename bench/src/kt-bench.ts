@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { loadCryptoProvider, loadedCryptoProvider } from '@agora/protocol/crypto/provider';
 import { fromB64u, newId, toB64u, type KtUserResponse } from '@agora/client-sdk';
 import { platformRandom as randomBytes } from '@agora/protocol/crypto/random';
 import {
@@ -591,6 +591,7 @@ async function generateInWorker(opts: GenerateOptions): Promise<WorkerLog> {
 
 async function generatorWorker(opts: GenerateOptions): Promise<void> {
   try {
+    await loadCryptoProvider();
     const log = await generateLog(opts);
     const leaves = new Uint8Array(log.tree.size * 32);
     for (let i = 0; i < log.tree.size; i++) leaves.set(log.tree.leaf(i), i * 32);
@@ -648,7 +649,7 @@ interface ClientResult {
 function signedCheckpoint(size: number, root: Uint8Array, nowMs: number): { note: string; policy: Policy } {
   const origin = 'agora/o_kt-bench';
   const logSeed = randomBytes(32);
-  const logPub = ed25519.getPublicKey(logSeed);
+  const logPub = loadedCryptoProvider().ed25519PublicKey(logSeed);
   const body = formatCheckpoint({ origin, size, root, extensions: [] });
   const witnesses = ['witness-security-office', 'witness-it'].map((name) => ({ name, seed: randomBytes(32) }));
   const note = formatNote({
@@ -657,7 +658,7 @@ function signedCheckpoint(size: number, root: Uint8Array, nowMs: number): { note
   });
   const policy = PolicySchema.parse({
     log: { origin, vkey: ed25519Vkey(origin, logPub) },
-    witnesses: witnesses.map((w) => ({ name: w.name, vkey: cosignatureVkey(w.name, ed25519.getPublicKey(w.seed)) })),
+    witnesses: witnesses.map((w) => ({ name: w.name, vkey: cosignatureVkey(w.name, loadedCryptoProvider().ed25519PublicKey(w.seed)) })),
     quorum: 2,
     maxCheckpointAgeSeconds: 3600,
   });
@@ -838,9 +839,9 @@ async function auditThroughRelay(log: GeneratedLog, dirs: TempDirs): Promise<{ r
     const origin = `agora/${(await boot.store.getOrg())!.id}`;
     const logSeed = Buffer.from((await boot.store.getMeta('kt-log-key'))!, 'base64url');
     policy = PolicySchema.parse({
-      log: { origin, vkey: ed25519Vkey(origin, ed25519.getPublicKey(logSeed)) },
+      log: { origin, vkey: ed25519Vkey(origin, loadedCryptoProvider().ed25519PublicKey(logSeed)) },
       witnesses: [{ name: 'security officer', vkey: witnessVkey(key) }],
-      auditors: [{ name: 'security officer', signPub: toB64u(ed25519.getPublicKey(auditorSeed)), encPub: toB64u(x25519.getPublicKey(randomBytes(32))) }],
+      auditors: [{ name: 'security officer', signPub: toB64u(loadedCryptoProvider().ed25519PublicKey(auditorSeed)), encPub: toB64u(loadedCryptoProvider().x25519Base(randomBytes(32))) }],
       quorum: 1,
       maxCheckpointAgeSeconds: 3600,
     });

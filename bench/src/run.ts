@@ -2,6 +2,7 @@
  * writes docs/performance.md. `BENCH_ONLY=a,c` runs some sections and then leaves the document
  * alone, so a partial run never replaces a complete one. */
 import { writeFile } from 'node:fs/promises';
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<void> {
+  // The key-transparency code is synchronous over the loaded crypto provider, as in the product.
+  await loadCryptoProvider();
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const chosen = only ? SECTIONS.filter((s) => only.includes(s.key)) : SECTIONS;
   if (chosen.length === 0) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY} names no section (${SECTIONS.map((s) => s.key).join(', ')})`);

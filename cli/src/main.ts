@@ -1,6 +1,7 @@
 /** The `agora` command line: everything a person or an IT script does. Its words, flags and output
  * are a contract (scripts and acceptance tests depend on them): results on stdout, one line per
  * failure on stderr, non-zero exit on any failure. */
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import { platformRandom } from '@agora/protocol/crypto/random';
 import { createInterface } from 'node:readline';
 import { Command, CommanderError } from 'commander';
@@ -9,6 +10,8 @@ import { AgoraError } from '@agora/client-sdk';
 import { defaultProfileDir, nodeDeps } from '@agora/client-sdk/node';
 import type { Role } from '@agora/protocol/api';
 import { loadPolicy, registerKtCommands } from './kt-commands.js';
+import { listUsers } from './admin-users.js';
+import { oneLine } from './text.js';
 import * as z from 'zod';
 import { wsFactory } from './ws.js';
 
@@ -18,10 +21,9 @@ interface GlobalOpts {
   insecureNoPassphrase?: boolean;
 }
 
-/** A failure as one line: control and bidi characters (which could come from a relay's answer)
- * become spaces, so nothing can forge further lines or restyle the terminal. */
+/** A failure as one line (its message may carry a relay's words). */
 function failureLine(message: string): string {
-  return message.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ').trim() || 'failed';
+  return oneLine(message) || 'failed';
 }
 
 const program = new Command();
@@ -179,13 +181,14 @@ admin
   });
 admin
   .command('users')
-  .description('list people and their devices')
+  .description("list people and their devices, each with the role the key-transparency log proves (exit code 3 where the relay's role differs)")
   .action(async () => {
-    const d = await (await client()).directory();
-    out(
-      d.users.map((u) => `${u.id}\t${u.name}\t${u.role}\t${u.status}\t${d.devices.filter((x) => x.userId === u.id && x.status === 'active').length} device(s)`).join('\n'),
-      d,
-    );
+    const c = await client();
+    const d = await c.directory();
+    const listing = listUsers(d, await c.verifiedRoles());
+    out(listing.text, { users: listing.users, devices: d.devices });
+    warn(listing.warnings);
+    if (listing.warnings.length > 0) commandExit = 3;
   });
 
 const group = program.command('group').description('groups');
@@ -505,6 +508,9 @@ function fail(e: unknown): number {
 async function runCommand(argv: string[], from: 'node' | 'user'): Promise<number> {
   commandExit = 0;
   try {
+    // Every command but --help verifies or signs something, and the key-transparency code does it
+    // synchronously with the loaded provider.
+    await loadCryptoProvider();
     await program.parseAsync(argv, { from });
     return commandExit;
   } catch (e) {

@@ -9,6 +9,7 @@ import { AgoraError } from './core/errors.js';
 import type { Alarm } from './core/state.js';
 import type { Policy } from '@agora/protocol/kt/policy';
 import type { RandomSource } from '@agora/protocol/crypto/random';
+import { loadCryptoProvider, type CryptoProvider } from '@agora/protocol/crypto/provider';
 import type { ProfileStorage } from './state/profile.js';
 import { RelayHttp, type FetchLike } from './transport/http.js';
 import { Machine, loadMlsFor } from './engine/machine.js';
@@ -46,6 +47,8 @@ export interface ClientDeps {
   alwaysCatchUp?: boolean;
   /** See MachineConfig.random (the platform's CSPRNG unless given). */
   random?: RandomSource;
+  /** See MachineConfig.crypto (the provider loaded for `random` unless given). */
+  crypto?: CryptoProvider;
 }
 
 /** How long a pushed entry past a gap waits for the missing ones (pushes of entries that landed
@@ -57,7 +60,7 @@ export class AgoraClient {
   private readonly http: RelayHttp;
 
   private constructor(private readonly deps: ClientDeps, server: string) {
-    this.m = new Machine(deps.now ?? Date.now, { addGraceMs: deps.addGraceMs, rotationGraceMs: deps.rotationGraceMs, alwaysCatchUp: deps.alwaysCatchUp, random: deps.random });
+    this.m = new Machine(deps.now ?? Date.now, { addGraceMs: deps.addGraceMs, rotationGraceMs: deps.rotationGraceMs, alwaysCatchUp: deps.alwaysCatchUp, random: deps.random, crypto: deps.crypto });
     // The token is the machine's to get (it signs the relay's challenge); transport asks for a new
     // one when the relay refuses the one held.
     this.http = new RelayHttp(server, deps.fetch, (fresh) => this.run(ops.ensureToken(this.m, fresh)));
@@ -79,6 +82,7 @@ export class AgoraClient {
   // ---------- lifecycle ----------
 
   static async register(deps: ClientDeps, input: { server: string; invite: string; name?: string; policy?: Policy }): Promise<AgoraClient> {
+    await loadCryptoProvider();
     const release = await deps.profile.lock();
     try {
       if (await deps.profile.exists()) {
@@ -98,6 +102,8 @@ export class AgoraClient {
    * every stored message first; the first operation then loads the whole state, as every operation
    * does. Until then `storedMessages` holds none. */
   static async open(deps: ClientDeps, opts: { deferMessages?: boolean } = {}): Promise<AgoraClient> {
+    // The key-transparency checks are synchronous calls into the loaded provider.
+    await loadCryptoProvider();
     const head = opts.deferMessages === true && deps.profile.loadHead !== undefined;
     const state = head ? await deps.profile.loadHead!() : await deps.profile.load();
     await loadMlsFor(state);

@@ -5,6 +5,7 @@
  * and replay it with the pure `audit`. The key stays with the caller (in the page's memory); only
  * the challenge signature leaves. The audit code loads on first use, so a web app that never opens
  * the officer's screen never downloads it. */
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import * as z from 'zod';
 import type { AuditReport, AuditSince } from '@agora/protocol/kt/audit';
 import type { AuditorKey } from '@agora/protocol/kt/auditor-key';
@@ -86,7 +87,10 @@ export async function runOfficerAudit(input: {
 }): Promise<OfficerAudit> {
   // The client already carries the transport and the checks; only the replay and the note parser
   // are extra, and load here.
-  const [{ audit }, { parseCheckpoint, parseNote }] = await Promise.all([import('@agora/protocol/kt/audit'), import('@agora/protocol/kt/note')]);
+  // The crypto provider too: the replay's hashes and signatures are synchronous calls into it.
+  const [{ audit }, { parseCheckpoint, parseNote }] = await Promise.all([
+    import('@agora/protocol/kt/audit'), import('@agora/protocol/kt/note'), loadCryptoProvider(),
+  ]);
   const kt = readerKtHttp(input.server, input.fetch, 'auditor', fromB64u(input.key.signSeed));
   let policy = input.policy;
   const policySource = policy ? 'file' : 'relay';

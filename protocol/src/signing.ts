@@ -1,6 +1,6 @@
 /** The exact bytes each party signs, with a domain-separation label per purpose so a signature
  * made for one purpose can never be replayed as another. Shared by relay (verifies) and SDK (signs). */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { loadedCryptoProvider as crypto } from './crypto/provider.js';
 import { concatBytes, fromB64u, utf8 } from './encoding.js';
 import { platformRandom, type RandomSource } from './crypto/random.js';
 
@@ -14,9 +14,14 @@ export function ktReaderChallengeMessage(input: { role: 'witness' | 'auditor'; k
   return concatBytes(utf8(`agora-kt-reader-v1\n${input.role}\n`), fromB64u(input.key), utf8('\n'), fromB64u(input.challenge));
 }
 
+/** The bytes an invite code's hash is SHA-256 of: the normalised code. */
+export function inviteHashInput(code: string): Uint8Array {
+  return utf8(normaliseInvite(code));
+}
+
 /** Invite codes are stored by hash: a copy of the database does not hold a usable code. */
 export function inviteHash(code: string): Uint8Array {
-  return sha256(utf8(normaliseInvite(code)));
+  return crypto().sha256(inviteHashInput(code));
 }
 
 /** People read codes off paper and phones: accept any case and missing dashes. */

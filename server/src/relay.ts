@@ -1,5 +1,6 @@
 /** A running relay: store, bootstrap, HTTP and WebSocket on one port. Used by `main.ts` and by
  * tests (port 0 picks a free loopback port). */
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +67,9 @@ export async function startRelay(opts: StartRelayOptions): Promise<RunningRelay>
   const print = opts.quiet ? () => undefined : (opts.print ?? ((line: string) => console.log(line)));
   const log: LogFn = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
   const host = opts.host ?? '127.0.0.1';
+  // Invite hashes, the log's tree and its signatures are synchronous calls into the crypto provider,
+  // which is there once it has been loaded.
+  await loadCryptoProvider();
   const store = await openStore({ dataDir: opts.dataDir, mongoUri: opts.mongoUri });
   warnIfShared(opts.dataDir, log);
   let server: Server | undefined;

@@ -14,7 +14,7 @@ import {
   type MembershipProof, type RegisterResponse, type Role,
 } from '@agora/protocol';
 import { startRelay, type RunningRelay, type StartRelayOptions } from './relay.js';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 
 export interface DeviceKeys {
   signPub: string;
@@ -259,10 +259,11 @@ export async function startTestOrg(opts: Partial<StartRelayOptions> = {}): Promi
 
 /** Signs a witness or auditor in with its 32-byte Ed25519 seed, as `agora witness` and `agora audit` do. */
 export async function readerToken(url: string, role: 'witness' | 'auditor', seed: Uint8Array): Promise<string> {
-  const key = toB64u(ed25519.getPublicKey(seed));
+  const crypto = await loadCryptoProvider();
+  const key = toB64u(crypto.ed25519PublicKey(seed));
   const ch = await call<{ challenge: string }>(url, 'POST', '/v1/kt/auth/challenge', { role, key });
   if (ch.status !== 200) throw new Error(`kt challenge failed: ${ch.status} ${JSON.stringify(ch.body)}`);
-  const signature = toB64u(ed25519.sign(ktReaderChallengeMessage({ role, key, challenge: ch.body.challenge }), seed));
+  const signature = toB64u(crypto.ed25519Sign(seed, ktReaderChallengeMessage({ role, key, challenge: ch.body.challenge })));
   const tok = await call<{ token: string }>(url, 'POST', '/v1/kt/auth/token', { role, key, challenge: ch.body.challenge, signature });
   if (tok.status !== 200) throw new Error(`kt token failed: ${tok.status} ${JSON.stringify(tok.body)}`);
   return tok.body.token;

@@ -8,7 +8,7 @@
  * not matter); the two halves are put in a fixed order
  * (by user id), so both people see the same 60 digits. The iterated hash (as Signal's numeric
  * fingerprints do) makes searching for a key that gives a chosen half expensive. Pure: no I/O. */
-import { sha512 } from '@noble/hashes/sha2.js';
+import { loadedCryptoProvider } from '@agora/protocol/crypto/provider';
 import { concatBytes, fromB64u, utf8 } from '@agora/protocol/encoding';
 
 export const SAFETY_NUMBER_VERSION = 1;
@@ -54,6 +54,7 @@ function half(party: SafetyParty): string {
   if (party.keys.length === 0) throw new RangeError('a safety number needs at least one logged key of each person');
   const keys = keySet(party.keys);
   const version = new Uint8Array([0, SAFETY_NUMBER_VERSION]);
+  const { sha512 } = loadedCryptoProvider();
   let h = sha512(concatBytes(version, lengthPrefixed(utf8(party.userId)), keys));
   for (let i = 0; i < SAFETY_NUMBER_ITERATIONS; i++) h = sha512(concatBytes(h, keys));
   let out = '';

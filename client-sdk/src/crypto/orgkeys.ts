@@ -16,11 +16,10 @@
  * Each public group's content key is HKDF-SHA256 of the generation key with the group id as info, so
  * one sealed generation serves every public group and a group key reveals neither the generation
  * key nor another group's key. */
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { LIMITS } from '@agora/protocol/limits';
 import { concatBytes, fromB64u, fromUtf8, toB64u, utf8 } from '@agora/protocol/encoding';
 import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
+import { loadedCryptoProvider } from '@agora/protocol/crypto/provider';
 import { FrameError, Reader, lp16, readU64, u64, u8 } from '@agora/protocol/crypto/bytes';
 import { sign, verify } from '@agora/protocol/crypto/device-keys';
 import { getSodium, type Sodium } from '@agora/protocol/crypto/sodium';
@@ -228,16 +227,18 @@ const COMMITMENT_LABEL = utf8('agora-orgkey-commitment-v1\n');
 export function orgKeyCommitment(orgId: string, generation: number, key: Uint8Array): Uint8Array {
   checkGeneration(generation);
   if (key.length !== 32) throw new RangeError('an organisation key is 32 bytes');
-  return sha256(concatBytes(COMMITMENT_LABEL, lp16(utf8(orgId)), u64(generation), key));
+  return loadedCryptoProvider().sha256(concatBytes(COMMITMENT_LABEL, lp16(utf8(orgId)), u64(generation), key));
 }
 
 const PUBLIC_GROUP_SALT = utf8('agora public group v1');
 
 /** Each public group's content key: HKDF-SHA256(ikm = generation key, salt = "agora public group v1",
- * info = group id), 32 bytes. Synchronous (noble) so it needs no libsodium load. */
+ * info = group id), 32 bytes. Synchronous, as its callers are: the provider is loaded before any
+ * public-group key exists on this device. */
 export function derivePublicGroupKey(generationKey: Uint8Array, groupId: string): Uint8Array {
   if (generationKey.length !== 32) throw new RangeError('an organisation key is 32 bytes');
   if (groupId.length === 0) throw new RangeError('a group id is required');
-  return hkdf(sha256, generationKey, PUBLIC_GROUP_SALT, utf8(groupId), 32);
+  const crypto = loadedCryptoProvider();
+  return crypto.hkdfExpand(crypto.hkdfExtract(PUBLIC_GROUP_SALT, generationKey), utf8(groupId), 32);
 }
 

@@ -16,6 +16,8 @@ import { RelayHttp } from '../transport/http.js';
 import { nodeFetch } from '../node/index.js';
 import type * as api from '@agora/protocol/api';
 import type { RandomSource } from '@agora/protocol/crypto/random';
+import { makeCryptoProvider, type CryptoProvider } from '@agora/protocol/crypto/provider';
+import { getSodium } from '@agora/protocol/crypto/sodium';
 import { CURRENT_WINDOW_MS, Machine, loadMlsFor, type MachineConfig } from './machine.js';
 import { drive, type Perform } from './driver.js';
 import type { Effect, Op } from './op.js';
@@ -536,4 +538,36 @@ test('every random byte comes from the injected source: the same seed gives byte
     expect(r.posts).toHaveLength(2);
     for (let i = 0; i < 2; i++) expect(r.posts[i]).not.toBe(first.posts[i]);
   }
+});
+
+test('a machine given a crypto provider runs MLS over it and draws its randomness from it', async () => {
+  const sodium = await getSodium();
+  const counted = (random: RandomSource) => {
+    const base = makeCryptoProvider(sodium, random);
+    const calls = { sign: 0, dh: 0 };
+    const provider: CryptoProvider = {
+      ...base,
+      ed25519Sign: (secret, message) => (calls.sign++, base.ed25519Sign(secret, message)),
+      x25519: (secret, pub) => (calls.dh++, base.x25519(secret, pub)),
+    };
+    return { provider, calls };
+  };
+  const commit = async (extra: MachineConfig) => {
+    const posted: string[] = [];
+    const updater = machineFrom(afterMoved, extra);
+    updater.begin();
+    await drive(updateGroup(updater, 'ops'), scripted(updateScript, { onEffect: (e) => { if (e.kind === 'request' && e.request.method === 'POST') posted.push(JSON.stringify(e.request.body)); } }).perform);
+    return { posted, state: JSON.stringify(updater.state) };
+  };
+  const { provider, calls } = counted(seededRandom('one'));
+  const viaProvider = await commit({ crypto: provider });
+  // The commit's signature and its HPKE encryptions to the other members went through the provider.
+  expect(calls.sign).toBeGreaterThan(0);
+  expect(calls.dh).toBeGreaterThan(0);
+  // Its randomness is the machine's: the same seed given as `random` gives the same bytes.
+  const viaRandom = await commit({ random: seededRandom('one') });
+  expect(viaProvider.posted).toEqual(viaRandom.posted);
+  expect(viaProvider.state).toBe(viaRandom.state);
+  // Two sources would break that promise: refused.
+  expect(() => machineFrom(afterMoved, { crypto: provider, random: seededRandom('two') })).toThrow(/two sources/);
 });

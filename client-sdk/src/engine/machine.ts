@@ -3,6 +3,7 @@
  * I/O: its operations (the modules next to it) yield requests as data and are driven by a driver
  * (AgoraClient in Node and browsers; engine/driver.ts runs one operation). */
 import { platformRandom, type RandomSource } from '@agora/protocol/crypto/random';
+import type { CryptoProvider } from '@agora/protocol/crypto/provider';
 import type { ProfileState } from '../core/state.js';
 import { loadMls, mlsWith, type MlsApi } from '../mls/index.js';
 import { KtTrust } from './trust.js';
@@ -21,8 +22,14 @@ export interface MachineConfig {
    * channel says. For tests and scripts that want the send of a device that does not listen. */
   alwaysCatchUp?: boolean;
   /** Where every random byte of this device's operations comes from: ids, nonces, keys, MLS secrets.
-   * The platform's CSPRNG unless given; a test gives a seeded source to get byte-identical requests. */
+   * The platform's CSPRNG unless given; a test gives a seeded source to get byte-identical requests.
+   * With `crypto`, its source is the machine's, and this must be left out or be the same. */
   random?: RandomSource;
+  /** The crypto provider of this device's operations (already loaded: loadCryptoProvider): the MLS
+   * layer runs over it and the machine's randomness is its `random`. Without it the machine uses the
+   * provider loaded for `random`. The libraries' pure steps (hashes, signatures with a given key,
+   * verification, AEAD) compute the same bytes whichever provider runs them, and take the loaded one. */
+  crypto?: CryptoProvider;
 }
 
 /** How long a checkpoint this device verified keeps it current while its push channel is open:
@@ -58,14 +65,17 @@ export class Machine {
     readonly config: MachineConfig = {},
     state?: ProfileState,
   ) {
-    this.random = config.random ?? platformRandom;
+    if (config.crypto && config.random && config.random !== config.crypto.random) {
+      throw new RangeError('MachineConfig: random and crypto.random are two sources; give one');
+    }
+    this.random = config.crypto?.random ?? config.random ?? platformRandom;
     this.trust = new KtTrust(() => this.state, now, this.random);
     if (state) this.state = state;
   }
 
-  /** The MLS API over this machine's randomness (ts-mls loaded on first use). */
+  /** The MLS API over this machine's crypto provider and randomness (ts-mls loaded on first use). */
   mls(): Promise<MlsApi> {
-    return mlsWith(this.random);
+    return mlsWith(this.config.crypto ?? this.random);
   }
 
   /** Starts an operation on `state` (as just loaded): the checkpoint is fetched and verified again

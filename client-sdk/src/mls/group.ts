@@ -18,7 +18,7 @@
  * - Content is not sent as MLS application messages; each epoch's content key is an MLS exporter
  *   output. So states keep no previous-epoch receiver data (see encodeState).
  */
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { loadedCryptoProvider } from '@agora/protocol/crypto/provider';
 // Each function from its own module rather than the package index: ts-mls declares no
 // "sideEffects": false, so the index drags its default WebCrypto/@hpke provider into a browser bundle
 // (with a Node `import("crypto")` fallback and optional post-quantum packages), none of which Agora
@@ -278,14 +278,14 @@ function decodeKeyPackageMessage(publicPackage: string): KeyPackage {
 const REF_LABEL = utf8('MLS 1.0 KeyPackage Reference');
 
 function refOf(kp: KeyPackage): Uint8Array {
-  // RFC 9420 §5.2: RefHash = SHA-256(opaque label<V> || opaque value<V>). Synchronous (noble), so
-  // keyPackageRef needs no provider.
+  // RFC 9420 §5.2: RefHash = SHA-256(opaque label<V> || opaque value<V>). Synchronous: this module
+  // is loaded with the MLS layer, which loads the crypto provider first.
   const label = encode(varLenDataEncoder)(REF_LABEL);
   const value = encode(varLenDataEncoder)(encodeKeyPackage(kp));
   const input = new Uint8Array(label.length + value.length);
   input.set(label, 0);
   input.set(value, label.length);
-  return nobleSha256(input);
+  return loadedCryptoProvider().sha256(input);
 }
 
 /** The RFC 9420 KeyPackageRef of a public package, b64u: the id a Welcome uses for it. */

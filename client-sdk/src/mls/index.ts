@@ -5,6 +5,7 @@
  * The asynchronous functions load the implementation themselves. The synchronous groupInfo needs
  * it loaded already: that holds for any state an asynchronous function returned, and a caller
  * holding group states from storage awaits loadMls() first. */
+import { loadCryptoProvider, type CryptoProvider } from '@agora/protocol/crypto/provider';
 import type { RandomSource } from '@agora/protocol/crypto/random';
 import type * as Group from './group.js';
 
@@ -20,8 +21,10 @@ let loading: Promise<MlsModule> | undefined;
 
 export function loadMls(): Promise<MlsModule> {
   if (loaded) return Promise.resolve(loaded);
-  loading ??= import('./group.js').then(
-    (mod) => (loaded = mod),
+  // The module's synchronous functions (keyPackageRef, groupInfo) hash with the crypto provider, so
+  // it is loaded with them.
+  loading ??= Promise.all([import('./group.js'), loadCryptoProvider()]).then(
+    ([mod]) => (loaded = mod),
     (error: unknown) => {
       // Let a later call retry (e.g. a chunk that failed to download on a bad mobile connection).
       loading = undefined;
@@ -46,20 +49,21 @@ export const exportContentKey: MlsModule['exportContentKey'] = async (...a) => (
 export const membershipSalt: MlsModule['membershipSalt'] = async (...a) => (await loadMls()).membershipSalt(...a);
 export const membershipInputs: MlsModule['membershipInputs'] = async (...a) => (await loadMls()).membershipInputs(...a);
 
-const apis = new WeakMap<RandomSource, Promise<Group.MlsApi>>();
+const apis = new WeakMap<RandomSource | CryptoProvider, Promise<Group.MlsApi>>();
 
-/** The MLS API whose every random byte comes from `random`: a client machine's injected source. */
-export function mlsWith(random: RandomSource): Promise<Group.MlsApi> {
-  let api = apis.get(random);
+/** The MLS API over a client machine's crypto provider (MachineConfig.crypto), or over the provider
+ * with randomness `source`: either way every random byte comes from the machine's injected source. */
+export function mlsWith(source: RandomSource | CryptoProvider): Promise<Group.MlsApi> {
+  let api = apis.get(source);
   if (!api) {
     api = loadMls().then(
-      (mod) => mod.makeMls(mod.agoraCryptoProviderWith(random)),
+      (mod) => mod.makeMls(mod.agoraCryptoProviderWith(source)),
       (error: unknown) => {
-        apis.delete(random);
+        apis.delete(source);
         throw error;
       },
     );
-    apis.set(random, api);
+    apis.set(source, api);
   }
   return api;
 }

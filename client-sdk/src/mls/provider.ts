@@ -51,15 +51,16 @@ function makeImpl(p: CryptoProvider): CiphersuiteImpl {
   return { hash, kdf, signature, hpke: makeHpke(p), rng: { randomBytes: p.random }, name: AGORA_CIPHERSUITE };
 }
 
-/** The ts-mls provider whose randomness is `random` (the platform's CSPRNG by default). */
-export function agoraCryptoProviderWith(random: RandomSource = platformRandom): MlsCryptoProvider {
+/** The ts-mls provider over a given crypto provider (a client machine's, MachineConfig.crypto), or over
+ * the one loaded with randomness `source` (the platform's CSPRNG by default). */
+export function agoraCryptoProviderWith(source: RandomSource | CryptoProvider = platformRandom): MlsCryptoProvider {
   let impl: Promise<CiphersuiteImpl> | undefined;
   return {
     getCiphersuiteImpl(cs: Ciphersuite): Promise<CiphersuiteImpl> {
       if (cs.name !== AGORA_CIPHERSUITE) {
         return Promise.reject(new Error(`agoraCryptoProvider implements only ${AGORA_CIPHERSUITE}, not ${cs.name}`));
       }
-      impl ??= loadCryptoProvider(random).then(makeImpl, (error: unknown) => {
+      impl ??= (typeof source === 'function' ? loadCryptoProvider(source) : Promise.resolve(source)).then(makeImpl, (error: unknown) => {
         impl = undefined;
         throw error;
       });

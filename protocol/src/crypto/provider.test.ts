@@ -2,7 +2,8 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
-import { loadCryptoProvider, platformRandom, type RandomSource } from './provider.js';
+import { execFileSync } from 'node:child_process';
+import { loadCryptoProvider, loadedCryptoProvider, platformRandom, type RandomSource } from './provider.js';
 
 /** A source that counts what it hands out, so a test sees which draws went through it. */
 function countingSource(): RandomSource & { drawn: number } {
@@ -70,4 +71,19 @@ test('a signature key in WebCrypto\'s PKCS#8 form signs as its seed; other encod
   const message = platformRandom(40);
   expect(p.ed25519Sign(pkcs8, message)).toEqual(p.ed25519Sign(seed, message));
   expect(() => p.ed25519Sign(platformRandom(33), message)).toThrow(RangeError);
+});
+
+test('the synchronous accessor is the platform provider, and refuses to run before any load', async () => {
+  expect(loadedCryptoProvider()).toBe(await loadCryptoProvider());
+  // A fresh process that forgets to load: the first key-transparency hash fails loudly, and works
+  // once the provider is loaded. (The built package, as the relay and the CLI run it.)
+  const script = [
+    "const kt = await import('@agora/protocol/kt');",
+    "try { kt.leafHash(new Uint8Array(1)); console.log('no error'); } catch (e) { console.log(e.message); }",
+    "await (await import('@agora/protocol/crypto/provider')).loadCryptoProvider();",
+    "console.log(Buffer.from(kt.leafHash(new Uint8Array(1))).toString('hex'));",
+  ].join('\n');
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim().split('\n');
+  expect(out[0]).toMatch(/crypto provider not loaded yet: await loadCryptoProvider\(\)/);
+  expect(out[1]).toBe(Buffer.from(sha256(Uint8Array.of(0, 0))).toString('hex'));
 });

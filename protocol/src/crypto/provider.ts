@@ -9,9 +9,16 @@
  *
  * libsodium is loaded lazily (about 1 MB), so the provider is had asynchronously once
  * (`loadCryptoProvider`); all its operations are synchronous from then on, which the MLS library needs
- * (its provider wraps them in already-resolved promises). */
+ * (its provider wraps them in already-resolved promises).
+ *
+ * Who gets which provider: the client machine is given its provider (MachineConfig.crypto), and with it
+ * its randomness. The key-transparency formats and verifiers (kt/), shared by the relay, the clients,
+ * witnesses and the audit, are synchronous pure functions that draw no randomness: they hash, sign
+ * with a key they are given and verify, so any provider gives the same bytes. They take
+ * `loadedCryptoProvider()`, which is there once any `loadCryptoProvider()` has resolved; every entry
+ * point (the relay's start, a client's open, the officer's audit, a witness) awaits that first. */
 import { platformRandom, type RandomSource } from './random.js';
-import { getSodium, type Sodium } from './sodium.js';
+import { getSodium, loadedSodium, type Sodium } from './sodium.js';
 
 export { platformRandom, type RandomSource };
 
@@ -141,6 +148,7 @@ export function makeCryptoProvider(sodium: Sodium, random: RandomSource = platfo
 
 // One provider per randomness source, so a source's expanded-key cache is shared by its users.
 const providers = new WeakMap<RandomSource, Promise<CryptoProvider>>();
+let loadedPlatformProvider: CryptoProvider | undefined;
 
 /** The provider with `random` as its randomness (the platform's CSPRNG by default), libsodium loaded
  * on the first call. */
@@ -148,7 +156,7 @@ export function loadCryptoProvider(random: RandomSource = platformRandom): Promi
   let p = providers.get(random);
   if (!p) {
     p = getSodium().then(
-      (sodium) => makeCryptoProvider(sodium, random),
+      (sodium) => (random === platformRandom ? (loadedPlatformProvider ??= makeCryptoProvider(sodium, random)) : makeCryptoProvider(sodium, random)),
       (error: unknown) => {
         // Let a later call retry (e.g. a chunk that failed to download on a bad mobile connection).
         providers.delete(random);
@@ -158,4 +166,15 @@ export function loadCryptoProvider(random: RandomSource = platformRandom): Promi
     providers.set(random, p);
   }
   return p;
+}
+
+/** The platform-randomness provider, synchronously, for the pure functions that cannot await (the
+ * key-transparency verifiers). Throws until some `loadCryptoProvider()` has resolved: an entry point
+ * that forgot to await it fails at once and loudly, never with a wrong answer. */
+export function loadedCryptoProvider(): CryptoProvider {
+  if (loadedPlatformProvider) return loadedPlatformProvider;
+  const sodium = loadedSodium();
+  if (!sodium) throw new Error('crypto provider not loaded yet: await loadCryptoProvider() before using the key-transparency functions');
+  loadedPlatformProvider = makeCryptoProvider(sodium, platformRandom);
+  return loadedPlatformProvider;
 }

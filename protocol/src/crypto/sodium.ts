@@ -6,6 +6,11 @@ export type Sodium = (typeof import('libsodium-wrappers-sumo'))['default'];
 let loaded: Sodium | undefined;
 let loading: Promise<Sodium> | undefined;
 
+/** The library if a getSodium() call has completed, for code that must stay synchronous. */
+export function loadedSodium(): Sodium | undefined {
+  return loaded;
+}
+
 export function getSodium(): Promise<Sodium> {
   if (loaded) return Promise.resolve(loaded);
   loading ??= import('libsodium-wrappers-sumo').then(

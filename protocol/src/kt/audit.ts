@@ -6,7 +6,7 @@
  * Secret groups' member lists are in the log only as signed commitments; with the auditor's key the
  * audit opens the copy sealed to it, checks it against the commitment and reports the members. Without
  * the key (or for an entry that has no copy for it) the change is reported as sealed. */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 import { verify } from '../crypto/device-keys.js';
 import { bytesEqual, toB64u } from '../encoding.js';
 import { verifyCheckpoint } from './checkpoint.js';
@@ -120,7 +120,7 @@ function hex(b: Uint8Array): string {
 }
 
 export async function fingerprint(signPub: Uint8Array): Promise<string> {
-  return hex(sha256(signPub)).slice(0, 16);
+  return hex(crypto().sha256(signPub)).slice(0, 16);
 }
 
 /** Minutes since midnight and ISO weekday (1 = Monday) of `ms` in `timeZone`. */

@@ -2,10 +2,10 @@
  * whole key-transparency log, and an X25519 key to which secret-group member lists in the log are
  * encrypted. The file stays on the officer's machine; its public half goes into the organisation's
  * policy file (`auditors`). */
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import * as z from 'zod';
 import { fromB64u, toB64u } from '../encoding.js';
 import { platformRandom } from '../crypto/random.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 
 const Seed = z.string().refine((s) => {
   try {
@@ -33,7 +33,7 @@ export function newAuditorKey(name: string): AuditorKey {
 export function auditorPolicyEntry(key: AuditorKey): { name: string; signPub: string; encPub: string } {
   return {
     name: key.name,
-    signPub: toB64u(ed25519.getPublicKey(fromB64u(key.signSeed))),
-    encPub: toB64u(x25519.getPublicKey(fromB64u(key.encSecret))),
+    signPub: toB64u(crypto().ed25519PublicKey(fromB64u(key.signSeed))),
+    encPub: toB64u(crypto().x25519Base(fromB64u(key.encSecret))),
   };
 }

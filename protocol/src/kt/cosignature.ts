@@ -3,7 +3,7 @@
  * and the note signature bytes after the key ID are u64be(T) ‖ Ed25519 signature (72 bytes).
  * The signed message does not name the witness, so a cosignature line can be copied under any other
  * name: whoever counts witnesses must count public keys, never names (see verifyCheckpoint). */
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 import { bytesEqual, concatBytes, utf8 } from '../encoding.js';
 import {
   NoteError,
@@ -51,11 +51,11 @@ export function cosign(checkpointBody: string, name: string, seed: Uint8Array, t
   if (!isValidKeyName(name)) throw new NoteError('invalid key name');
   if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new NoteError('an Ed25519 seed is 32 bytes');
   const message = cosignatureMessage(checkpointBody, timestamp);
-  const publicKey = ed25519.getPublicKey(seed);
+  const publicKey = crypto().ed25519PublicKey(seed);
   return {
     name,
     keyId: cosignatureKeyId(name, publicKey),
-    signature: concatBytes(u64be(timestamp), ed25519.sign(message, seed)),
+    signature: concatBytes(u64be(timestamp), crypto().ed25519Sign(seed, message)),
   };
 }
 

@@ -10,9 +10,7 @@
  * GroupMembershipEntry); version 1 membership entries of older logs still decode.
  * ORGKEY_GENERATION is written as version 2: version 1 plus a 32-byte key commitment between the
  * device-set hash and the signature; version 1 generation entries of older logs still decode. */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 import { bytesEqual, concatBytes, utf8 } from '../encoding.js';
 import { normaliseInvite } from '../signing.js';
 import { FrameError, Reader, lp16, readU64, u16, u32, u64, u8 } from '../crypto/bytes.js';
@@ -268,7 +266,7 @@ export function sortedIds(ids: readonly string[]): string[] {
 /** SHA-256 of the sorted ids joined by '\n' (the empty string for none): the hash of a group's
  * member devices and of the devices an organisation-key generation was sealed to. */
 export function idListHash(ids: readonly string[]): Uint8Array {
-  return sha256(utf8(sortedIds(ids).join('\n')));
+  return crypto().sha256(utf8(sortedIds(ids).join('\n')));
 }
 export const memberSetHash = idListHash;
 
@@ -282,21 +280,19 @@ export interface DeviceKeyRecord {
  * set hashes the empty string. */
 export function deviceSetHash(devices: readonly DeviceKeyRecord[]): Uint8Array {
   const sorted = [...devices].sort((x, y) => compareIds(x.deviceId, y.deviceId));
-  const h = sha256.create();
+  const parts: Uint8Array[] = [];
   for (let i = 0; i < sorted.length; i++) {
     const d = sorted[i];
     if (i > 0 && d.deviceId === sorted[i - 1].deviceId) throw new EntryError(`device ${d.deviceId} listed twice`);
     if (d.signPub.length !== KEY_BYTES || d.encPub.length !== KEY_BYTES) throw new EntryError('device keys are 32 bytes');
-    h.update(lp16(utf8(d.deviceId)));
-    h.update(d.signPub);
-    h.update(d.encPub);
+    parts.push(lp16(utf8(d.deviceId)), d.signPub, d.encPub);
   }
-  return h.digest();
+  return crypto().sha256(concatBytes(...parts));
 }
 
 /** SHA-256 of an entry's bytes: a user's chain link (prevHash) and a snapshot's userHeadHash. */
 export function entryHash(entry: Uint8Array): Uint8Array {
-  return sha256(entry);
+  return crypto().sha256(entry);
 }
 
 // ---- snapshot leaves -----------------------------------------------------------------------------
@@ -411,13 +407,13 @@ export const MAX_SEALED_AUDITORS = 8;
  * the commitment, and it cannot be brute-forced from the public list of devices. */
 export function membershipCommitment(salt: Uint8Array, members: readonly string[]): Uint8Array {
   checkBytes(salt, SALT_BYTES, 'salt');
-  return sha256(concatBytes(LABEL_COMMITMENT, salt, memberSetHash(members)));
+  return crypto().sha256(concatBytes(LABEL_COMMITMENT, salt, memberSetHash(members)));
 }
 
 /** The 8-byte id under which an entry files an auditor's sealed copy: SHA-256 of its X25519 key. */
 export function auditorKeyId(encPub: Uint8Array): Uint8Array {
   checkBytes(encPub, KEY_BYTES, 'encPub');
-  return sha256(encPub).slice(0, AUDITOR_ID_BYTES);
+  return crypto().sha256(encPub).slice(0, AUDITOR_ID_BYTES);
 }
 
 /** Room for this many members (a power of two, at least 16) in a sealed list, in bytes of a
@@ -460,16 +456,17 @@ const INVITE_SALT = utf8('agora-invite-v1');
 /** The invite key's Ed25519 seed: HKDF-SHA256(ikm = normalised code, salt = "agora-invite-v1"),
  * 32 bytes. Whoever holds the code can sign as the invite; the relay only ever sees the public key. */
 export function inviteSeed(code: string): Uint8Array {
-  return hkdf(sha256, utf8(normaliseInvite(code)), INVITE_SALT, undefined, 32);
+  const c = crypto();
+  return c.hkdfExpand(c.hkdfExtract(INVITE_SALT, utf8(normaliseInvite(code))), new Uint8Array(0), 32);
 }
 
 export function invitePublicKey(code: string): Uint8Array {
-  return ed25519.getPublicKey(inviteSeed(code));
+  return crypto().ed25519PublicKey(inviteSeed(code));
 }
 
 export function inviteKeyPair(code: string): { seed: Uint8Array; publicKey: Uint8Array } {
   const seed = inviteSeed(code);
-  return { seed, publicKey: ed25519.getPublicKey(seed) };
+  return { seed, publicKey: crypto().ed25519PublicKey(seed) };
 }
 
 // ---- encoding ------------------------------------------------------------------------------------

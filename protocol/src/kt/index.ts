@@ -1,6 +1,7 @@
 /** The SDK's small `tlog` module: RFC 6962 / C2SP merkle-tree proofs, C2SP signed notes and
  * checkpoints, tlog-cosignature/v1 witness cosignatures, and the policy checks a client runs before
- * it trusts a checkpoint. Isomorphic: @noble/hashes and @noble/curves only. */
+ * it trusts a checkpoint. Isomorphic and synchronous: the hashes and signatures come from the loaded
+ * crypto provider (loadedCryptoProvider), so a caller awaits loadCryptoProvider() once before. */
 export { leafHash, nodeHash, EMPTY_ROOT } from './hash.js';
 export {
   ProofError,

@@ -2,8 +2,7 @@
  * Parsing follows golang.org/x/mod/sumdb/note's Open byte for byte (same separator rule, same
  * character and name rules, same 100-signature cap) and is stricter in one place: base64 must be
  * canonical, so a parsed note formats back to exactly the same text. */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 import { bytesEqual, concatBytes, utf8 } from '../encoding.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 
@@ -59,7 +58,7 @@ export function isValidNoteText(text: string): boolean {
 
 /** key ID = SHA-256(key name ‖ 0x0A ‖ signature type ‖ public key)[:4]. */
 export function keyIdFor(name: string, type: number, publicKey: Uint8Array): Uint8Array {
-  return sha256(concatBytes(utf8(name), Uint8Array.of(0x0a, type), publicKey)).slice(0, 4);
+  return crypto().sha256(concatBytes(utf8(name), Uint8Array.of(0x0a, type), publicKey)).slice(0, 4);
 }
 
 export function ed25519KeyId(name: string, publicKey: Uint8Array): Uint8Array {
@@ -113,7 +112,7 @@ export function parseVkey(vkey: string): { name: string; keyId: Uint8Array; type
 /** `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 ‖ seed)>`, sumdb/note's signer-key format. */
 export function ed25519Skey(name: string, seed: Uint8Array): string {
   if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new NoteError('an Ed25519 seed is 32 bytes');
-  const publicKey = ed25519.getPublicKey(seed);
+  const publicKey = crypto().ed25519PublicKey(seed);
   checkEd25519Key(name, publicKey);
   return `PRIVATE+KEY+${name}+${hex(ed25519KeyId(name, publicKey))}+${encodeBase64(concatBytes(Uint8Array.of(SIG_TYPE_ED25519), seed))}`;
 }
@@ -126,20 +125,15 @@ export function parseSkey(skey: string): { name: string; keyId: Uint8Array; seed
     throw new NoteError('malformed signer key');
   }
   const seed = material.slice(1);
-  const publicKey = ed25519.getPublicKey(seed);
+  const publicKey = crypto().ed25519PublicKey(seed);
   const keyId = ed25519KeyId(name, publicKey);
   if (hex(keyId) !== id) throw new NoteError('signer key ID does not match its key');
   return { name, keyId, seed, publicKey };
 }
 
-/** RFC 8032 verification with canonical encodings (zip215: false), never throwing. */
+/** RFC 8032 verification with canonical encodings (and small-order keys refused), never throwing. */
 export function ed25519VerifyStrict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
-  try {
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
-  } catch {
-    return false;
-  }
+  return crypto().ed25519Verify(publicKey, message, signature);
 }
 
 export function ed25519Verifier(name: string, publicKey: Uint8Array): Verifier {
@@ -159,9 +153,9 @@ export function verifierFromVkey(vkey: string): Verifier {
 export function signNote(text: string, name: string, seed: Uint8Array): NoteSignature {
   if (!isValidNoteText(text) || !text.endsWith('\n')) throw new NoteError('malformed note text');
   if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new NoteError('an Ed25519 seed is 32 bytes');
-  const publicKey = ed25519.getPublicKey(seed);
+  const publicKey = crypto().ed25519PublicKey(seed);
   checkEd25519Key(name, publicKey);
-  return { name, keyId: ed25519KeyId(name, publicKey), signature: ed25519.sign(utf8(text), seed) };
+  return { name, keyId: ed25519KeyId(name, publicKey), signature: crypto().ed25519Sign(seed, utf8(text)) };
 }
 
 // ---- notes --------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  * own model of each person's chain instead of calling chain.ts, so the modules under test are
  * checked against an independent account of what a valid log is. Crafted (invalid) entries go in
  * through `append(entry, { track: false })`, which leaves the model as a verifier should see it. */
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
+import { platformRandom } from '../crypto/random.js';
 import type { KtUserResponse } from '../api.js';
 import { toB64u } from '../encoding.js';
 import { generateInviteCode } from '../signing.js';
@@ -51,12 +52,12 @@ export interface TestDevice {
 
 /** A fresh device with real keys; `signSeed` reuses another device's signing key (key-reuse cases). */
 export function newDevice(userId: string, deviceId: string, signSeed?: Uint8Array): TestDevice {
-  const seed = signSeed ?? ed25519.utils.randomSecretKey();
-  return { userId, deviceId, seed, signPub: ed25519.getPublicKey(seed), encPub: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
+  const seed = signSeed ?? platformRandom(32);
+  return { userId, deviceId, seed, signPub: crypto().ed25519PublicKey(seed), encPub: crypto().x25519Base(platformRandom(32)) };
 }
 
 export function signWith(device: Pick<TestDevice, 'seed'>, message: Uint8Array): Uint8Array {
-  return ed25519.sign(message, device.seed);
+  return crypto().ed25519Sign(device.seed, message);
 }
 
 /** Monday 2 June 2025, 08:00 UTC (10:00 in Berlin): inside any ordinary working day. */
@@ -96,7 +97,7 @@ export class TestLog {
   private readonly known = new Map<string, TestDevice>();
   /** Snapshot entries appended so far, with the leaves they commit to. */
   private readonly snapshots: ({ index: number } & SnapshotState)[] = [];
-  readonly logSeed = ed25519.utils.randomSecretKey();
+  readonly logSeed = platformRandom(32);
   readonly origin = ORIGIN;
   /** The time the next entries carry; every high-level change advances it by a minute. */
   time = T0;
@@ -106,7 +107,7 @@ export class TestLog {
   }
 
   get vkey(): string {
-    return ed25519Vkey(this.origin, ed25519.getPublicKey(this.logSeed));
+    return ed25519Vkey(this.origin, crypto().ed25519PublicKey(this.logSeed));
   }
 
   device(deviceId: string): TestDevice {
@@ -267,7 +268,7 @@ export class TestLog {
   /** A ROLE_CHANGED of `userId` to `role` approved by `approver` (signed by `signer`, the approver
    * unless a test forges; `nonce` fresh unless a test replays one). */
   changeRole(approver: TestDevice, userId: string, role: KtRole, opts: { signer?: TestDevice; nonce?: Uint8Array; track?: boolean } = {}): number {
-    const nonce = opts.nonce ?? ed25519.utils.randomSecretKey().slice(0, 16);
+    const nonce = opts.nonce ?? platformRandom(16);
     const signature = signWith(opts.signer ?? approver, roleChangeMessage({ userId, role, nonce }));
     const index = this.append({ type: 'role-changed', time: this.time, ...this.header(userId), role, nonce, approverDeviceId: approver.deviceId, signature }, { track: opts.track });
     this.seal();

@@ -7,9 +7,9 @@
  * `<sha256 hex><two spaces><path>\n` — exactly what `sha256sum` prints — so anyone can recompute it
  * from a checkout's build with coreutils (`cd web-client/dist && sha256sum $(files) | sha256sum`),
  * and JSON formatting never changes it. */
-import { sha256 } from '@noble/hashes/sha2.js';
 import * as z from 'zod';
 import { utf8 } from '../encoding.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 import { compareIds, decodeEntry, ENTRY_TYPE, isWebPath, MAX_WEB_BUILD_FILES, type WebBuildFile } from './entries.js';
 
 /** Where the manifest lives in the build output and on the site; it is not a file of the build itself. */
@@ -57,7 +57,7 @@ export function canonicalManifestText(files: Iterable<WebBuildFile>): string {
 
 /** SHA-256 (hex) of the canonical manifest text: the one value that names a build. */
 export function webBuildHash(files: Iterable<WebBuildFile>): string {
-  return toHex(sha256(utf8(canonicalManifestText(files))));
+  return toHex(crypto().sha256(utf8(canonicalManifestText(files))));
 }
 
 /** The manifest of a set of files (sorted, with its build hash), as the build writes it. */
@@ -162,7 +162,7 @@ export function pathsToFetch(logged: readonly LoggedWebBuild[], manifest: WebBui
 export async function checkServedWebApp(
   logged: readonly LoggedWebBuild[],
   served: ServedWebApp,
-  digest: (bytes: Uint8Array) => Promise<Uint8Array> | Uint8Array = sha256,
+  digest: (bytes: Uint8Array) => Promise<Uint8Array> | Uint8Array = (bytes) => crypto().sha256(bytes),
 ): Promise<WebAppCheck> {
   const findings: WebAppFinding[] = [];
   let manifest: WebBuildManifest | undefined;

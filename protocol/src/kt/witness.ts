@@ -3,10 +3,10 @@
  * consistency proof shows the new log extends the old one. A relay that forks its log, rolls it
  * back or rewrites history cannot get this witness's cosignature for it — and clients whose policy
  * requires this witness then refuse the forged view. Sans-I/O: the CLI fetches and posts. */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import * as z from 'zod';
 import { fromB64u, toB64u } from '../encoding.js';
 import { platformRandom } from '../crypto/random.js';
+import { loadedCryptoProvider as crypto } from '../crypto/provider.js';
 import { KtError, verifyAppendOnly } from './checkpoint.js';
 import { cosign, cosignatureVkey } from './cosignature.js';
 import { formatSignatureLine, openNote, parseCheckpoint, verifierFromVkey, isValidKeyName } from './note.js';
@@ -30,7 +30,7 @@ export function newWitnessKey(name: string): WitnessKey {
 
 /** What goes into the organisation's policy file for this witness. */
 export function witnessVkey(key: WitnessKey): string {
-  return cosignatureVkey(key.name, ed25519.getPublicKey(fromB64u(key.seed)));
+  return cosignatureVkey(key.name, crypto().ed25519PublicKey(fromB64u(key.seed)));
 }
 
 export interface WitnessStep {

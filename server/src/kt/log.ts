@@ -10,7 +10,7 @@
  * with the witnesses' cosignatures), entries, inclusion and consistency proofs, and a person's
  * entries with the snapshot that proves their keys are the latest. Content records never pass
  * through here. */
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import {
   decodeEntry, ed25519Vkey, formatCheckpoint, formatSignatureLine, leafHash, parseCheckpoint, parseNote,
   parseVkey, signNote, SIG_TYPE_COSIGNATURE_V1, verifyCosignature, type NoteSignature,
@@ -95,7 +95,7 @@ export class KtLog {
     const seed = await ensureLogKey(this.deps.store);
     const origin = `agora/${org.id}`;
     await this.catchUp();
-    const publicKey = ed25519.getPublicKey(seed);
+    const publicKey = (await loadCryptoProvider()).ed25519PublicKey(seed);
     return { origin, seed, vkey: ed25519Vkey(origin, publicKey) };
   }
 

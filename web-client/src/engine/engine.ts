@@ -392,7 +392,10 @@ export class Engine {
     try {
       const sdk = await this.loadSdk();
       const http = new sdk.RelayHttp(location.origin, (url, init) => fetch(url, init));
-      const info = await http.inviteInfo(sdk.toB64u(sdk.inviteHash(code.trim())));
+      // WebCrypto's SHA-256 rather than the SDK's inviteHash, which needs libsodium loaded: the
+      // answer comes before its download on a slow connection (the KDF worker fetches it next).
+      const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', sdk.inviteHashInput(code.trim()) as Uint8Array<ArrayBuffer>));
+      const info = await http.inviteInfo(sdk.toB64u(hash));
       if (info.expiresAt < Date.now()) return { ok: false, problem: { key: 'problem.inviteExpired' } };
       // A PIN is chosen next: its derivation's worker can start loading now.
       prepareKdf();
