@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Plugin } from 'vite';
+import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import { makeManifest, WEB_BUILD_MANIFEST } from '@agora/protocol/kt/web-build';
 
 /** In public/sw.js, replaced by the hash of every other file of the build: a new build is a new
@@ -132,6 +133,8 @@ export function buildIntegrity(): Plugin {
       if (found.length > 0) preload = found;
     },
     async closeBundle() {
+      // The manifest's build hash is the key-transparency module's SHA-256, from the loaded provider.
+      await loadCryptoProvider();
       const names = (await listFiles(outDir)).filter((f) => f !== WEB_BUILD_MANIFEST);
       const files = new Map<string, Uint8Array>();
       for (const name of names.sort()) files.set(name, await fs.readFile(path.join(outDir, name)));
