@@ -10,6 +10,7 @@ import type { BlobStore } from '../../client-sdk/dist/state/profile.js';
 import { derivePublicGroupKey } from '../../client-sdk/dist/crypto/orgkeys.js';
 import { sealRecord } from '../../client-sdk/dist/crypto/records.js';
 import { nodeFileIo, type FileIo } from '../../client-sdk/dist/node/file-client-store.js';
+import { wsFactory } from '../../cli/dist/ws.js';
 import { PASSPHRASE, profileDevice, TempDirs } from './devices.js';
 import { startServer, type ServerHandle } from './server-worker.js';
 import { median, num, type Section } from './report.js';
@@ -79,6 +80,19 @@ interface OpCost {
   sent: number[];
   received: number[];
   ms: number[];
+}
+
+/** Waits until a listening client has made `syncs` syncs and then no request for 500 ms: its start-up
+ * catch-up is done. */
+async function settled(meter: Meter, syncs: number): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  let seen = -1;
+  for (;;) {
+    if (performance.now() > deadline) throw new Error('the listening client did not settle');
+    if (meter.paths.filter((p) => p === 'GET /v1/sync').length >= syncs && seen === meter.requests) return;
+    seen = meter.requests;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function measure(times: number, meter: Meter, op: (i: number) => Promise<unknown>, before?: (i: number) => Promise<unknown>): Promise<OpCost> {
@@ -295,7 +309,7 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
   const meter = new Meter();
   const bobMeter = new Meter();
   let openPaths: string[] = [];
-  let idle: OpCost, send: OpCost, sendAfterSync: OpCost, read: OpCost, readNothing: OpCost, open: OpCost;
+  let idle: OpCost, send: OpCost, sendAfterSync: OpCost, sendListening: OpCost, read: OpCost, readNothing: OpCost, open: OpCost;
   const setup: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -311,7 +325,8 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
     const adminDir = await dirs.make('admin');
     const admin = await AgoraClient.register(nodeDeps({ profileDir: adminDir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: url, invite: server.adminInvite!, name: 'Admin' });
     const invite = await admin.createInvite({ name: 'Alice' });
-    const alice = await AgoraClient.register(metered(nodeDeps({ profileDir: await dirs.make('alice'), passphrase: PASSPHRASE, addGraceMs: 0 }), meter), { server: url, invite: invite.code });
+    const aliceDeps = nodeDeps({ profileDir: await dirs.make('alice'), passphrase: PASSPHRASE, addGraceMs: 0 });
+    const alice = await AgoraClient.register(metered(aliceDeps, meter), { server: url, invite: invite.code });
     await admin.sync();
     const ops = await admin.createGroup({ name: 'ops', kind: 'secret' });
     await admin.addMembers(ops.id, ['Alice']);
@@ -326,6 +341,19 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
     sendAfterSync = await measure(opts.reads, meter, (i) => alice.send(ops.id, `again ${i} ${TEXT}`), () => alice.sync());
     read = await measure(opts.reads, meter, () => alice.read(ops.id), (i) => admin.send(ops.id, `from admin ${i} ${TEXT}`));
     readNothing = await measure(opts.reads, meter, () => alice.read(ops.id));
+
+    // The same device listening, as the web app always is while open: its push channel is open and a
+    // sync since verified a checkpoint, so it is current and a send goes out as one request.
+    const live = await AgoraClient.open(metered({ ...aliceDeps, webSocket: wsFactory }, meter));
+    const ctl = new AbortController();
+    const listening = live.listen({ signal: ctl.signal, onMessage: () => undefined });
+    try {
+      await settled(meter, 2);
+      sendListening = await measure(opts.sends, meter, (i) => live.send(ops.id, `live ${i} ${TEXT}`));
+    } finally {
+      ctl.abort();
+      await listening;
+    }
 
     // The public group a newcomer opens, filled through the administrator's client.
     await timed('fill', () => postDirectly(url, adminDir, news.id, opts.openMessages, (i) => `#${i + 1} ${TEXT}`));
@@ -358,12 +386,13 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
   return {
     title: '(e) Client engine: requests, bytes and time per operation, on the Node driver',
     findings: [
+      `A send of a listening device (current: push channel open, a checkpoint verified within the window) costs ${range(sendListening.requests, String)} request${median(sendListening.requests) === 1 ? '' : 's'} and ${millis(median(sendListening.ms))}; a device that does not listen (each \`agora send\`) pays a catch-up first.`,
       `A send costs ${millis(median(send.ms))} (median of ${opts.sends}) and ${range(send.requests, String)} requests; a new device opens a public group of ${opts.openMessages.toLocaleString('en-US')} messages (fetch, decrypt, verify every record, save) in ${millis(open.ms[0])}.`,
       `The client saves its state through StoreProfile (keyed records in the Node journal store): a save after one new message writes ${last.storeRecords} records, ${storeFlat ? `${bytes(storeMin)}–${bytes(storeMax)} at every history size (it does not grow)` : `${saves.map((x) => bytes(x.storeBytes)).join(', ')} at these history sizes`}, and takes ${millis(last.storeMs)} after ${last.history.toLocaleString('en-US')} stored messages (${millis(first.storeMs)} after ${first.history.toLocaleString('en-US')}); the load that starts each operation takes ${millis(last.storeLoadMs)} there, since nothing was written by another process in between. The single encrypted file of earlier releases rewrote everything instead: ${bytes(last.profileBytes)} and ${millis(last.profileMs)} per save after ${last.history.toLocaleString('en-US')} messages, against ${bytes(first.profileBytes)} after ${first.history.toLocaleString('en-US')} (${empty ? `${bytes(empty.profileBytes)} with no messages at all; ` : ''}≈ ${bytes((last.profileBytes - first.profileBytes) / (last.history - first.history))} more per stored message), and ${millis(last.profileLoadMs)} per load. A new process pays for the whole history once, at its first operation: ${millis(last.storeOpenMs)} to replay the journal and decrypt every record at ${last.history.toLocaleString('en-US')} messages (Argon2id not included).`,
     ],
     how: [
       `A real relay (SQLite in a temporary directory) runs in a worker thread; the clients are \`AgoraClient\`s on the Node driver (\`nodeDeps\`: the profile as a StoreProfile on the Node journal store, global fetch) in the main thread. Alice's and Bob's clients get a fetch wrapped as tests/request-counts.test.ts wraps it, which here also counts the UTF-8 length of each request body and each response body (HTTP headers are not counted). The administrator creates a secret group with Alice and a public group; Alice reads the secret group once so that she is in the steady state, and each measured operation starts from the state the previous one left.`,
-      `Measured on Alice's client: ${opts.idleSyncs} idle \`sync()\`s; ${opts.sends} \`send\`s in a row (each one reads back the log its own previous record moved, so a send in a run costs a log read too, except the first, which follows an idle sync; the leaf-refresh commit a secret group's member makes every 1,000 records or about a week falls in none of them); ${opts.reads} sends each right after a \`sync()\`; ${opts.reads} \`read\`s each after the administrator posted one message; ${opts.reads} \`read\`s with nothing new. Cells give the median and, where they differ, the range; times are medians of the wall clock.`,
+      `Measured on Alice's client: ${opts.idleSyncs} idle \`sync()\`s; ${opts.sends} \`send\`s in a row (each one reads back the log its own previous record moved, so a send in a run costs a log read too, except the first, which follows an idle sync; the leaf-refresh commit a secret group's member makes every 1,000 records or about a week falls in none of them); ${opts.reads} sends each right after a \`sync()\`; ${opts.reads} \`read\`s each after the administrator posted one message; ${opts.reads} \`read\`s with nothing new; then the same profile opened by a second client with a WebSocket (the CLI's \`ws\` factory), listening as the web app does while open, and after its start-up syncs settled ${opts.sends} \`send\`s in a row (the push of each record is applied with no request). Cells give the median and, where they differ, the range; times are medians of the wall clock.`,
       `Opening a group: the administrator's device posts ${opts.openMessages.toLocaleString('en-US')} messages of ~155 characters to the public group (setup, timed below). Each record is made by the SDK's \`sealRecord\` with the administrator's device key, the public group's key derived from its organisation key, consecutive counters and its checkpoint note — what \`send\` makes — and posted with \`POST /v1/groups/:id/records\` one at a time; going through \`send\` instead would add the sender's own sync, log read and whole-profile save to each of them (and those saves grow with the sender's history, as the table below shows), which is not what is measured here. Then Bob registers, the administrator's sync seals the organisation key to him, Bob syncs, and then his first \`read\` of the group is timed: sync, paged log fetch, opening and checking the signature of every record, and the profile save. The read is checked to return all ${opts.openMessages.toLocaleString('en-US')} messages. Its requests: ${openPaths.map((p) => `\`${p}\``).join(', ')}.`,
       `Save cost: the administrator's real profile state (device keys, directory, KeyPackages, the secret group's MLS state and content keys) is taken from disk and its secret group's history filled directly with ${opts.historySizes.map((n) => n.toLocaleString('en-US')).join(', ')} messages of ~155 characters (no relay and no sends involved: the messages are put into the loaded state as \`StoredMessage\`s, as the client stores the ones it reads). Then ${opts.profileSaves} messages are added one at a time, each followed by \`EncryptedProfile.save\` into a fresh profile directory (the one-off Argon2id key derivation done before), counting the bytes handed to the file store (the whole file, written to a temporary file, fsynced and renamed); the table gives the largest of them and the median time, and the median of 3 \`EncryptedProfile.load\`s of the result (key already derived: file read, decryption, JSON and schema parse), which the client does at the start of every operation. For StoreProfile (\`nodeProfile\`: the Node journal backend under a passphrase, what the CLI uses), the same state with N messages is saved once into a fresh directory (deriving the key and writing all records: not measured); then each of ${opts.storeSaves} operations takes the profile lock, loads (timed), adds one message and advances the group's cursor, and saves (timed), counting the bytes appended to the journal (a compaction, which rewrites the live records once the journal has grown to twice their size plus 1 MiB, would count too: ${compactions === 0 ? 'none fell in the measured saves' : `${compactions} fell in the measured saves`}); the table gives the largest and the median times. Last, a second handle on the directory (as another process) takes the lock, deriving the key ahead of it, and its first load is timed: journal replay, every record decrypted and parsed; it is checked to hold every message.`,
     ],
@@ -375,6 +404,7 @@ export async function clientEngineSection(opts: ClientEngineOptions = DEFAULT_CL
           opRow('idle sync', idle),
           opRow('send, right after own send', send),
           opRow('send, right after a sync', sendAfterSync),
+          opRow('send while listening (push channel open, checkpoint within the window)', sendListening),
           opRow('read, one new message', read),
           opRow('read, nothing new', readNothing),
           opRow(`new device opens a public group of ${opts.openMessages.toLocaleString('en-US')} messages (one read)`, open),
