@@ -1,0 +1,81 @@
+/** `agora admin users` shows each person's role as the key-transparency log proves it, never the
+ * relay's word: the built CLI against a real relay, through the misbehaving proxy
+ * (tests/kt/evil-relay.ts) that claims roles the log does not show. */
+import { newId, type DirectoryResponse, type Role } from '@agora/protocol';
+import { runCli, type Person } from './helpers.js';
+import { evilRelayWorld } from './kt/evil-world.js';
+
+const env = evilRelayWorld();
+let ida: Person;
+let mallory: Person;
+
+beforeAll(async () => {
+  // Ida runs the command, through the proxy; the log makes her an administrator.
+  ida = await env.join('Ida Admin');
+  await env.admin.setRole('Ida Admin', 'admin');
+  mallory = await env.join('Mallory Member');
+}, 120_000);
+
+const users = (args: string[] = []) => runCli([...args, 'admin', 'users'], { profile: ida.dir });
+const rowOf = (stdout: string, userId: string) => stdout.split('\n').find((l) => l.startsWith(`${userId}\t`))?.split('\t');
+const ktUserLookups = (from: number) => env.proxy.seen.slice(from).filter((e) => e.path.startsWith('/v1/kt/users/')).length;
+
+/** The relay's directory with `edit` applied to its people. */
+function directoryClaims(edit: (users: DirectoryResponse['users']) => DirectoryResponse['users']) {
+  env.proxy.set((ex) => {
+    if (!ex.path.startsWith('/v1/directory') || ex.status !== 200) return undefined;
+    const body = structuredClone(ex.body) as DirectoryResponse;
+    return { body: { ...body, users: edit(body.users) } };
+  });
+}
+
+const withRole = (userId: string, role: Role) => (list: DirectoryResponse['users']) => list.map((u) => (u.id === userId ? { ...u, role } : u));
+
+test('an honest relay: every role from the log, exit 0; a second listing asks the log nothing new', async () => {
+  const start = env.proxy.seen.length;
+  const r = await users();
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  expect(lines).toHaveLength(3);
+  expect(rowOf(r.stdout, ida.userId)).toEqual([ida.userId, 'Ida Admin', 'admin', 'active', '1 device(s)']);
+  expect(rowOf(r.stdout, mallory.userId)?.[2]).toBe('member');
+  // One log lookup per person at most (besides the directory, the checkpoint and its consistency
+  // proof), and none for people already verified at this checkpoint.
+  expect(ktUserLookups(start)).toBeLessThanOrEqual(lines.length);
+  expect(env.proxy.seen.length - start).toBeLessThanOrEqual(lines.length + 4);
+  const again = env.proxy.seen.length;
+  expect((await users()).code).toBe(0);
+  expect(ktUserLookups(again)).toBe(0);
+  expect(env.proxy.seen.length - again).toBeLessThanOrEqual(3);
+}, 120_000);
+
+test('a relay that calls a member an administrator (and an administrator a member): the log\'s roles, the difference marked, exit 3', async () => {
+  directoryClaims((list) => withRole(ida.userId, 'member')(withRole(mallory.userId, 'admin')(list)));
+  const r = await users();
+  expect(r.code).toBe(3);
+  expect(rowOf(r.stdout, mallory.userId)?.[2]).toBe('member (relay says admin)');
+  expect(rowOf(r.stdout, ida.userId)?.[2]).toBe('admin (relay says member)');
+  expect(r.stderr).toMatch(new RegExp(`Mallory Member \\(${mallory.userId}\\): relay says admin, log says member`));
+  expect(r.stderr).toMatch(/Ida Admin .*: relay says member, log says admin/);
+  expect(r.stderr.trim().split('\n').every((l) => l.startsWith('agora: warning: '))).toBe(true);
+
+  const json = await users(['--json']);
+  expect(json.code).toBe(3);
+  const listed = (JSON.parse(json.stdout) as { users: { id: string; role: Role | null; relayRole: Role }[] }).users;
+  expect(listed.find((u) => u.id === mallory.userId)).toMatchObject({ role: 'member', relayRole: 'admin' });
+  expect(listed.find((u) => u.id === ida.userId)).toMatchObject({ role: 'admin', relayRole: 'member' });
+}, 120_000);
+
+test('a person the log does not know is listed without a role, exit 3', async () => {
+  const eve = newId('u');
+  directoryClaims((list) => [...list, { id: eve, name: 'Eve Extra\nforged\trow', role: 'admin', status: 'active', departments: [], createdAt: Date.now() }]);
+  const r = await users();
+  expect(r.code).toBe(3);
+  // The relay's name stays on its own row and in its own column.
+  expect(rowOf(r.stdout, eve)).toEqual([eve, 'Eve Extra forged row', 'unverified (relay says admin)', 'active', '0 device(s)']);
+  expect(r.stdout.trim().split('\n')).toHaveLength(4);
+  expect(r.stderr).toMatch(/the key-transparency log does not show Eve Extra forged row/);
+  const json = JSON.parse((await users(['--json'])).stdout) as { users: { id: string; role: Role | null }[] };
+  expect(json.users.find((u) => u.id === eve)?.role).toBeNull();
+}, 120_000);
