@@ -1,6 +1,7 @@
 /** For the security officer: the audit report and the witnesses' state, from this browser. The audit
  * key file is read into the page's memory only (never stored, never sent: only a signature over the
  * relay's challenge leaves), and dropped when the screen closes or the officer says so. */
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { loadSdk, type Sdk } from '../engine/sdk.js';
 import { formatDateTime, t, tn, type MessageKey } from '../i18n/index.js';
@@ -179,64 +180,26 @@ function AuditReportView({ audit }: { audit: OfficerAudit }) {
           ))}
         </ul>
       )}
-      <h4>{t('officer.deviceChanges')}</h4>
-      {r.deviceChanges.length === 0 ? (
-        <p>{t('officer.noDeviceChanges')}</p>
-      ) : (
-        <div class="scr-table-wrap">
-          <table class="scr-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('officer.col.when')}</th>
-                <th scope="col">{t('officer.col.person')}</th>
-                <th scope="col">{t('officer.col.change')}</th>
-                <th scope="col">{t('officer.col.by')}</th>
-                <th scope="col">{t('officer.col.key')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {r.deviceChanges.map((c) => (
-                <tr key={c.index}>
-                  <td>{formatDateTime(c.at)}</td>
-                  <td>{c.name}</td>
-                  <td>{t(c.change === 'added' ? 'officer.change.added' : c.change === 'revoked' ? 'officer.change.revoked' : 'officer.change.approved')}</td>
-                  <td>{c.approvedBy ? c.approvedBy.name : c.change === 'added' ? t('officer.bootstrap') : ''}</td>
-                  <td>
-                    <code>{c.fingerprint ?? ''}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <h4>{t('officer.roleChanges')}</h4>
-      {r.roleChanges.length === 0 ? (
-        <p>{t('officer.noRoleChanges')}</p>
-      ) : (
-        <div class="scr-table-wrap">
-          <table class="scr-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('officer.col.when')}</th>
-                <th scope="col">{t('officer.col.person')}</th>
-                <th scope="col">{t('officer.col.roleChange')}</th>
-                <th scope="col">{t('officer.col.by')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {r.roleChanges.map((c) => (
-                <tr key={c.index}>
-                  <td>{formatDateTime(c.at)}</td>
-                  <td>{c.name}</td>
-                  <td>{t('officer.roleChange', { from: roleWord(c.from), to: roleWord(c.to) })}</td>
-                  <td>{c.approvedBy.name ?? c.approvedBy.deviceId}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ChangesTable
+        title="officer.deviceChanges"
+        none="officer.noDeviceChanges"
+        columns={['officer.col.when', 'officer.col.person', 'officer.col.change', 'officer.col.by', 'officer.col.key']}
+        rows={r.deviceChanges}
+        cells={(c) => [
+          formatDateTime(c.at),
+          c.name,
+          t(c.change === 'added' ? 'officer.change.added' : c.change === 'revoked' ? 'officer.change.revoked' : 'officer.change.approved'),
+          c.approvedBy ? c.approvedBy.name : c.change === 'added' ? t('officer.bootstrap') : '',
+          <code>{c.fingerprint ?? ''}</code>,
+        ]}
+      />
+      <ChangesTable
+        title="officer.roleChanges"
+        none="officer.noRoleChanges"
+        columns={['officer.col.when', 'officer.col.person', 'officer.col.roleChange', 'officer.col.by']}
+        rows={r.roleChanges}
+        cells={(c) => [formatDateTime(c.at), c.name, t('officer.roleChange', { from: roleWord(c.from), to: roleWord(c.to) }), c.approvedBy.name ?? c.approvedBy.deviceId]}
+      />
       <h4>{t('officer.people')}</h4>
       <ul class="scr-plain">
         {r.people.map((p) => (
@@ -267,5 +230,47 @@ function AuditReportView({ audit }: { audit: OfficerAudit }) {
         </p>
       ))}
     </article>
+  );
+}
+
+/** One list of log changes in the report (devices, roles): a heading, then either a sentence saying
+ * there were none or a table with one row per log entry, keyed by the entry's index. */
+function ChangesTable<C extends { index: number }>(props: {
+  title: MessageKey;
+  none: MessageKey;
+  columns: MessageKey[];
+  rows: readonly C[];
+  cells: (change: C) => ComponentChildren[];
+}) {
+  return (
+    <>
+      <h4>{t(props.title)}</h4>
+      {props.rows.length === 0 ? (
+        <p>{t(props.none)}</p>
+      ) : (
+        <div class="scr-table-wrap">
+          <table class="scr-table">
+            <thead>
+              <tr>
+                {props.columns.map((c) => (
+                  <th key={c} scope="col">
+                    {t(c)}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {props.rows.map((c) => (
+                <tr key={c.index}>
+                  {props.cells(c).map((cell, i) => (
+                    <td key={i}>{cell}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
   );
 }
