@@ -1,43 +1,17 @@
 /** A device's KeyPackage stock refills itself before it runs out: once claims take it below the
  * low-water mark, the relay pushes `keypackages-low` and the device tops up (a listening device at
  * once, any device at its next sync), back to the target, never waiting for zero. */
-import { rm } from 'node:fs/promises';
-import { AgoraClient } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { LIMITS, fromB64u, toB64u } from '@agora/protocol';
-import { RelayHttp } from '../client-sdk/src/transport/http.js';
-import { nodeProfile } from '../client-sdk/src/node/index.js';
-import { sign } from '../protocol/src/crypto/device-keys.js';
-import { authChallengeMessage } from '../protocol/src/signing.js';
-import { startWorld, tempDir, PASSPHRASE, type World, wsFactory } from './helpers.js';
+import type { AgoraClient } from '@agora/client-sdk';
+import { LIMITS } from '@agora/protocol';
+import type { RelayHttp } from '../client-sdk/src/transport/http.js';
+import { invitePerson, rawRelayAs, startWorld, type Person, type World } from './helpers.js';
 
 let world: World;
 let admin: AgoraClient;
-const dirs: string[] = [];
 
-interface Person { client: AgoraClient; dir: string }
+const register = (name: string): Promise<Person> => invitePerson(world, admin, name);
 
-async function register(name: string): Promise<Person> {
-  const dir = await tempDir('stock');
-  dirs.push(dir);
-  const { code } = await admin.createInvite({ name, newPerson: true });
-  const client = await AgoraClient.register(
-    nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0, webSocket: wsFactory }),
-    { server: world.url, invite: code },
-  );
-  return { client, dir };
-}
-
-/** The relay's API as `p`'s device, signed in with its own key. */
-async function rawAs(p: Person): Promise<RelayHttp> {
-  const keys = (await nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load()).keys;
-  const deviceId = p.client.me.deviceId;
-  const open = new RelayHttp(world.url, nodeFetch);
-  const { challenge } = await open.challenge(deviceId);
-  const signature = toB64u(await sign(fromB64u(keys.signSeed), authChallengeMessage({ deviceId, challenge })));
-  const { token } = await open.token_({ deviceId, challenge, signature });
-  return new RelayHttp(world.url, nodeFetch, async () => token);
-}
+const rawAs = (p: Person): Promise<RelayHttp> => rawRelayAs(world.url, p.dir);
 
 beforeAll(async () => {
   world = await startWorld();
@@ -45,7 +19,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await world.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 test('claims down to the low-water mark are refilled by the next sync, and by a push to a listening device', async () => {

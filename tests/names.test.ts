@@ -3,31 +3,14 @@
  * their key-transparency entries, never from the relay's directory alone; a secret group's name and
  * description are encrypted to its members and never reach the relay, in any request, answer or
  * file. */
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { AgoraClient, type AgoraError } from '@agora/client-sdk';
-import { nodeDeps } from '@agora/client-sdk/node';
+import { readFile, stat } from 'node:fs/promises';
+import type { AgoraError } from '@agora/client-sdk';
 import type { DirectoryResponse } from '@agora/protocol';
-import { nodeProfile } from '../client-sdk/src/node/index.js';
-import { runCli, startWorld, tempDir, PASSPHRASE, type World } from './helpers.js';
-import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
+import { filesUnder, runCli } from './helpers.js';
+import { evilRelayWorld } from './kt/evil-world.js';
 
-let world: World;
-let admin: AgoraClient;
-let adminDir: string;
-let proxy: EvilRelay;
-const dirs: string[] = [];
-
-interface Person { client: AgoraClient; dir: string; userId: string }
-
-async function join(name: string): Promise<Person> {
-  const dir = await tempDir('names');
-  dirs.push(dir);
-  const { code } = await admin.createInvite({ name, newPerson: true });
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: proxy.url, invite: code });
-  const { userId } = await nodeProfile({ profileDir: dir, passphrase: PASSPHRASE }).load();
-  return { client, dir, userId };
-}
+const env = evilRelayWorld();
+const { join } = env;
 
 async function failure(p: Promise<unknown>): Promise<AgoraError> {
   try {
@@ -36,16 +19,6 @@ async function failure(p: Promise<unknown>): Promise<AgoraError> {
     return e as AgoraError;
   }
   throw new Error('expected a failure');
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
 }
 
 /** The byte forms a string could take in a file or a JSON body. */
@@ -65,40 +38,28 @@ function renameAndHide(renamed: string, as: string, hidden: string) {
   };
 }
 
-beforeAll(async () => {
-  world = await startWorld();
-  ({ client: admin, profileDir: adminDir } = await world.register(world.adminInvite, 'Admin'));
-  proxy = await startEvilRelay(world.url);
-});
-afterEach(() => proxy.set(undefined));
-afterAll(async () => {
-  await proxy.close();
-  await world.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
 test('a relay that renames Mallory to "Ben Weber" and hides Ben cannot get Mallory added', async () => {
   const alice = await join('Alice Adler');
   const ben = await join('Ben Weber');
   const mallory = await join('Mallory Mertens');
   const g = await alice.client.createGroup({ name: 'Baustelle Nord', kind: 'secret' });
 
-  proxy.set(renameAndHide(mallory.userId, 'Ben Weber', ben.userId));
+  env.proxy.set(renameAndHide(mallory.userId, 'Ben Weber', ben.userId));
   const err = await failure(alice.client.addMembers(g.id, ['Ben Weber']));
   expect(err.code).toBe('no_such_user');
   expect(err.message).toMatch(/key-transparency log/);
   const alarms = await alice.client.alarms();
   expect(alarms.some((a) => a.kind === 'name_mismatch' && a.message.includes('Mallory Mertens') && a.message.includes('Ben Weber'))).toBe(true);
-  expect(proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
+  expect(env.proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
 
   // The command line says so in one line and exits non-zero.
   const cli = await runCli(['group', 'add', g.id, 'Ben Weber'], { profile: alice.dir });
   expect(cli.code).not.toBe(0);
   expect(cli.stderr.trim().split('\n')).toHaveLength(1);
   expect(cli.stderr).toMatch(/no person named "Ben Weber" in the key-transparency log/);
-  expect(proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
+  expect(env.proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
 
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   expect((await alice.client.groupMembers(g.id)).map((m) => m.name)).toEqual(['Alice Adler']);
   // Honest again: the name finds Ben, whatever its case and spacing.
   await alice.client.addMembers(g.id, ['ben  WEBER']);
@@ -113,7 +74,7 @@ test('names shown come from the log: a relay renaming a member changes nothing s
   await carla.client.addMembers(g.id, ['Dirk Dorn']);
   await dirk.client.send(g.id, 'Hallo');
 
-  proxy.set((ex) => {
+  env.proxy.set((ex) => {
     if (!ex.path.startsWith('/v1/directory')) return undefined;
     const body = structuredClone(ex.body) as DirectoryResponse;
     for (const u of body.users) if (u.id === dirk.userId) u.name = 'Amtsleitung';
@@ -135,7 +96,7 @@ test('a secret group is named in its log, encrypted: members see it, the relay n
   const erik = await join('Erik Ebert');
   const frida = await join('Frida Fuchs');
   const gerd = await join('Gerd Graf');
-  const seenBefore = proxy.seen.length;
+  const seenBefore = env.proxy.seen.length;
 
   const g = await erik.client.createGroup({ name, kind: 'secret', description });
   expect(g.name).toBe(name);
@@ -158,7 +119,7 @@ test('a secret group is named in its log, encrypted: members see it, the relay n
   // An outsider sees no group of that name.
   expect((await gerd.client.listGroups()).some((x) => x.id === g.id || x.name === renamed)).toBe(false);
 
-  const exchanges = proxy.seen.slice(seenBefore);
+  const exchanges = env.proxy.seen.slice(seenBefore);
   expect(exchanges.some((e) => e.path === '/v1/groups' && e.method === 'POST')).toBe(true);
   const needles = [name, description, renamed].flatMap(forms);
   for (const e of exchanges) {
@@ -173,7 +134,7 @@ test('a secret group is named in its log, encrypted: members see it, the relay n
   for (const v of views.filter((x) => x.id === g.id)) expect(v.name).toBeNull();
 
   let scanned = 0;
-  for (const f of await filesUnder(world.dataDir)) {
+  for (const f of await filesUnder(env.world.dataDir)) {
     if (!(await stat(f)).isFile()) continue;
     const content = await readFile(f);
     scanned += content.length;
@@ -184,18 +145,18 @@ test('a secret group is named in its log, encrypted: members see it, the relay n
 
 test('a department\'s secret group is called after the department until its members name it', async () => {
   const hanna = await join('Hanna Haas');
-  const dept = await admin.createDepartment('Vermessung');
-  await admin.addDepartmentMember('Vermessung', 'Hanna Haas');
+  const dept = await env.admin.createDepartment('Vermessung');
+  await env.admin.addDepartmentMember('Vermessung', 'Hanna Haas');
   const groups = await hanna.client.listGroups();
   expect(groups.find((x) => x.id === dept.secretGroupId)?.name).toBe('Vermessung (secret)');
   expect(groups.find((x) => x.id === dept.publicGroupId)?.name).toBe('Vermessung');
-  await admin.renameDepartment('vermessung', 'Geodäsie');
+  await env.admin.renameDepartment('vermessung', 'Geodäsie');
   expect((await hanna.client.listGroups()).find((x) => x.id === dept.publicGroupId)?.name).toBe('Geodäsie');
-  expect((await failure(admin.createDepartment('GEODÄSIE'))).code).toBe('conflict');
+  expect((await failure(env.admin.createDepartment('GEODÄSIE'))).code).toBe('conflict');
 });
 
 test('rename and delete from the command line; a bad or taken name is one line and a non-zero exit', async () => {
-  const cli = async (...args: string[]) => runCli(args, { profile: adminDir });
+  const cli = async (...args: string[]) => runCli(args, { profile: env.adminDir });
   const ok = async (...args: string[]) => {
     const r = await cli(...args);
     expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code: 0, stderr: '' });

@@ -4,43 +4,17 @@
  * came first, so a member who is no owner and commits between an add and the adder's follow-up
  * update could fork the newcomer onto a tree of its choosing. Run with a real relay; the misbehaving
  * proxy loses the adder's answer so that no follow-up update comes. */
-import { AgoraClient } from '@agora/client-sdk';
 import { nodeProfile } from '@agora/client-sdk/node';
-import { fromB64u } from '@agora/protocol';
-import { groupInfo } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
-import { invitePerson, profileState, startWorld, PASSPHRASE, type Person, type World } from './helpers.js';
-import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
+import { profileState, treeUsers, PASSPHRASE, type Person } from './helpers.js';
+import { castOf, evilRelayWorld } from './kt/evil-world.js';
 
-let world: World;
-let admin: AgoraClient;
-let proxy: EvilRelay;
-const people: Record<string, Person> = {};
-
-async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<Person> {
-  return (people[name] = await invitePerson(world, admin, name, opts.viaProxy ? proxy.url : undefined));
-}
+const env = evilRelayWorld();
+const people = castOf(env, ['Bob', 'Carol', 'Dave', 'Erin']);
 
 const profileOf = (p: Person) => nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE });
 const stateOf = (p: Person): Promise<ProfileState> => profileState(p.dir);
-
-async function treeOf(p: Person, groupId: string): Promise<string[]> {
-  const mls = (await stateOf(p)).groups[groupId].mls!;
-  return [...new Set(groupInfo(fromB64u(mls)).members.map((m) => m.userId))].sort();
-}
-
-beforeAll(async () => {
-  world = await startWorld();
-  admin = (await world.register(world.adminInvite, 'Admin')).client;
-  proxy = await startEvilRelay(world.url);
-  await person('Alice', { viaProxy: true });
-  for (const n of ['Bob', 'Carol', 'Dave', 'Erin']) await person(n);
-}, 120_000);
-afterEach(() => proxy.set(undefined));
-afterAll(async () => {
-  await proxy.close();
-  await world.close();
-});
+const treeOf = (p: Person, groupId: string): Promise<string[]> => treeUsers(p.dir, groupId);
 
 test('a newcomer refuses a non-owner\'s commit that lands before the adder\'s follow-up, like every other member', async () => {
   const { alice, bob, carol, dave } = { alice: people.Alice.client, bob: people.Bob.client, carol: people.Carol.client, dave: people.Dave.client };
@@ -56,7 +30,7 @@ test('a newcomer refuses a non-owner\'s commit that lands before the adder\'s fo
 
   // Alice adds Dave; her answer is lost, so her client sends neither the meta record nor the update
   // that used to tell newcomers the owners. The add itself is in the log, with its Welcome.
-  proxy.set((ex) => {
+  env.proxy.set((ex) => {
     const added = (ex.request as { added?: string[] } | undefined)?.added ?? [];
     if (ex.method === 'POST' && ex.path === `/v1/groups/${g}/commits` && added.includes(ids.dave.deviceId)) {
       return { status: 500, body: { error: { code: 'internal', message: 'connection lost' } } };
@@ -64,7 +38,7 @@ test('a newcomer refuses a non-owner\'s commit that lands before the adder\'s fo
     return undefined;
   });
   await alice.addMembers(g, ['Dave']).catch(() => undefined);
-  proxy.set(undefined);
+  env.proxy.set(undefined);
 
   // Bob, no owner, runs a client that believes he is one: right after the add he brings in Erin
   // and names himself owner.

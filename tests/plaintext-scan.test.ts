@@ -1,27 +1,16 @@
 /** What the relay holds and what it tells outsiders: after a realistic exchange, neither the relay's
  * whole data directory (database, WAL, every file) nor any HTTP response to a non-member contains
  * a byte of the plaintext sent in a secret group. */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { AgoraClient } from '@agora/client-sdk';
 import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { startWorld, PASSPHRASE, tempDir, type World } from './helpers.js';
+import { filesUnder, startWorld, PASSPHRASE, tempDir, type World } from './helpers.js';
 
 const MARKERS = ['Geheimsache Kanalsanierung 4711', 'Personalakte Mustermann vertraulich', 'Zugangscode Tor 3: 8842'];
 
 function forms(text: string): Buffer[] {
   const b = Buffer.from(text, 'utf8');
   return [b, Buffer.from(text, 'utf16le'), Buffer.from(b.toString('base64')), Buffer.from(b.toString('base64url')), Buffer.from(b.toString('hex'))];
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
 }
 
 let world: World;

@@ -5,30 +5,25 @@ import { AgoraClient, RelayHttp } from '@agora/client-sdk';
 import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
 import { fromB64u, newId, type LogEntry } from '@agora/protocol';
 import { openRecord, sealRecord } from '../client-sdk/src/crypto/records.js';
-import { groupInfo, processCommit, type DeviceLookup } from '../client-sdk/src/mls/group.js';
+import { processCommit, type DeviceLookup } from '../client-sdk/src/mls/group.js';
 import type { ProfileState } from '../client-sdk/src/core/state.js';
 import { openSqliteStore } from '../server/src/store/sqlite.js';
-import { runCli, profileState, startWorld, PASSPHRASE, type World, invitePerson, type Person } from './helpers.js';
-import { startEvilRelay, type EvilRelay } from './kt/evil-relay.js';
+import { runCli, profileState, treeUsers, PASSPHRASE, type Person } from './helpers.js';
+import { castOf, evilRelayWorld } from './kt/evil-world.js';
 
-let world: World;
-let admin: AgoraClient;
-let proxy: EvilRelay;
-const people: Record<string, Person> = {};
-
-async function person(name: string, opts: { viaProxy?: boolean } = {}): Promise<Person> {
-  return (people[name] = await invitePerson(world, admin, name, opts.viaProxy ? proxy.url : undefined));
-}
+const env = evilRelayWorld();
+const people = castOf(env, ['Bob', 'Carol', 'Dave', 'Erin', 'Vic']);
 
 const profileOf = (p: Person) => nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE });
 const stateOf = (p: Person): Promise<ProfileState> => profileState(p.dir);
+const treeOf = (p: Person, groupId: string): Promise<string[]> => treeUsers(p.dir, groupId);
 
 async function texts(c: AgoraClient, group: string): Promise<string[]> {
   return (await c.read(group)).messages.map((m) => `${m.senderName}: ${m.text}`);
 }
 
 async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openSqliteStore>>) => Promise<T>): Promise<T> {
-  const store = await openSqliteStore(world.dataDir);
+  const store = await openSqliteStore(env.world.dataDir);
   try {
     return await fn(store);
   } finally {
@@ -60,25 +55,6 @@ async function inject(groupId: string, rec: { sender: string; payload: string },
   await withStore((s) => s.appendRecord({ groupId, epoch, sender: rec.sender, at: Date.now(), payload: rec.payload }));
 }
 
-async function treeOf(p: Person, groupId: string): Promise<string[]> {
-  const mls = (await stateOf(p)).groups[groupId].mls!;
-  return [...new Set(groupInfo(fromB64u(mls)).members.map((m) => m.userId))].sort();
-}
-
-beforeAll(async () => {
-  world = await startWorld();
-  admin = (await world.register(world.adminInvite, 'Admin')).client;
-  proxy = await startEvilRelay(world.url);
-  await person('Alice', { viaProxy: true });
-  for (const n of ['Bob', 'Carol', 'Dave', 'Erin']) await person(n);
-  await person('Vic');
-}, 120_000);
-afterEach(() => proxy.set(undefined));
-afterAll(async () => {
-  await proxy.close();
-  await world.close();
-});
-
 describe('records carry the epoch in force', () => {
   let g: string;
 
@@ -90,7 +66,7 @@ describe('records carry the epoch in force', () => {
     const current = await relayEpoch(g);
     expect(current).toBeGreaterThan(0);
     const token = (await stateOf(people.Bob)).token!.value;
-    const http = new RelayHttp(world.url, nodeFetch, async () => token);
+    const http = new RelayHttp(env.world.url, nodeFetch, async () => token);
     // The relay judges the declared epoch only (it cannot open the ciphertext).
     const stale = await craftRecord(people.Bob, g, current, 'old');
     await expect(http.appendRecord(g, { epoch: current - 1, ciphertext: stale.payload })).rejects.toMatchObject({
@@ -105,7 +81,7 @@ describe('records carry the epoch in force', () => {
     await alice.sync();
     const before = await relayEpoch(g);
     let armed = true;
-    proxy.set(async (ex) => {
+    env.proxy.set(async (ex) => {
       // Alice's catch-up (the sync answer: she is up to date, so it shows the group's head unmoved
       // and she reads no log) is answered only after Bob committed.
       if (armed && ex.method === 'GET' && ex.path.startsWith('/v1/sync')) {
@@ -114,12 +90,12 @@ describe('records carry the epoch in force', () => {
       }
       return undefined;
     });
-    const start = proxy.seen.length;
+    const start = env.proxy.seen.length;
     await alice.send(g, 'sent across a commit');
-    const posts = proxy.seen.slice(start).filter((ex) => ex.method === 'POST' && ex.path === `/v1/groups/${g}/records`);
+    const posts = env.proxy.seen.slice(start).filter((ex) => ex.method === 'POST' && ex.path === `/v1/groups/${g}/records`);
     expect(posts.map((p) => p.status)).toEqual([409, 201]);
     // The refusal brought the commit she lacked: she applied it without reading the log.
-    expect(proxy.seen.slice(start).filter((ex) => ex.path.startsWith(`/v1/groups/${g}/log`))).toEqual([]);
+    expect(env.proxy.seen.slice(start).filter((ex) => ex.path.startsWith(`/v1/groups/${g}/log`))).toEqual([]);
     expect(await relayEpoch(g)).toBe(before + 1);
     const read = await bob.read(g);
     expect(read.messages.map((m) => m.text)).toContain('sent across a commit');

@@ -1,48 +1,34 @@
 /** Every attack of the key-transparency threat model, run against a real relay behind a proxy that
  * misbehaves on command (tests/kt/evil-relay.ts). Each shows the attack detected, an alarm kept, and
  * no message encrypted to a wrong key. */
-import { rm } from 'node:fs/promises';
 import { AgoraClient, type AgoraError } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import { nodeFetch } from '@agora/client-sdk/node';
 import { fromB64u, toB64u, type DirectoryResponse, type KtUserResponse } from '@agora/protocol';
 import { PolicySchema, type Policy, cosign, decodeEntry, formatSignatureLine, parseNote } from '@agora/protocol/kt';
-import { KtHttp, readerKtHttp, readerTokens } from '../../client-sdk/src/transport/kt-http.js';
-import { RelayHttp } from '../../client-sdk/src/transport/http.js';
+import { readerKtHttp } from '../../client-sdk/src/transport/kt-http.js';
 import { newWitnessKey, witnessStep, witnessVkey, type WitnessKey, type WitnessState } from '../../protocol/src/kt/witness.js';
 import { nodeProfile } from '../../client-sdk/src/node/index.js';
-import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
-import { startEvilRelay, substituteDeviceKeys, type EvilRelay } from './evil-relay.js';
+import { PASSPHRASE, type Person } from '../helpers.js';
+import { startEvilRelay, substituteDeviceKeys } from './evil-relay.js';
+import { evilRelayWorld } from './evil-world.js';
 import { ForkedLog, checkpointOf, insertCosignatures, logKeySeed, showForkedLog, signCheckpoint } from './forge.js';
-import { auditorPolicyEntry } from '../../protocol/src/kt/auditor-key.js';
 import { generateDeviceKeys } from '../../protocol/src/crypto/device-keys.js';
 
-let world: World;
-let admin: AgoraClient;
-let proxy: EvilRelay;
-const dirs: string[] = [];
-/** The tests read the true log as the security officer's audit does: with an auditor key named in
- * the published policy (the log is not public). */
-const auditorSeed = new Uint8Array(32).fill(5);
-let auditorKt: KtHttp;
-let auditorToken: () => Promise<string>;
-const kt = () => auditorKt;
 /** Witnesses the published policy names (clients' own policies choose among them). */
 const w1 = newWitnessKey('officer-laptop');
 const w2 = newWitnessKey('it-archive');
-
-interface Person { client: AgoraClient; dir: string }
-
-async function join(name: string, opts: { via?: string; policy?: Policy; now?: () => number } = {}): Promise<Person> {
-  const dir = await tempDir('kt-attack');
-  dirs.push(dir);
-  const { code } = await admin.createInvite({ name, newPerson: true });
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0, now: opts.now }), {
-    server: opts.via ?? proxy.url,
-    invite: code,
-    policy: opts.policy,
-  });
-  return { client, dir };
-}
+/** The tests read the true log as the security officer's audit does: with an auditor key named in
+ * the published policy (the log is not public). */
+const env = evilRelayWorld({
+  auditor: {
+    signSeed: new Uint8Array(32).fill(5),
+    encSecret: new Uint8Array(32).fill(6),
+    witnesses: [{ name: w1.name, vkey: witnessVkey(w1) }, { name: w2.name, vkey: witnessVkey(w2) }],
+    quorum: 1,
+  },
+});
+const { join, upstream } = env;
+const kt = () => env.auditorKt;
 
 async function stateOf(p: Person) {
   return nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load();
@@ -52,33 +38,6 @@ async function alarmKinds(c: AgoraClient): Promise<string[]> {
   return (await c.alarms()).map((a) => a.kind);
 }
 
-/** The upstream answer for a path (the relay's true answer). */
-async function upstream<T>(path: string): Promise<T> {
-  return (await (await fetch(world.url + path, { headers: { authorization: `Bearer ${await auditorToken()}` } })).json()) as T;
-}
-
-beforeAll(async () => {
-  world = await startWorld();
-  admin = (await world.register(world.adminInvite, 'Admin')).client;
-  const p = await new KtHttp(new RelayHttp(world.url, nodeFetch)).policy();
-  await admin.publishPolicy(PolicySchema.parse({
-    log: { origin: p.origin, vkey: p.vkey },
-    witnesses: [{ name: w1.name, vkey: witnessVkey(w1) }, { name: w2.name, vkey: witnessVkey(w2) }],
-    auditors: [auditorPolicyEntry({ format: 'agora-auditor-key-v1', name: 'Security officer', signSeed: toB64u(auditorSeed), encSecret: toB64u(new Uint8Array(32).fill(6)) })],
-    quorum: 1,
-    maxCheckpointAgeSeconds: 3600,
-  }));
-  auditorKt = readerKtHttp(world.url, nodeFetch, 'auditor', auditorSeed);
-  auditorToken = readerTokens(world.url, nodeFetch, 'auditor', auditorSeed);
-  proxy = await startEvilRelay(world.url);
-});
-afterEach(() => proxy.set(undefined));
-afterAll(async () => {
-  await proxy.close();
-  await world.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
 test('key substitution: a relay-served key that the log does not prove is never used', async () => {
   const alice = await join('Alice S');
   const bob = await join('Bob S');
@@ -87,14 +46,14 @@ test('key substitution: a relay-served key that the log does not prove is never 
   const bobState = await stateOf(bob);
   const mal = await stateOf(mallory);
   // Mallory's key, dressed up as Bob's device, in the directory and in the KeyPackage directory.
-  await substituteDeviceKeys(proxy, bobState, mal);
+  await substituteDeviceKeys(env.proxy, bobState, mal);
   await expect(alice.client.addMembers(g.id, ['Bob S'])).rejects.toMatchObject({ code: 'forbidden', message: /KeyPackage served for device .* is not that device's/ });
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   expect(await alarmKinds(alice.client)).toEqual(expect.arrayContaining(['key_substitution', 'claim_mismatch']));
   // The alarm names Bob by his log id and name, so an app can point at him without parsing words.
   const substitution = (await alice.client.alarms()).find((a) => a.kind === 'key_substitution');
   expect(substitution?.subject).toEqual({ userId: bobState.userId, name: 'Bob S' });
-  expect(proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
+  expect(env.proxy.seen.filter((e) => e.method === 'POST' && e.path.includes(`/groups/${g.id}/commits`))).toHaveLength(0);
   expect((await alice.client.groupMembers(g.id)).map((m) => m.name)).toEqual(['Alice S']);
 
   // With the true keys, Bob is added as usual.
@@ -111,10 +70,10 @@ test("key substitution with no proof, or with another leaf's proof, fails closed
   const erinId = (await stateOf(erin)).userId;
   const g = await carol.client.createGroup({ name: 'proofs', kind: 'secret' });
   // No proof at all for Dave.
-  proxy.set((ex) => (ex.path.startsWith(`/v1/kt/users/${daveId}`) ? { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } } : undefined));
+  env.proxy.set((ex) => (ex.path.startsWith(`/v1/kt/users/${daveId}`) ? { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } } : undefined));
   await expect(carol.client.addMembers(g.id, ['Dave S'])).rejects.toMatchObject({ code: 'forbidden' });
   // Erin's entries and proofs served as Dave's.
-  proxy.set(async (ex) => {
+  env.proxy.set(async (ex) => {
     if (!ex.path.startsWith(`/v1/kt/users/${daveId}`)) return undefined;
     return { body: await upstream<KtUserResponse>(ex.path.replace(daveId, erinId)) };
   });
@@ -130,31 +89,29 @@ test('an unauthorised device for a person: caught by their own monitoring and by
   const frankId = (await stateOf(frank)).userId;
   // (a) A device the relay merely lists, with no log entry: refused, and Frank is alarmed.
   const ghost = await generateDeviceKeys();
-  proxy.set((ex) => {
+  env.proxy.set((ex) => {
     if (!ex.path.startsWith('/v1/directory')) return undefined;
     const body = structuredClone(ex.body) as DirectoryResponse;
     body.devices.push({ id: 'd_GhostGhostGhostGhostGh', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now() - 3_600_000, enrolledBy: 'device-invite' });
     return { body };
   });
   await frank.client.sync();
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   expect(await alarmKinds(frank.client)).toContain('unknown_device');
   // A listed device dated in the future is not "too young for the log yet": it is an alarm at once.
   await frank.client.alarms({ clear: true });
-  proxy.set((ex) => {
+  env.proxy.set((ex) => {
     if (!ex.path.startsWith('/v1/directory')) return undefined;
     const body = structuredClone(ex.body) as DirectoryResponse;
     body.devices.push({ id: 'd_FutureFutureFutureFutu', userId: frankId, signPub: toB64u(ghost.signPub), encPub: toB64u(ghost.encPub), status: 'active', createdAt: Date.now() + 10 * 365 * 86_400_000, enrolledBy: 'device-invite' });
     return { body };
   });
   await frank.client.sync();
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   expect(await alarmKinds(frank.client)).toContain('unknown_device');
   // (b) An administrator (an insider) puts a device on Frank's account with their own invite.
-  const { code } = await admin.createInvite({ name: 'Frank S' });
-  const intruderDir = await tempDir('kt-intruder');
-  dirs.push(intruderDir);
-  await AgoraClient.register(nodeDeps({ profileDir: intruderDir, passphrase: PASSPHRASE }), { server: world.url, invite: code });
+  const { code } = await env.admin.createInvite({ name: 'Frank S' });
+  await env.world.register(code);
   await frank.client.sync();
   const alarms = await frank.client.alarms();
   expect(alarms.find((a) => a.kind === 'device_added_by_admin')?.message).toMatch(/approved by Admin/);
@@ -175,21 +132,21 @@ test('rollback to a smaller log and rewritten history are refused, with evidence
   await join('Hugo S'); // the log grows
   await gina.client.sync();
   // Rollback: the relay shows Gina an older checkpoint.
-  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: old, size: checkpointOf(old).size, cosigners: [] } } : undefined));
+  env.proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: old, size: checkpointOf(old).size, cosigners: [] } } : undefined));
   await expect(gina.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
   const rollback = (await gina.client.alarms()).find((a) => a.kind === 'rollback');
   expect(rollback?.evidence).toHaveLength(2);
   // Rewritten history: the same size, another root, signed with the log's own key.
-  const seed = logKeySeed(world.dataDir);
+  const seed = logKeySeed(env.world.dataDir);
   const real = await kt().checkpoint();
   const cp = checkpointOf(real.checkpoint);
   const entries = await kt().allEntries(cp.size);
   const rewritten = new ForkedLog(entries.slice(0, -1), [entries[0]]);
   const forgedNote = signCheckpoint(cp.origin, rewritten.size, rewritten.root(), seed);
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   await gina.client.alarms({ clear: true });
   await gina.client.sync().catch(() => undefined); // honest again (its stored checkpoint is still the newest)
-  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: forgedNote, size: rewritten.size, cosigners: [] } } : undefined));
+  env.proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: forgedNote, size: rewritten.size, cosigners: [] } } : undefined));
   await expect(gina.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
   const fork = (await gina.client.alarms()).find((a) => a.kind === 'fork');
   expect(fork?.evidence).toHaveLength(2);
@@ -200,9 +157,9 @@ test('a hidden revocation (stale key served) is caught by the snapshot', async (
   const ivan = await join('Ivan S');
   const judy = await join('Judy S');
   const ivanId = (await stateOf(ivan)).userId;
-  await admin.deactivate('Ivan S');
+  await env.admin.deactivate('Ivan S');
   // The relay hides Ivan's revocation and deactivation: his old keys would look current.
-  proxy.set(async (ex) => {
+  env.proxy.set(async (ex) => {
     if (!ex.path.startsWith(`/v1/kt/users/${ivanId}`)) return undefined;
     const body = structuredClone(ex.body) as KtUserResponse;
     body.entries = body.entries.filter((e) => {
@@ -214,7 +171,7 @@ test('a hidden revocation (stale key served) is caught by the snapshot', async (
   await expect(judy.client.verifyUser('Ivan S')).rejects.toMatchObject({ code: 'forbidden' });
   expect((await judy.client.alarms()).some((a) => /hidden|snapshot/.test(a.message))).toBe(true);
   // ...or serves an older snapshot that still lists his keys.
-  proxy.set(async (ex) => {
+  env.proxy.set(async (ex) => {
     if (!ex.path.startsWith(`/v1/kt/users/${ivanId}`)) return undefined;
     const body = structuredClone(ex.body) as KtUserResponse;
     const size = body.size;
@@ -224,7 +181,7 @@ test('a hidden revocation (stale key served) is caught by the snapshot', async (
     return { body };
   });
   await expect(judy.client.verifyUser('Ivan S')).rejects.toMatchObject({ code: 'forbidden' });
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   const v = await judy.client.verifyUser('Ivan S');
   expect(v.status).toBe('deactivated');
   expect(v.devices.every((d) => !d.active)).toBe(true);
@@ -235,20 +192,20 @@ test('forged and wrong-origin checkpoints are refused; a revoked key replayed is
   const real = checkpointOf((await kt().checkpoint()).checkpoint);
   const stranger = (await generateDeviceKeys()).signSeed;
   const forged = signCheckpoint(real.origin, real.size + 5, real.root, stranger);
-  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: forged, size: real.size + 5, cosigners: [] } } : undefined));
+  env.proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: forged, size: real.size + 5, cosigners: [] } } : undefined));
   await expect(kim.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
   expect((await kim.client.alarms({ clear: true })).map((a) => a.kind)).toEqual(['forged_checkpoint']);
-  const wrongOrigin = signCheckpoint('agora/o_AAAAAAAAAAAAAAAAAAAAAA', real.size, real.root, logKeySeed(world.dataDir));
-  proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: wrongOrigin, size: real.size, cosigners: [] } } : undefined));
+  const wrongOrigin = signCheckpoint('agora/o_AAAAAAAAAAAAAAAAAAAAAA', real.size, real.root, logKeySeed(env.world.dataDir));
+  env.proxy.set((ex) => (ex.path.startsWith('/v1/kt/checkpoint') ? { body: { checkpoint: wrongOrigin, size: real.size, cosigners: [] } } : undefined));
   await expect(kim.client.sync()).rejects.toMatchObject({ code: 'forbidden' });
   expect((await kim.client.alarms()).map((a) => a.kind)).toEqual(['forged_checkpoint']);
 
   // A revoked key replayed: the relay lists a deactivated person's device as active and pending.
-  proxy.set(undefined);
+  env.proxy.set(undefined);
   const leo = await join('Leo S');
   const leoState = await stateOf(leo);
-  await admin.deactivate('Leo S');
-  proxy.set((ex) => {
+  await env.admin.deactivate('Leo S');
+  env.proxy.set((ex) => {
     if (ex.path.startsWith('/v1/directory')) {
       const body = structuredClone(ex.body) as DirectoryResponse;
       for (const u of body.users) if (u.id === leoState.userId) u.status = 'active';
@@ -258,22 +215,22 @@ test('forged and wrong-origin checkpoints are refused; a revoked key replayed is
     if (ex.path.startsWith('/v1/orgkeys/pending')) return { body: { pending: [{ deviceId: leoState.deviceId, missing: [1, 2] }] } };
     return undefined;
   });
-  proxy.seen.length = 0;
+  env.proxy.seen.length = 0;
   await kim.client.sync().catch(() => undefined);
-  await admin.sync();
-  expect(proxy.seen.filter((e) => e.path.startsWith('/v1/orgkeys/pending')).length).toBeGreaterThan(0);
-  const uploads = proxy.seen.filter((e) => e.method === 'POST' && e.path.startsWith('/v1/orgkeys/envelopes'));
+  await env.admin.sync();
+  expect(env.proxy.seen.filter((e) => e.path.startsWith('/v1/orgkeys/pending')).length).toBeGreaterThan(0);
+  const uploads = env.proxy.seen.filter((e) => e.method === 'POST' && e.path.startsWith('/v1/orgkeys/envelopes'));
   for (const u of uploads) expect(JSON.stringify(u.request)).not.toContain(leoState.deviceId);
 });
 
 test('the log being unavailable fails closed, visibly, and nothing is sent', async () => {
   const mia = await join('Mia S');
   const g = await mia.client.createGroup({ name: 'offline-log', kind: 'secret' });
-  proxy.set((ex) => (ex.path.startsWith('/v1/kt/') ? { status: 503, body: { error: { code: 'internal', message: 'down' } } } : undefined));
-  proxy.seen.length = 0;
+  env.proxy.set((ex) => (ex.path.startsWith('/v1/kt/') ? { status: 503, body: { error: { code: 'internal', message: 'down' } } } : undefined));
+  env.proxy.seen.length = 0;
   const err = (await mia.client.send(g.id, 'should not leave').catch((e: unknown) => e)) as AgoraError;
   expect(err.message).toMatch(/key-transparency log is unavailable/);
-  expect(proxy.seen.some((e) => e.method === 'POST' && e.path.includes('/records'))).toBe(false);
+  expect(env.proxy.seen.some((e) => e.method === 'POST' && e.path.includes('/records'))).toBe(false);
 });
 
 describe('witnesses', () => {
@@ -285,7 +242,7 @@ describe('witnesses', () => {
     const next = checkpointOf(checkpoint);
     const proof = previous && previous.size > 0 && next.size > previous.size ? (await kt().consistency(previous.size, next.size)).proof.map(fromB64u) : [];
     const step = witnessStep({ key, previous, logVkey: (await kt().policy()).vkey, noteText: checkpoint, consistencyProof: proof, nowMs: Date.now() });
-    await readerKtHttp(world.url, nodeFetch, 'witness', fromB64u(key.seed)).cosign({ checkpoint, cosignature: step.cosignature, vkey: witnessVkey(key) });
+    await readerKtHttp(env.world.url, nodeFetch, 'witness', fromB64u(key.seed)).cosign({ checkpoint, cosignature: step.cosignature, vkey: witnessVkey(key) });
     states.set(key.name, step.state);
   }
 
@@ -307,7 +264,7 @@ describe('witnesses', () => {
     await otto.setPolicy(await policy(2));
     await expect(otto.sync()).rejects.toBeTruthy(); // only one witness has cosigned anything
     // The relay repeats w1's line, and once more under w2's name: still one witness.
-    proxy.set(async (ex) => {
+    env.proxy.set(async (ex) => {
       if (!ex.path.startsWith('/v1/kt/checkpoint')) return undefined;
       const body = await upstream<{ checkpoint: string; size: number; cosigners: string[] }>('/v1/kt/checkpoint?cosigners=1');
       const line = body.checkpoint.split('\n').find((l) => l.startsWith(`— ${w1.name} `))!;
@@ -315,7 +272,7 @@ describe('witnesses', () => {
       return { body };
     });
     await expect(otto.sync()).rejects.toMatchObject({ code: 'forbidden' });
-    proxy.set(undefined);
+    env.proxy.set(undefined);
     await cosignNow(w1);
     await cosignNow(w2);
     await otto.sync(); // two distinct witnesses: accepted
@@ -336,19 +293,19 @@ describe('witnesses', () => {
     const junk = ['officer-laptop', 'junk-1', 'junk-2'].map((n) => newWitnessKey(n));
     const body = parseNote((await kt().checkpoint()).checkpoint).text;
     const lines = junk.map((k) => formatSignatureLine(cosign(body, k.name, fromB64u(k.seed), Math.floor(Date.now() / 1000))));
-    const w1Http = readerKtHttp(world.url, nodeFetch, 'witness', fromB64u(w1.seed));
+    const w1Http = readerKtHttp(env.world.url, nodeFetch, 'witness', fromB64u(w1.seed));
     for (const [i, k] of junk.entries()) {
-      await expect(readerKtHttp(world.url, nodeFetch, 'witness', fromB64u(k.seed)).cosign({ checkpoint: body, cosignature: lines[i], vkey: witnessVkey(k) }))
+      await expect(readerKtHttp(env.world.url, nodeFetch, 'witness', fromB64u(k.seed)).cosign({ checkpoint: body, cosignature: lines[i], vkey: witnessVkey(k) }))
         .rejects.toMatchObject({ details: { status: 403 } });
       await expect(w1Http.cosign({ checkpoint: body, cosignature: lines[i], vkey: witnessVkey(k) })).rejects.toMatchObject({ details: { status: 403 } });
     }
-    const anonymous = await fetch(`${world.url}/v1/kt/cosignatures`, {
+    const anonymous = await fetch(`${env.world.url}/v1/kt/cosignatures`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checkpoint: body, cosignature: lines[1], vkey: witnessVkey(junk[1]) }),
     });
     expect(anonymous.status).toBe(401);
     // The operator writes them into the database anyway: the count-only query now points at a
     // checkpoint no witness of the policy signed...
-    insertCosignatures(world.dataDir, junk.map((k, i) => ({ size: newest.size, vkey: witnessVkey(k), name: k.name, line: lines[i], timestamp: Math.floor(Date.now() / 1000) })));
+    insertCosignatures(env.world.dataDir, junk.map((k, i) => ({ size: newest.size, vkey: witnessVkey(k), name: k.name, line: lines[i], timestamp: Math.floor(Date.now() / 1000) })));
     expect(checkpointOf((await kt().checkpoint({ witnesses: junk.map(witnessVkey), quorum: 3 })).checkpoint).size).toBe(newest.size);
     // ...and yet every device, asking for its own witnesses by key, syncs.
     const results = await Promise.allSettled(devices.map((d) => d.sync()));
@@ -368,14 +325,14 @@ describe('witnesses', () => {
 
   test('split view: caught by the witness and by the checkpoints members carry in their messages', async () => {
     const honest = await join('Quinn S');
-    const victimProxy = await startEvilRelay(world.url);
+    const victimProxy = await startEvilRelay(env.world.url);
     try {
       const victim = await join('Rita S', { via: victimProxy.url });
       const g = await honest.client.createGroup({ name: 'split', kind: 'secret' });
       await honest.client.addMembers(g.id, ['Rita S']);
       await victim.client.sync();
       // The relay forks the log for Rita: the real entries plus one more that nobody else sees.
-      const forkNote = await showForkedLog(victimProxy, { kt: kt(), dataDir: world.dataDir, upstream });
+      const forkNote = await showForkedLog(victimProxy, { kt: kt(), dataDir: env.world.dataDir, upstream });
       await victim.client.send(g.id, 'from the forked view');
       await join('Sam S'); // the real log grows past the fork
       await honest.client.send(g.id, 'from the real view');
@@ -401,8 +358,8 @@ test('one key bound to two people is refused by clients and reported by the audi
   const keys = deviceKeys();
   // Two people enrol the same device keys (a shared or cloned device, or a relay that tried).
   for (const name of ['Twin One', 'Twin Two']) {
-    const { code } = await admin.createInvite({ name, newPerson: true });
-    const res = await call(world.url, 'POST', '/v1/register', await registration(world.url, code, keys));
+    const { code } = await env.admin.createInvite({ name, newPerson: true });
+    const res = await call(env.world.url, 'POST', '/v1/register', await registration(env.world.url, code, keys));
     expect(res.status).toBe(201);
   }
   const tess = await join('Tess S');

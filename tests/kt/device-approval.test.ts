@@ -1,44 +1,24 @@
 /** A device an administrator's invite puts on somebody's account does not join that person's secret
  * groups until one of the person's own devices approves it (a DEVICE_APPROVED entry in the
  * key-transparency log); members' clients, the person's own included, hold it back until then. */
-import { rm } from 'node:fs/promises';
-import { AgoraClient, type AgoraError } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import type { AgoraClient, AgoraError } from '@agora/client-sdk';
 import { decodeEntry, deviceApprovalMessage } from '@agora/protocol/kt';
 import { fromB64u, toB64u } from '@agora/protocol';
-import { RelayHttp } from '../../client-sdk/src/transport/http.js';
+import type { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
 import { nodeProfile } from '../../client-sdk/src/node/index.js';
 import { sign } from '../../protocol/src/crypto/device-keys.js';
-import { authChallengeMessage } from '../../protocol/src/signing.js';
 import { groupInfo } from '../../client-sdk/src/mls/group.js';
-import { startWorld, tempDir, PASSPHRASE, type World } from '../helpers.js';
+import { rawRelayAs, registerPerson, startWorld, PASSPHRASE, type Person, type World } from '../helpers.js';
 
 let world: World;
 let admin: AgoraClient;
-const dirs: string[] = [];
 
-interface Person { client: AgoraClient; dir: string }
-
-async function register(invite: string): Promise<Person> {
-  const dir = await tempDir('approval');
-  dirs.push(dir);
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: world.url, invite });
-  return { client, dir };
-}
+const register = (invite: string): Promise<Person> => registerPerson(world, invite);
 
 const keysOf = async (p: Person) => (await nodeProfile({ profileDir: p.dir, passphrase: PASSPHRASE }).load()).keys;
 
-/** The relay's API as the device of `p` (signed in with its own key), without its client's checks. */
-async function rawAs(p: Person): Promise<RelayHttp> {
-  const keys = await keysOf(p);
-  const deviceId = p.client.me.deviceId;
-  const open = new RelayHttp(world.url, nodeFetch);
-  const { challenge } = await open.challenge(deviceId);
-  const signature = toB64u(await sign(fromB64u(keys.signSeed), authChallengeMessage({ deviceId, challenge })));
-  const { token } = await open.token_({ deviceId, challenge, signature });
-  return new RelayHttp(world.url, nodeFetch, async () => token);
-}
+const rawAs = (p: Person): Promise<RelayHttp> => rawRelayAs(world.url, p.dir);
 
 /** `by`'s signature approving `device`, over the keys the log shows for it. */
 async function approval(by: Person, device: Person): Promise<string> {
@@ -59,7 +39,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await world.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 test("an administrator's device for Anna joins her secret groups only after Anna approves it", async () => {

@@ -3,14 +3,11 @@
  * it, the relay drops exactly that envelope (and bars its sealer from the place), and an honest
  * colleague's device seals the generation again. The poisoner here is a colleague's real, active
  * device that seals a key of its own choosing under a real generation number. */
-import { nodeFetch } from '@agora/client-sdk/node';
 import { fromB64u, toB64u, utf8, type OrgKeysResponse } from '@agora/protocol';
-import { authChallengeMessage } from '../../protocol/src/signing.js';
-import { sign } from '../../protocol/src/crypto/device-keys.js';
 import { newOrgKey, sealOrgKey, sealToDevice } from '../../client-sdk/src/crypto/orgkeys.js';
-import { RelayHttp } from '../../client-sdk/src/transport/http.js';
+import type { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';
-import { profileState, startWorld, type World, invitePerson, registerPerson, type Person } from '../helpers.js';
+import { deviceToken, profileState, rawRelayAs, startWorld, type World, invitePerson, registerPerson, type Person } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
 let world: World;
@@ -19,23 +16,11 @@ let admin: Person;
 let news: string;
 
 const stateOf = profileState;
-const register = (invite: string, name?: string): Promise<Person> => registerPerson(world, invite, name, proxy.url);
-const join = (name: string): Promise<Person> => invitePerson(world, admin.client, name, proxy.url);
+const register = (invite: string, name?: string): Promise<Person> => registerPerson(world, invite, name, { via: proxy.url });
+const join = (name: string): Promise<Person> => invitePerson(world, admin.client, name, { via: proxy.url });
 
-/** A device token, taken the way the device's own client would: for the relay's API without that
- * client (a colleague's device that misbehaves). */
-async function tokenOf(p: Person): Promise<string> {
-  const s = await stateOf(p.dir);
-  const open = new RelayHttp(world.url, nodeFetch);
-  const { challenge } = await open.challenge(s.deviceId);
-  const signature = toB64u(await sign(fromB64u(s.keys.signSeed), authChallengeMessage({ deviceId: s.deviceId, challenge })));
-  return (await open.token_({ deviceId: s.deviceId, challenge, signature })).token;
-}
-
-async function rawHttp(p: Person): Promise<RelayHttp> {
-  const token = await tokenOf(p);
-  return new RelayHttp(world.url, nodeFetch, async () => token);
-}
+const tokenOf = (p: Person): Promise<string> => deviceToken(world.url, p.dir);
+const rawHttp = (p: Person): Promise<RelayHttp> => rawRelayAs(world.url, p.dir);
 
 async function inStore<T>(fn: (store: Awaited<ReturnType<typeof openSqliteStore>>) => Promise<T>): Promise<T> {
   const store = await openSqliteStore(world.dataDir);

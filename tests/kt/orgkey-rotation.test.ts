@@ -5,15 +5,13 @@
  * deactivation. The measure throughout: which public records a person who left can open with every
  * organisation key their device ever held. */
 import { AgoraClient } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
+import { nodeDeps } from '@agora/client-sdk/node';
 import { fromB64u, toB64u, type OrgKeysResponse } from '@agora/protocol';
-import { authChallengeMessage } from '../../protocol/src/signing.js';
-import { sign } from '../../protocol/src/crypto/device-keys.js';
 import { derivePublicGroupKey, newOrgKey, sealOrgKey } from '../../client-sdk/src/crypto/orgkeys.js';
 import { openRecord } from '../../client-sdk/src/crypto/records.js';
-import { RelayHttp } from '../../client-sdk/src/transport/http.js';
+import type { RelayHttp } from '../../client-sdk/src/transport/http.js';
 import { openSqliteStore } from '../../server/src/store/sqlite.js';
-import { profileState, startWorld, tempDir, PASSPHRASE, type World, invitePerson, registerPerson, type Person } from '../helpers.js';
+import { profileState, rawRelayAs, startWorld, tempDir, PASSPHRASE, type World, invitePerson, registerPerson, type Person } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
 
 let world: World;
@@ -22,8 +20,8 @@ let admin: Person;
 let news: string;
 
 const stateOf = profileState;
-const register = (invite: string, name?: string): Promise<Person> => registerPerson(world, invite, name, proxy.url);
-const join = (name: string): Promise<Person> => invitePerson(world, admin.client, name, proxy.url);
+const register = (invite: string, name?: string): Promise<Person> => registerPerson(world, invite, name, { via: proxy.url });
+const join = (name: string): Promise<Person> => invitePerson(world, admin.client, name, { via: proxy.url });
 
 /** The texts of the public group's records that the leaver can open with any organisation key her
  * device ever held (read straight from the relay's database, as a relay operator would serve them). */
@@ -49,14 +47,7 @@ async function readableBy(leaver: Person): Promise<string[]> {
 
 /** The relay's own API with a device's token, bypassing that device's client: an administrator's
  * device that deactivates someone and then goes away before it rotates anything. */
-async function rawHttp(p: Person): Promise<RelayHttp> {
-  const s = await stateOf(p.dir);
-  const open = new RelayHttp(world.url, nodeFetch);
-  const { challenge } = await open.challenge(s.deviceId);
-  const signature = toB64u(await sign(fromB64u(s.keys.signSeed), authChallengeMessage({ deviceId: s.deviceId, challenge })));
-  const { token } = await open.token_({ deviceId: s.deviceId, challenge, signature });
-  return new RelayHttp(world.url, nodeFetch, async () => token);
-}
+const rawHttp = (p: Person): Promise<RelayHttp> => rawRelayAs(world.url, p.dir);
 
 const isOrgKeys = (path: string, method: string) => method === 'GET' && (path === '/v1/orgkeys' || path.startsWith('/v1/orgkeys?'));
 const hideFlag = (ex: { path: string; method: string; body: unknown }) =>

@@ -3,44 +3,16 @@
  * A listening device is current (push channel open, a checkpoint verified since it opened, within
  * the window) and sends under the keys it verified then; these tests show what that costs and
  * where it ends. Run against a real relay behind a proxy that misbehaves on command. */
-import { rm } from 'node:fs/promises';
-import { AgoraClient, type AgoraError } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch } from '@agora/client-sdk/node';
-import { toB64u } from '@agora/protocol';
-import { PolicySchema } from '@agora/protocol/kt';
-import { KtHttp, readerKtHttp, readerTokens } from '../../client-sdk/src/transport/kt-http.js';
-import { RelayHttp } from '../../client-sdk/src/transport/http.js';
-import { auditorPolicyEntry } from '../../protocol/src/kt/auditor-key.js';
+import type { AgoraClient, AgoraError } from '@agora/client-sdk';
 import { CURRENT_WINDOW_MS } from '../../client-sdk/src/engine/machine.js';
-import { startWorld, tempDir, PASSPHRASE, wsFactory, type World } from '../helpers.js';
+import type { Person } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
+import { evilRelayWorld } from './evil-world.js';
 import { showForkedLog } from './forge.js';
 
-let world: World;
-let admin: AgoraClient;
-let proxy: EvilRelay;
-const dirs: string[] = [];
 /** The true log, read as the security officer's audit reads it (with an auditor key). */
-const auditorSeed = new Uint8Array(32).fill(7);
-let auditorKt: KtHttp;
-let auditorToken: () => Promise<string>;
-
-interface Person { client: AgoraClient; dir: string }
-
-async function join(name: string, opts: { via?: string; now?: () => number } = {}): Promise<Person> {
-  const dir = await tempDir('kt-steady');
-  dirs.push(dir);
-  const { code } = await admin.createInvite({ name, newPerson: true });
-  const client = await AgoraClient.register(nodeDeps({ profileDir: dir, passphrase: PASSPHRASE, addGraceMs: 0, now: opts.now, webSocket: wsFactory }), {
-    server: opts.via ?? proxy.url,
-    invite: code,
-  });
-  return { client, dir };
-}
-
-async function upstream<T>(path: string): Promise<T> {
-  return (await (await fetch(world.url + path, { headers: { authorization: `Bearer ${await auditorToken()}` } })).json()) as T;
-}
+const env = evilRelayWorld({ auditor: { signSeed: new Uint8Array(32).fill(7), encSecret: new Uint8Array(32).fill(8) } });
+const { join, upstream } = env;
 
 /** Starts `p` listening through `via` and waits until it is connected and caught up: the sync
  * before connecting and the one on connect are both done and nothing has moved for 400 ms. */
@@ -74,52 +46,30 @@ async function alarmKinds(c: AgoraClient): Promise<string[]> {
 
 const records = (e: { method: string; path: string }) => e.method === 'POST' && e.path.includes('/records');
 
-beforeAll(async () => {
-  world = await startWorld();
-  admin = (await world.register(world.adminInvite, 'Admin')).client;
-  const p = await new KtHttp(new RelayHttp(world.url, nodeFetch)).policy();
-  await admin.publishPolicy(PolicySchema.parse({
-    log: { origin: p.origin, vkey: p.vkey },
-    witnesses: [],
-    auditors: [auditorPolicyEntry({ format: 'agora-auditor-key-v1', name: 'Security officer', signSeed: toB64u(auditorSeed), encSecret: toB64u(new Uint8Array(32).fill(8)) })],
-    quorum: 0,
-    maxCheckpointAgeSeconds: 3600,
-  }));
-  auditorKt = readerKtHttp(world.url, nodeFetch, 'auditor', auditorSeed);
-  auditorToken = readerTokens(world.url, nodeFetch, 'auditor', auditorSeed);
-  proxy = await startEvilRelay(world.url);
-});
-afterEach(() => proxy.set(undefined));
-afterAll(async () => {
-  await proxy.close();
-  await world.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
 test('the log becoming unavailable while listening: a send within the window goes out, one past it fails closed and nothing is sent', async () => {
   let clock = Date.now();
   const mia = await join('Mia L', { now: () => clock });
   const g = await mia.client.createGroup({ name: 'offline-log-live', kind: 'secret' });
-  const live = await listening(mia, proxy);
+  const live = await listening(mia, env.proxy);
   try {
-    proxy.set((ex) => (ex.path.startsWith('/v1/kt/') ? { status: 503, body: { error: { code: 'internal', message: 'down' } } } : undefined));
-    proxy.seen.length = 0;
+    env.proxy.set((ex) => (ex.path.startsWith('/v1/kt/') ? { status: 503, body: { error: { code: 'internal', message: 'down' } } } : undefined));
+    env.proxy.seen.length = 0;
     // Within the window the record is sealed under the epoch key Mia's device holds, for members
     // whose keys the log proved less than a window ago; the send trusts no key anew, so the log
     // has nothing to say about it. It is what a device that synced a moment before the log went
     // down sends too. Nothing is asked of the log.
     clock += CURRENT_WINDOW_MS - 1_000;
     await mia.client.send(g.id, 'within the window');
-    expect(proxy.seen.filter(records)).toHaveLength(1);
-    expect(proxy.seen.filter((e) => e.path.startsWith('/v1/kt/') || e.path.startsWith('/v1/sync'))).toEqual([]);
+    expect(env.proxy.seen.filter(records)).toHaveLength(1);
+    expect(env.proxy.seen.filter((e) => e.path.startsWith('/v1/kt/') || e.path.startsWith('/v1/sync'))).toEqual([]);
 
     // The window has passed with no checkpoint verified since (the log is down): the send catches
     // up first and fails closed, exactly as a device that does not listen.
     clock += 1_000;
-    proxy.seen.length = 0;
+    env.proxy.seen.length = 0;
     const err = (await mia.client.send(g.id, 'should not leave').catch((e: unknown) => e)) as AgoraError;
     expect(err.message).toMatch(/key-transparency log is unavailable/);
-    expect(proxy.seen.some(records)).toBe(false);
+    expect(env.proxy.seen.some(records)).toBe(false);
   } finally {
     await live.stop();
   }
@@ -127,7 +77,7 @@ test('the log becoming unavailable while listening: a send within the window goe
 
 test('split view shown to a listening device: its one-request sends carry the forked checkpoint, and both sides raise the fork alarm', async () => {
   const honest = await join('Quinn L');
-  const victimProxy = await startEvilRelay(world.url);
+  const victimProxy = await startEvilRelay(env.world.url);
   try {
     const victim = await join('Rita L', { via: victimProxy.url });
     const g = await honest.client.createGroup({ name: 'split-live', kind: 'secret' });
@@ -136,7 +86,7 @@ test('split view shown to a listening device: its one-request sends carry the fo
     const live = await listening(victim, victimProxy);
     try {
       // The relay forks the log for Rita: the real entries plus one more that nobody else sees.
-      const forkNote = await showForkedLog(victimProxy, { kt: auditorKt, dataDir: world.dataDir, upstream });
+      const forkNote = await showForkedLog(victimProxy, { kt: env.auditorKt, dataDir: env.world.dataDir, upstream });
       // A newcomer: the relay pushes the directory change, and the listening device syncs at once,
       // verifying the checkpoint it is shown (the fork, which extends what it had seen).
       const mark = victimProxy.seen.length;
