@@ -18,7 +18,8 @@ beforeAll(async () => {
 
 const users = (args: string[] = []) => runCli([...args, 'admin', 'users'], { profile: ida.dir });
 const rowOf = (stdout: string, userId: string) => stdout.split('\n').find((l) => l.startsWith(`${userId}\t`))?.split('\t');
-const ktUserLookups = (from: number) => env.proxy.seen.slice(from).filter((e) => e.path.startsWith('/v1/kt/users/')).length;
+/** The requests that asked the log about people: one per person (GET), or several people in one (POST). */
+const ktUserLookups = (from: number) => env.proxy.seen.slice(from).filter((e) => e.path.startsWith('/v1/kt/users')).map((e) => `${e.method} ${e.path.split('?')[0].replace(/u_[A-Za-z0-9_-]+/, ':id')}`);
 
 /** The relay's directory with `edit` applied to its people. */
 function directoryClaims(edit: (users: DirectoryResponse['users']) => DirectoryResponse['users']) {
@@ -40,13 +41,13 @@ test('an honest relay: every role from the log, exit 0; a second listing asks th
   expect(lines).toHaveLength(3);
   expect(rowOf(r.stdout, ida.userId)).toEqual([ida.userId, 'Ida Admin', 'admin', 'active', '1 device(s)']);
   expect(rowOf(r.stdout, mallory.userId)?.[2]).toBe('member');
-  // One log lookup per person at most (besides the directory, the checkpoint and its consistency
-  // proof), and none for people already verified at this checkpoint.
-  expect(ktUserLookups(start)).toBeLessThanOrEqual(lines.length);
-  expect(env.proxy.seen.length - start).toBeLessThanOrEqual(lines.length + 4);
+  // Everyone is looked up in the log in one request (besides the directory, the checkpoint and its
+  // consistency proof), and nobody again while the log has not grown.
+  expect(ktUserLookups(start)).toEqual(['POST /v1/kt/users']);
+  expect(env.proxy.seen.length - start).toBeLessThanOrEqual(5);
   const again = env.proxy.seen.length;
   expect((await users()).code).toBe(0);
-  expect(ktUserLookups(again)).toBe(0);
+  expect(ktUserLookups(again)).toEqual([]);
   expect(env.proxy.seen.length - again).toBeLessThanOrEqual(3);
 }, 120_000);
 
@@ -78,4 +79,26 @@ test('a person the log does not know is listed without a role, exit 3', async ()
   expect(r.stderr).toMatch(/the key-transparency log does not show Eve Extra forged row/);
   const json = JSON.parse((await users(['--json'])).stdout) as { users: { id: string; role: Role | null }[] };
   expect(json.users.find((u) => u.id === eve)?.role).toBeNull();
+}, 120_000);
+
+test('a relay that swaps two people\'s answers in the batched log lookup gets neither role shown', async () => {
+  // The log grows (a newcomer), so everyone is looked up again, in one request.
+  const nina = await env.join('Nina Newcomer');
+  env.proxy.set((ex) => {
+    if (ex.method !== 'POST' || ex.path !== '/v1/kt/users' || ex.status !== 200) return undefined;
+    const body = structuredClone(ex.body) as { size: number; users: { userId: string; user: unknown }[] };
+    const a = body.users.find((u) => u.userId === ida.userId)!;
+    const b = body.users.find((u) => u.userId === mallory.userId)!;
+    [a.user, b.user] = [b.user, a.user];
+    return { body };
+  });
+  const start = env.proxy.seen.length;
+  const r = await users();
+  expect(ktUserLookups(start)[0]).toBe('POST /v1/kt/users');
+  // Each swapped answer fails its proof against the checkpoint: both people are unverified, the
+  // relay's roles are not shown as theirs, and the command fails.
+  expect(r.code).toBe(3);
+  expect(rowOf(r.stdout, ida.userId)?.[2]).toBe('unverified (relay says admin)');
+  expect(rowOf(r.stdout, mallory.userId)?.[2]).toBe('unverified (relay says member)');
+  expect(rowOf(r.stdout, nina.userId)?.[2]).toBe('member');
 }, 120_000);

@@ -411,6 +411,19 @@ export const KtUserResponse = z.object({
   }),
 });
 export type KtUserResponse = z.infer<typeof KtUserResponse>;
+/** Several people at one size. */
+export const KtUsersRequest = z.object({
+  ids: z.array(UserId).min(1).max(LIMITS.ktUsersPerRequest).refine((ids) => new Set(ids).size === ids.length, 'an id is listed twice'),
+  size: Seq,
+});
+export type KtUsersRequest = z.infer<typeof KtUsersRequest>;
+/** One answer per asked id, in the order asked; `user` is what GET /v1/kt/users/:id answers without
+ * its `size`, or null where that answers 404 (not in the log at that size). */
+export const KtUsersResponse = z.object({
+  size: Seq,
+  users: z.array(z.object({ userId: UserId, user: KtUserResponse.omit({ size: true }).nullable() })).max(LIMITS.ktUsersPerRequest),
+});
+export type KtUsersResponse = z.infer<typeof KtUsersResponse>;
 /** A secret group's membership entry for one epoch, below `size`, with its inclusion proof at `size`. */
 export const KtMembershipQuery = z.object({ epoch: KtIndex, size: KtIndex });
 export const KtMembershipResponse = z.object({ index: Seq, entry: KtEntry, proof: z.array(Hash32).max(64) });

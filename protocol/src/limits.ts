@@ -16,6 +16,9 @@ export const LIMITS = {
   groupDevices: 10_000,
   /** Key-transparency log entries per page. */
   ktPageSize: 1_000,
+  /** People one request may ask the log about (POST /v1/kt/users): a list of all staff is checked in
+   * a few requests instead of one per person. */
+  ktUsersPerRequest: 50,
   logPageSize: 500,
   /** Key packages under which a device is told to top up. */
   keyPackageLowWater: 10,

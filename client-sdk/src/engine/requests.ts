@@ -86,6 +86,8 @@ export const req = {
   ktInclusion: (index: number, size: number) => get(`/v1/kt/proof/inclusion?index=${index}&size=${size}`, api.KtProofResponse),
   ktConsistency: (from: number, to: number) => get(`/v1/kt/proof/consistency?from=${from}&to=${to}`, api.KtProofResponse),
   ktUser: (userId: string, size: number) => get(`/v1/kt/users/${id(userId)}?size=${size}`, api.KtUserResponse),
+  /** Several people at one size (at most LIMITS.ktUsersPerRequest). */
+  ktUsers: (ids: string[], size: number) => post('/v1/kt/users', api.KtUsersResponse, { ids, size } satisfies api.KtUsersRequest),
   /** A witness's cosignature of a checkpoint (sent with the witness's token). */
   ktCosign: (body: api.KtCosignatureRequest) => post('/v1/kt/cosignatures', api.KtCosignatureResponse, body),
   /** A witness or auditor signs in with its own key (no device token). */

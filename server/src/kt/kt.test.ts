@@ -13,8 +13,8 @@ import {
   verifyConsistency, verifyCosignature, verifyInclusion, ZERO_HASH, type DeviceAddedEntry, type Entry,
 } from '@agora/protocol/kt';
 import {
-  fromB64u, toB64u, type GroupView, type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse,
-  type KtProofResponse, type KtUserResponse,
+  fromB64u, LIMITS, toB64u, type GroupView, type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse,
+  type KtProofResponse, type KtUserResponse, type KtUsersResponse,
 } from '@agora/protocol';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { verifyEd25519 } from '../auth.js';
@@ -323,6 +323,35 @@ describe('key-transparency log on the relay', () => {
     expect(hex(leaf.userHeadHash)).toBe(hex(entryHash(last)));
     const keys = [alice, alice2].map((d) => ({ deviceId: d.deviceId, signPub: fromB64u(d.signPub), encPub: fromB64u(d.encPub) }));
     expect(hex(leaf.deviceSetHash)).toBe(hex(deviceSetHash(keys)));
+  });
+
+  it('answers several people at one size as it answers each alone, null for one it does not list, 400 naming the field for bad input', async () => {
+    const n = await size();
+    const unknown = 'u_AAAAAAAAAAAAAAAAAAAAAA';
+    const res = await call(org.url, 'POST', '/v1/kt/users', { ids: [alice.userId, unknown, org.admin.userId], size: n }, { token: alice.token });
+    expect(res.status).toBe(200);
+    const batch = res.body as KtUsersResponse;
+    expect(batch.size).toBe(n);
+    expect(batch.users.map((u) => u.userId)).toEqual([alice.userId, unknown, org.admin.userId]);
+    expect(batch.users[1].user).toBeNull();
+    for (const i of [0, 2]) {
+      const single = await get<KtUserResponse>(`/v1/kt/users/${batch.users[i].userId}?size=${n}`);
+      expect({ size: n, ...batch.users[i].user }).toEqual(single);
+    }
+    const bad: [unknown, string][] = [
+      [{ ids: [], size: n }, 'ids'],
+      [{ ids: [alice.userId, alice.userId], size: n }, 'ids'],
+      [{ ids: Array.from({ length: LIMITS.ktUsersPerRequest + 1 }, (_, i) => `u_${String(i).padStart(22, 'A')}`), size: n }, 'ids'],
+      [{ ids: ['not-an-id'], size: n }, 'ids.0'],
+      [{ ids: [alice.userId] }, 'size'],
+      [{ ids: [alice.userId], size: n + 1 }, 'size'],
+    ];
+    for (const [body, field] of bad) {
+      const r = await call(org.url, 'POST', '/v1/kt/users', body, { token: alice.token });
+      expect([field, r.status]).toEqual([field, 400]);
+      expect(JSON.stringify(r.body)).toContain(field);
+    }
+    expect((await call(org.url, 'POST', '/v1/kt/users', { ids: [alice.userId], size: n })).status).toBe(401);
   });
 
   it('proves an older view at an older size: the snapshot of that time', async () => {

@@ -6,7 +6,7 @@
  * is public: a device needs it before it has an account. */
 import {
   KtCheckpointQuery, KtConsistencyQuery, KtCosignatureRequest, KtEntriesQuery, KtInclusionQuery, KtReaderChallengeRequest,
-  KtReaderTokenRequest, KtUserQuery, UserId, toB64u, GroupId, KtMembershipQuery, type KtMembershipResponse,
+  KtReaderTokenRequest, KtUserQuery, KtUsersRequest, UserId, type KtUsersResponse, toB64u, GroupId, KtMembershipQuery, type KtMembershipResponse,
   type KtCheckpointResponse, type KtEntriesResponse, type KtPolicyResponse, type KtProofResponse, type KtReaderRole, type KtUserResponse,
 } from '@agora/protocol';
 import { PolicySchema } from '@agora/protocol/kt';
@@ -121,25 +121,53 @@ export function ktRoutes({ router, deps, open, authed, ktRead }: RouteKit): void
     }),
   );
 
+  /** A person's entries and snapshot proof at `size`, as the wire carries them; null when the log
+   * does not list them at that size. */
+  async function userAnswer(id: string, size: number | undefined): Promise<KtUserResponse | null> {
+    let v;
+    try {
+      v = await kt.user(id, size);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'not_found') return null;
+      throw e;
+    }
+    return {
+      size: v.size,
+      entries: v.entries.map((e) => ({ index: e.index, entry: toB64u(e.entry), proof: b64(e.proof) })),
+      snapshot: {
+        index: v.snapshot.index,
+        entry: toB64u(v.snapshot.entry),
+        proof: b64(v.snapshot.proof),
+        leaf: toB64u(v.snapshot.leaf),
+        leafIndex: v.snapshot.leafIndex,
+        leafProof: b64(v.snapshot.leafProof),
+      },
+    };
+  }
+
   router.get(
     '/v1/kt/users/:id',
     ktRead(AUDITOR_READ, async (ctx) => {
       const id = idParam(ctx, 'id', UserId, 'user');
       const q = query(ctx, KtUserQuery);
-      const v = await kt.user(id, q.size);
-      const answer: KtUserResponse = {
-        size: v.size,
-        entries: v.entries.map((e) => ({ index: e.index, entry: toB64u(e.entry), proof: b64(e.proof) })),
-        snapshot: {
-          index: v.snapshot.index,
-          entry: toB64u(v.snapshot.entry),
-          proof: b64(v.snapshot.proof),
-          leaf: toB64u(v.snapshot.leaf),
-          leafIndex: v.snapshot.leafIndex,
-          leafProof: b64(v.snapshot.leafProof),
-        },
-      };
+      const answer = await userAnswer(id, q.size);
+      if (!answer) throw new AppError('not_found', 'no such user in the log at that size');
       reply(ctx, 200, answer);
+    }),
+  );
+
+  // The same for several people at once: an administration list of all staff is checked in a few
+  // requests rather than one per person. The size is required, so every answer is at one size.
+  router.post(
+    '/v1/kt/users',
+    ktRead(AUDITOR_READ, async (ctx) => {
+      const q = await body(ctx, KtUsersRequest);
+      const users: KtUsersResponse['users'] = [];
+      for (const userId of q.ids) {
+        const answer = await userAnswer(userId, q.size);
+        users.push({ userId, user: answer && { entries: answer.entries, snapshot: answer.snapshot } });
+      }
+      reply(ctx, 200, { size: q.size, users } satisfies KtUsersResponse);
     }),
   );
 
