@@ -102,3 +102,26 @@ test('a relay that swaps two people\'s answers in the batched log lookup gets ne
   expect(rowOf(r.stdout, mallory.userId)?.[2]).toBe('unverified (relay says member)');
   expect(rowOf(r.stdout, nina.userId)?.[2]).toBe('member');
 }, 120_000);
+
+test('a relay claim of a role the log does not show: the log\'s role throughout, an alarm once the claim outlasts the grace', async () => {
+  let clock = Date.now();
+  const olga = await env.join('Olga Observer', { now: () => clock });
+  directoryClaims(withRole(mallory.userId, 'admin'));
+  const malloryRole = async () => (await olga.client.verifiedRoles()).find((r) => r.userId === mallory.userId);
+  const kinds = async () => (await olga.client.alarms()).map((a) => a.kind);
+  // Within the grace the claim may be a role change the verified checkpoint does not hold yet.
+  expect(await malloryRole()).toEqual({ userId: mallory.userId, role: 'member', verified: true });
+  expect(await kinds()).not.toContain('role_mismatch');
+  // A minute on (the grace without witnesses), the relay still says so: an alarm naming Mallory.
+  clock += 61_000;
+  expect(await malloryRole()).toEqual({ userId: mallory.userId, role: 'member', verified: true });
+  const alarm = (await olga.client.alarms()).find((a) => a.kind === 'role_mismatch');
+  expect(alarm?.subject).toEqual({ userId: mallory.userId, name: 'Mallory Member' });
+  expect(alarm?.message).toMatch(/relay says Mallory Member is admin, but the key-transparency log says member/);
+  // An honest relay again: no new alarm, and the claim is forgotten.
+  env.proxy.set(undefined);
+  await olga.client.alarms({ clear: true });
+  clock += 61_000;
+  await malloryRole();
+  expect(await kinds()).not.toContain('role_mismatch');
+}, 120_000);

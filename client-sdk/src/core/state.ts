@@ -177,8 +177,9 @@ export const KtLocal = z.object({
   alarms: z.array(Alarm),
   /** null until the first scan (and in profiles from before it). */
   orgKeyLog: OrgKeyLog.nullable().default(null),
-  /** Devices the relay lists but the log does not show yet, with when this device first saw each:
-   * the grace for a young device is counted from here, never from the relay's date alone. */
+  /** What the relay states but the log does not show yet, with when this device first saw each: a
+   * device it lists (by device id) and a person's role (`role:<userId>:<role>`). The grace for a
+   * young device or a fresh role change is counted from here, never from the relay's date alone. */
   unloggedSince: z.record(z.string(), z.number()).default({}),
 });
 export type KtLocal = z.infer<typeof KtLocal>;

@@ -335,6 +335,23 @@ export class KtTrust {
   }
 
   /** The relay's directory must show exactly the keys and the name the log shows. */
+  /** The relay's word on a person's role against the log's. Every decision goes by the log's role;
+   * a difference is first a role change the verified checkpoint does not hold yet (the same grace as
+   * a young device, counted from when this device first saw the relay's claim), and an alarm if it
+   * lasts past that: the relay (or its database) then calls someone what the log does not. */
+  private compareRole(userId: string, relayRole: KtRole, v: VerifiedUser, window: number, now: number): void {
+    const claims = this.local.unloggedSince;
+    const claim = `role:${userId}:${relayRole}`;
+    for (const k of Object.keys(claims)) if (k.startsWith(`role:${userId}:`) && k !== claim) delete claims[k];
+    if (relayRole === v.role) {
+      delete claims[claim];
+      return;
+    }
+    const firstSeen = (claims[claim] ??= now);
+    if (now - firstSeen < window) return;
+    this.alarm('role_mismatch', `the relay says ${v.name} is ${relayRole}, but the key-transparency log says ${v.role}: the log's role is used`, [], { userId, name: v.name });
+  }
+
   private compareWithDirectory(userId: string, v: VerifiedUser): void {
     const s = this.state();
     const listed = s.directory.users.find((u) => u.id === userId);
@@ -349,6 +366,7 @@ export class KtTrust {
     // future, or keeps re-dating it, gains nothing.
     const window = Math.max(60, this.policy.quorum > 0 ? this.policy.maxCheckpointAgeSeconds : 0) * 1000;
     const now = this.now();
+    if (listed) this.compareRole(userId, listed.role, v, window, now);
     for (const d of s.directory.devices.filter((x) => x.userId === userId)) {
       const logged = v.devices.find((x) => x.deviceId === d.id);
       if (logged) delete this.local.unloggedSince[d.id];

@@ -11,6 +11,7 @@ const BY_KIND: Record<string, AlarmWords> = {
   key_substitution: { what: 'alarm.keySubstitution', todo: 'alarm.todo.compare' },
   bad_chain: { what: 'alarm.keySubstitution', todo: 'alarm.todo.compare' },
   name_mismatch: { what: 'alarm.nameMismatch', todo: 'alarm.todo.officer' },
+  role_mismatch: { what: 'alarm.roleMismatch', todo: 'alarm.todo.officer' },
   unknown_device: { what: 'alarm.unknownDevice', todo: 'alarm.todo.ownDevices' },
   device_added_by_admin: { what: 'alarm.deviceAddedByAdmin', todo: 'alarm.todo.ownDevices' },
   fork: { what: 'alarm.fork', todo: 'alarm.todo.officerNow' },

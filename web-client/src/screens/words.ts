@@ -191,6 +191,10 @@ export const screenWords = {
     de: 'Der Server zeigt für eine Person einen anderen Namen als das Schlüsselverzeichnis. Agora verwendet den Namen aus dem Verzeichnis.',
     en: 'The server shows another name for a person than the key directory. Agora uses the name from the directory.',
   },
+  'alarm.roleMismatch': {
+    de: 'Der Server gibt einer Person seit längerer Zeit eine andere Rolle als das Schlüsselverzeichnis (zum Beispiel „Administrator“ statt „Mitglied“). Agora richtet sich nach der Rolle aus dem Verzeichnis.',
+    en: 'For some time the server has given a person another role than the key directory (for example “administrator” instead of “member”). Agora goes by the role from the directory.',
+  },
   'alarm.unknownDevice': {
     de: 'Der Server nennt ein Gerät von Ihnen, das nicht im Schlüsselverzeichnis steht. Es wird nicht verwendet.',
     en: 'The server lists a device of yours that is not in the key directory. It is not used.',
