@@ -2,7 +2,7 @@
  * database) and the entries. These helpers let attack tests forge what such an operator could. */
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { fromB64u, toB64u, type KtUserResponse } from '@agora/protocol';
+import { fromB64u, toB64u, type KtUserResponse, type KtUsersRequest } from '@agora/protocol';
 import type { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
 import type { EvilRelay } from './evil-relay.js';
 import { MerkleLevels, formatCheckpoint, formatNote, parseCheckpoint, parseNote, signNote, leafHash, type NoteSignature } from '@agora/protocol/kt';
@@ -86,18 +86,29 @@ export async function showForkedLog(
     if (ex.path.startsWith('/v1/kt/proof/inclusion') && Number(q.get('size')) === fork.size) {
       return { body: { proof: fork.inclusion(Number(q.get('index'))) } };
     }
+    // A person's entries and snapshot as the fork proves them, alone or several in one request.
+    const forked = async (userId: string): Promise<KtUserResponse | null> => {
+      const body = await opts.upstream<KtUserResponse>(`/v1/kt/users/${userId}?size=${real.size}`);
+      if (!body.entries) return null;
+      return {
+        ...body,
+        size: fork.size,
+        entries: body.entries.map((e) => ({ ...e, proof: fork.inclusion(e.index) })),
+        snapshot: { ...body.snapshot, index: fork.size - 1, proof: fork.inclusion(fork.size - 1) },
+      };
+    };
     const m = /^\/v1\/kt\/users\/([^?]+)/.exec(ex.path);
     if (m) {
-      const body = await opts.upstream<KtUserResponse>(`/v1/kt/users/${m[1]}?size=${real.size}`);
-      if (!body.entries) return { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } };
-      return {
-        body: {
-          ...body,
-          size: fork.size,
-          entries: body.entries.map((e) => ({ ...e, proof: fork.inclusion(e.index) })),
-          snapshot: { ...body.snapshot, index: fork.size - 1, proof: fork.inclusion(fork.size - 1) },
-        },
-      };
+      const body = await forked(m[1]);
+      return body ? { body } : { status: 404, body: { error: { code: 'not_found', message: 'no such user' } } };
+    }
+    if (ex.method === 'POST' && ex.path === '/v1/kt/users') {
+      const { ids } = ex.request as KtUsersRequest;
+      const users = await Promise.all(ids.map(async (userId) => {
+        const body = await forked(userId);
+        return { userId, user: body && { entries: body.entries, snapshot: body.snapshot } };
+      }));
+      return { body: { size: fork.size, users } };
     }
     return undefined;
   });
