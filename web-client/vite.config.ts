@@ -1,19 +1,20 @@
 import preact from '@preact/preset-vite';
 import { defineConfig } from 'vite';
-import { buildIntegrity } from './tools/integrity.js';
+import { buildIntegrity, sodiumStandalone } from './tools/integrity.js';
 
 // The SDK is imported as `@agora/client-sdk/browser` and resolves through its package exports to
 // client-sdk/dist, which `tsc -b` builds first (the root `build` script): the app bundles exactly the
 // code the SDK's own tests and type checks ran on.
 export default defineConfig({
-  plugins: [preact(), buildIntegrity()],
+  plugins: [preact(), sodiumStandalone(), buildIntegrity()],
   // `npm run dev -w web-client`: the UI with hot reload, the API from a relay on 8080 (`npm start`).
   server: {
     proxy: { '/v1': { target: 'http://127.0.0.1:8080', ws: true } },
   },
-  // The key-derivation worker (engine/kdf.worker.ts) is one classic script with libsodium inside and
-  // no imports: the page checks its bytes and starts it from a blob: URL (engine/kdf.ts), from where
-  // an import of another chunk would neither resolve nor be checked.
+  // The key-derivation worker's code (engine/kdf.worker.ts) is one self-contained script without
+  // libsodium: the page appends it to the libsodium chunk it imports itself and starts the result
+  // from a blob: URL (engine/kdf-source.ts), from where an import of another chunk would neither
+  // resolve nor be checked.
   worker: { format: 'iife' },
   build: {
     outDir: 'dist',

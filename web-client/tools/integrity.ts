@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Plugin } from 'vite';
 import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import { makeManifest, WEB_BUILD_MANIFEST } from '@agora/protocol/kt/web-build';
+import { kdfWorkerSource, SODIUM_CHUNK_META } from '../src/engine/kdf-source.js';
 
 /** In public/sw.js, replaced by the hash of every other file of the build: a new build is a new
  * service-worker script, which is what makes browsers install it. */
@@ -111,10 +112,36 @@ export function addPreloadMeta(html: string, files: readonly string[], base: str
   return html.replace('</title>', `</title>\n    ${meta}`);
 }
 
+/** The chunk of the libsodium the page imports (protocol/crypto/sodium.ts). */
+const SODIUM_MODULE = /libsodium-wrappers-sumo[\\/]dist[\\/]modules-sumo-esm[\\/]libsodium-wrappers\.mjs$/;
+/** libsodium's Emscripten code, the only place that asks for a CommonJS module. */
+const SODIUM_CORE = /libsodium-sumo[\\/]dist[\\/]modules-sumo-esm[\\/]libsodium-sumo\.mjs$/;
+const SODIUM_NODE_CRYPTO = 'require("crypto")';
+
+/** Keeps the libsodium chunk free of imports, so that the key-derivation worker can run its exact
+ * bytes from a blob: URL (engine/kdf-source.ts). Its one import was the bundler's CommonJS helper,
+ * there only for the `require("crypto")` of libsodium's Node fallback, which the browser build
+ * resolves to an empty object; this writes that empty object in its place, so the code behaves as
+ * before (browsers take the `crypto.getRandomValues` path first, and without it both fail the same
+ * way). */
+export function sodiumStandalone(): Plugin {
+  return {
+    name: 'agora-sodium-standalone',
+    apply: 'build',
+    transform(code, id) {
+      if (!SODIUM_CORE.test(id)) return null;
+      const count = code.split(SODIUM_NODE_CRYPTO).length - 1;
+      if (count !== 1) throw new Error(`${id}: expected one ${SODIUM_NODE_CRYPTO}, found ${count}; see tools/integrity.ts`);
+      return { code: code.replace(SODIUM_NODE_CRYPTO, '{}'), map: null };
+    },
+  };
+}
+
 export function buildIntegrity(): Plugin {
   let outDir = '';
   let base = '/';
   let preload: string[] = [];
+  let sodiumChunk: string | undefined;
   return {
     name: 'agora-build-integrity',
     apply: 'build',
@@ -131,6 +158,14 @@ export function buildIntegrity(): Plugin {
       // The worker's bundle goes through here too; only the page's bundle has these chunks.
       const found = preloadChunks(chunks);
       if (found.length > 0) preload = found;
+      for (const out of Object.values(bundle)) {
+        if (out.type !== 'chunk' || out.facadeModuleId === null || !SODIUM_MODULE.test(out.facadeModuleId)) continue;
+        // The key-derivation worker runs this chunk from a blob: URL, where an import would not resolve.
+        if (out.imports.length > 0 || out.dynamicImports.length > 0) {
+          throw new Error(`${out.fileName} imports ${[...out.imports, ...out.dynamicImports].join(', ')}: the key-derivation worker needs it self-contained`);
+        }
+        sodiumChunk = out.fileName;
+      }
     },
     async closeBundle() {
       // The manifest's build hash is the key-transparency module's SHA-256, from the loaded provider.
@@ -140,7 +175,13 @@ export function buildIntegrity(): Plugin {
       for (const name of names.sort()) files.set(name, await fs.readFile(path.join(outDir, name)));
       if (!files.has('index.html')) throw new Error('the build has no index.html');
 
-      const page = addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base);
+      if (!sodiumChunk) throw new Error('the build has no libsodium chunk for the key-derivation worker');
+      const worker = names.find((f) => /^assets\/kdf\.worker-[\w-]+\.js$/.test(f));
+      if (!worker) throw new Error('the build has no key-derivation worker');
+      // What every page will compose: a chunk of another shape fails here rather than in each browser.
+      kdfWorkerSource(Buffer.from(files.get(sodiumChunk)!).toString('utf8'), Buffer.from(files.get(worker)!).toString('utf8'));
+      const sodiumMeta = `<meta name="${SODIUM_CHUNK_META}" content="${base}${sodiumChunk}" />`;
+      const page = addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base).replace('</title>', `</title>\n    ${sodiumMeta}`);
       const html = addIntegrity(page, files, base);
       files.set('index.html', Buffer.from(html, 'utf8'));
       await fs.writeFile(path.join(outDir, 'index.html'), html);

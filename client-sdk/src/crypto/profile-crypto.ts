@@ -11,9 +11,10 @@
  * offline guessing attack on a copied profile whatever the parameters; Argon2id only makes each
  * guess expensive. */
 import * as z from 'zod';
-import { concatBytes, fromB64u, toB64u, utf8 } from '@agora/protocol/encoding';
+import { concatBytes, toB64u } from '@agora/protocol/encoding';
 import { platformRandom } from '@agora/protocol/crypto/random';
 import { getSodium } from '@agora/protocol/crypto/sodium';
+import { profileKeyWith } from './profile-kdf.js';
 
 export const KDF_OPSLIMIT = 5;
 export const KDF_MEMLIMIT = 64 * 1024 * 1024;
@@ -57,21 +58,7 @@ export function newKdfParams(): KdfParams {
 export async function deriveProfileKey(passphrase: string, params: KdfParams): Promise<Uint8Array> {
   const checked = KdfParamsSchema.safeParse(params);
   if (!checked.success) throw new RangeError('unsupported key-derivation parameters in the profile');
-  const sodium = await getSodium();
-  // NFC so that the same passphrase typed on different keyboards/platforms gives the same bytes.
-  const password = utf8(passphrase.normalize('NFC'));
-  try {
-    return sodium.crypto_pwhash(
-      32,
-      password,
-      fromB64u(checked.data.salt),
-      checked.data.opslimit,
-      checked.data.memlimit,
-      sodium.crypto_pwhash_ALG_ARGON2ID13,
-    );
-  } finally {
-    password.fill(0);
-  }
+  return profileKeyWith(await getSodium(), passphrase, checked.data);
 }
 
 /** XChaCha20-Poly1305-IETF; output = random 24-byte nonce || ciphertext || tag. `aad` names what the

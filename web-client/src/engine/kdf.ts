@@ -4,16 +4,18 @@
  * at every sign-up and unlock.
  *
  * The worker runs from bytes the page has checked: browsers apply neither Subresource Integrity nor
- * the import map's integrity to the script `new Worker(url)` loads, so the page fetches the
- * worker's file itself with the integrity the build gave it (the import map, tools/integrity.ts),
- * and starts the worker from a blob: URL of exactly those bytes. The worker is one file with no
- * imports (vite.config.ts), so nothing unchecked runs in it.
+ * the import map's integrity to the script `new Worker(url)` loads, so the page fetches the files
+ * itself with the integrity the build gave them (the import map, tools/integrity.ts) and starts the
+ * worker from a blob: URL of exactly those bytes. Those files are the worker's code (no libsodium
+ * of its own) and the libsodium chunk the page imports anyway, by the same URL, so the HTTP cache
+ * or the service worker serves that 530 kB once for both (kdf-source.ts composes the two).
  *
- * If the worker cannot run at all (a browser without workers, its file not loadable or not the
+ * If the worker cannot run at all (a browser without module workers, a file not loadable or not the
  * build's), the derivation runs in the page as before: slower to paint, never a lost unlock. */
 import type { PassphraseDerive, Sdk } from './sdk.js';
 import { integrityOf, nextPaint } from '../preload.js';
 import WORKER_URL from './kdf.worker.ts?worker&url';
+import { kdfWorkerSource, SODIUM_CHUNK_META } from './kdf-source.js';
 
 type KdfParams = Parameters<PassphraseDerive>[1];
 export interface KdfRequest {
@@ -34,26 +36,38 @@ class WorkerUnavailable extends Error {
 
 let nextId = 0;
 
-/** The blob: URL of the worker's checked bytes, fetched once per page. */
+/** The blob: URL of the worker's checked script, composed once per page. */
 let script: Promise<string> | undefined;
+
+/** A file of the build as text, refused unless its bytes are the build's. */
+async function checkedText(path: string): Promise<string> {
+  const integrity = integrityOf(path);
+  if (!integrity) throw new WorkerUnavailable(`the build names no integrity for ${path}`);
+  try {
+    // A response whose bytes differ from the build's rejects here, before anything runs.
+    const res = await fetch(path, { integrity, credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return await res.text();
+  } catch (error) {
+    throw new WorkerUnavailable(`${path}: ${String(error)}`);
+  }
+}
 
 function workerScript(): Promise<string> {
   script ??= (async () => {
     const url = new URL(WORKER_URL, location.href);
     // The development server has no build and no import map: its worker runs as Vite serves it.
     if (import.meta.env.DEV) return url.href;
-    const integrity = integrityOf(url.pathname);
-    if (!integrity) throw new WorkerUnavailable(`the build names no integrity for ${url.pathname}`);
-    let bytes: ArrayBuffer;
+    const sodiumPath = document.querySelector<HTMLMetaElement>(`meta[name="${SODIUM_CHUNK_META}"]`)?.content;
+    if (!sodiumPath) throw new WorkerUnavailable('the build names no libsodium chunk');
+    const [sodium, code] = await Promise.all([checkedText(sodiumPath), checkedText(url.pathname)]);
+    let source: string;
     try {
-      // A response whose bytes differ from the build's rejects here, before anything runs.
-      const res = await fetch(url, { integrity, credentials: 'same-origin' });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      bytes = await res.arrayBuffer();
+      source = kdfWorkerSource(sodium, code);
     } catch (error) {
-      throw new WorkerUnavailable(`${url.pathname}: ${String(error)}`);
+      throw new WorkerUnavailable(String(error));
     }
-    return URL.createObjectURL(new Blob([bytes], { type: 'text/javascript' }));
+    return URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   })();
   // A failed fetch (network gone mid-way) is tried again at the next derivation.
   script.catch(() => {
@@ -65,7 +79,7 @@ function workerScript(): Promise<string> {
 async function spawn(): Promise<Worker> {
   const url = await workerScript();
   try {
-    return new Worker(url, { type: import.meta.env.DEV ? 'module' : 'classic', name: 'agora-kdf' });
+    return new Worker(url, { type: 'module', name: 'agora-kdf' });
   } catch (error) {
     throw new WorkerUnavailable(String(error));
   }
@@ -78,7 +92,8 @@ let warm: { worker: Promise<Worker>; failed: boolean } | undefined;
 /** Starts the worker ahead of a derivation (the unlock or sign-up screen is on show). */
 export function prepareKdf(): void {
   if (warm || typeof Worker === 'undefined') return;
-  // Fetching and checking the worker's file (650 kB) waits until the form is on screen.
+  // Fetching and checking the worker's files (libsodium's 530 kB, which the page imports too) waits
+  // until the form is on screen.
   const ready = { worker: nextPaint().then(spawn), failed: false };
   ready.worker.then(
     (worker) => {
