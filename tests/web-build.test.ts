@@ -155,6 +155,8 @@ describe('the build', () => {
     expect(Object.keys(importMap.integrity).sort()).toEqual(scripts.map((f) => `/${f}`).sort());
     for (const f of scripts) expect(importMap.integrity[`/${f}`]).toBe(await sri(f));
     expect(html).not.toMatch(/<style\b|\sstyle="/);
+    // The entry renders the first screen: nothing is painted before it has run.
+    expect([...html.matchAll(/<script type="module"[^>]*>/g)].map((m) => m[0])).toEqual([expect.stringContaining('blocking="render"')]);
   });
 
   test("the service worker's version is the hash of every other file of the build", async () => {

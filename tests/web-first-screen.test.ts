@@ -4,7 +4,7 @@
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { IndexedDbBackend } from '../client-sdk/src/store/indexeddb-store.js';
 import { probeProfile } from '../web-client/src/profile-probe.js';
-import { addPreloadMeta, preloadChunks } from '../web-client/tools/integrity.js';
+import { addPreloadMeta, blockRenderOnEntry, preloadChunks } from '../web-client/tools/integrity.js';
 import { addWords, setLang, t, tn } from '../web-client/src/i18n/index.js';
 import { screenWords } from '../web-client/src/screens/words.js';
 
@@ -83,6 +83,18 @@ describe('chunks preloaded after the first paint', () => {
     const html = '<head><title>Agora</title></head>';
     expect(addPreloadMeta(html, ['assets/a.js', 'assets/b.js'], '/')).toBe('<head><title>Agora</title>\n    <meta name="agora-preload" content="/assets/a.js /assets/b.js" /></head>');
     expect(addPreloadMeta(html, [], '/')).toBe(html);
+  });
+});
+
+describe('the entry script', () => {
+  it('holds back rendering until it has run, so no empty frame is painted before the first screen', () => {
+    const html = '<head><script type="module" crossorigin src="/assets/index-x.js"></script><script type="importmap">{}</script></head>';
+    expect(blockRenderOnEntry(html)).toBe('<head><script type="module" blocking="render" crossorigin src="/assets/index-x.js"></script><script type="importmap">{}</script></head>');
+  });
+  it('is exactly one: the build fails otherwise', () => {
+    expect(() => blockRenderOnEntry('<head></head>')).toThrow(/one entry script, found 0/);
+    const two = '<script type="module" src="/a.js"></script><script type="module" src="/b.js"></script>';
+    expect(() => blockRenderOnEntry(two)).toThrow(/found 2/);
   });
 });
 

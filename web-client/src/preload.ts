@@ -39,15 +39,24 @@ export function preloadSdk(): void {
   const list = document.querySelector<HTMLMetaElement>(`meta[name="${PRELOAD_META}"]`)?.content.trim();
   if (!list) return;
   const integrity = integrityMap();
-  for (const href of list.split(/\s+/)) {
+  const hrefs = list.split(/\s+/);
+  // One link per task: adding a modulepreload link starts its fetch and costs the main thread
+  // 10–40 ms on a slow phone, and all of them at once, right after the first screen appeared, made
+  // one long task that a first tap or keystroke on that screen had to wait for.
+  const next = () => {
+    const href = hrefs.shift();
+    if (href === undefined) return;
     // Without its integrity a chunk is left to import(), which the import map then checks.
     const hash = integrity[href];
-    if (!hash || document.querySelector(`link[rel="modulepreload"][href="${href}"]`)) continue;
-    const link = document.createElement('link');
-    link.rel = 'modulepreload';
-    link.crossOrigin = '';
-    link.integrity = hash;
-    link.href = href;
-    document.head.append(link);
-  }
+    if (hash && !document.querySelector(`link[rel="modulepreload"][href="${href}"]`)) {
+      const link = document.createElement('link');
+      link.rel = 'modulepreload';
+      link.crossOrigin = '';
+      link.integrity = hash;
+      link.href = href;
+      document.head.append(link);
+    }
+    setTimeout(next, 0);
+  };
+  next();
 }

@@ -137,6 +137,20 @@ export function sodiumStandalone(): Plugin {
   };
 }
 
+/** The entry script holds back the page's rendering until it has run (`blocking="render"`): it
+ * renders the first screen itself, so an earlier frame could only show an empty page, and on a slow
+ * phone painting that frame (style, layout and paint of the whole style sheet) delays the script by
+ * as much again. Vite writes the entry's tag itself and drops unknown attributes from it, hence here. */
+export function blockRenderOnEntry(html: string): string {
+  let found = 0;
+  const out = html.replace(/<script type="module"(?![^>]*\bblocking=)([^>]*\bsrc="[^"]+"[^>]*)>/g, (_whole, attrs: string) => {
+    found++;
+    return `<script type="module" blocking="render"${attrs}>`;
+  });
+  if (found !== 1) throw new Error(`index.html should load one entry script, found ${found}`);
+  return out;
+}
+
 export function buildIntegrity(): Plugin {
   let outDir = '';
   let base = '/';
@@ -181,7 +195,7 @@ export function buildIntegrity(): Plugin {
       // What every page will compose: a chunk of another shape fails here rather than in each browser.
       kdfWorkerSource(Buffer.from(files.get(sodiumChunk)!).toString('utf8'), Buffer.from(files.get(worker)!).toString('utf8'));
       const sodiumMeta = `<meta name="${SODIUM_CHUNK_META}" content="${base}${sodiumChunk}" />`;
-      const page = addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base).replace('</title>', `</title>\n    ${sodiumMeta}`);
+      const page = blockRenderOnEntry(addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base)).replace('</title>', `</title>\n    ${sodiumMeta}`);
       const html = addIntegrity(page, files, base);
       files.set('index.html', Buffer.from(html, 'utf8'));
       await fs.writeFile(path.join(outDir, 'index.html'), html);

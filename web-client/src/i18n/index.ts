@@ -51,7 +51,9 @@ let lang: Lang = initialLang();
 applyDocumentLang();
 
 function applyDocumentLang(): void {
-  if (typeof document !== 'undefined') document.documentElement.lang = lang;
+  // Setting the attribute, even to the value index.html already has, makes the browser recompute
+  // the page's styles: at the start, before the first screen, that is time a slow phone notices.
+  if (typeof document !== 'undefined' && document.documentElement.lang !== lang) document.documentElement.lang = lang;
 }
 
 export function currentLang(): Lang {
