@@ -4,7 +4,6 @@
 import { useEffect } from 'preact/hooks';
 import { addWords, t } from './i18n/index.js';
 import { screenWords } from './screens/words.js';
-import { groupSettingsWords } from './screens/group-settings-words.js';
 import { matchPath, useLocation, type Params } from './router.js';
 import { routes, type RouteDef } from './routes.js';
 import { PATHS } from './paths.js';
@@ -12,7 +11,6 @@ import { Layout } from './ui/layout.js';
 import { NotFoundScreen } from './views/status.js';
 
 addWords(screenWords);
-addWords(groupSettingsWords);
 
 function findRoute(path: string): { route: RouteDef; params: Params } | undefined {
   for (const route of routes) {

@@ -14,7 +14,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { words } from './catalogue.js';
 import type { screenWords } from '../screens/words.js';
-import type { groupSettingsWords } from '../screens/group-settings-words.js';
 
 export type Lang = 'de' | 'en';
 export const LANGS: readonly Lang[] = ['de', 'en'];
@@ -24,7 +23,7 @@ export interface Entry {
   en: string;
 }
 
-type Catalogue = typeof words & typeof screenWords & typeof groupSettingsWords;
+type Catalogue = typeof words & typeof screenWords;
 export type MessageKey = keyof Catalogue;
 
 const catalogue: Partial<Record<MessageKey, Entry>> = { ...words };
