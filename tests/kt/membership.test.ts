@@ -2,70 +2,19 @@
  * must not show who is in a secret group; the members themselves check each logged membership
  * against their MLS tree, and the security officer's audit key still opens the member lists. Real
  * relay (restarted in place for the tampering case), real SQLite store, real SDK clients. */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AgoraClient, RelayHttp } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch, nodeProfile } from '@agora/client-sdk/node';
+import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
 import { KtHttp } from '../../client-sdk/src/transport/kt-http.js';
 import { toB64u } from '@agora/protocol';
 import { PolicySchema, decodeEntry, encodeEntry, isLegacyMembership, type Policy } from '@agora/protocol/kt';
-import { startRelay, type RunningRelay } from '@agora/server';
 import { audit } from '../../protocol/src/kt/audit.js';
 import { auditorOpener } from '../../protocol/src/kt/auditor.js';
 import { auditorPolicyEntry, newAuditorKey } from '../../protocol/src/kt/auditor-key.js';
-import { tempDir, PASSPHRASE } from '../helpers.js';
+import { PASSPHRASE } from '../helpers.js';
 import { startEvilRelay, type EvilRelay } from './evil-relay.js';
-
-const dirs: string[] = [];
-
-interface Org {
-  relay: RunningRelay;
-  dataDir: string;
-  admin: AgoraClient;
-  join(name: string): Promise<AgoraClient>;
-  /** The profile directory of a client this org registered. */
-  profileOf(c: AgoraClient): string;
-  /** Closes the relay and starts it again on the same port and data directory. */
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startOrg(policyFor?: (relay: RunningRelay) => Promise<Policy>): Promise<Org> {
-  const dataDir = await tempDir('membership-relay');
-  dirs.push(dataDir);
-  let relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir, quiet: true, rateLimit: false });
-  const policy = policyFor ? await policyFor(relay) : undefined;
-  const profiles = new Map<AgoraClient, string>();
-  const register = async (invite: string, name: string) => {
-    const profileDir = await tempDir('membership-profile');
-    dirs.push(profileDir);
-    const client = await AgoraClient.register(nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: relay.url, invite, name, policy });
-    profiles.set(client, profileDir);
-    return client;
-  };
-  const admin = await register(relay.adminInvite!, 'Admin');
-  return {
-    get relay() {
-      return relay;
-    },
-    dataDir,
-    admin,
-    profileOf: (c) => profiles.get(c)!,
-    async join(name) {
-      const { code } = await admin.createInvite({ name, newPerson: true });
-      return register(code, name);
-    },
-    async restart() {
-      const port = relay.port;
-      await relay.close();
-      relay = await startRelay({ port, host: '127.0.0.1', dataDir, quiet: true, rateLimit: false });
-    },
-    async close() {
-      await relay.close();
-    },
-  };
-}
+import { startOrg } from './org.js';
 
 /** The log exactly as the relay stores and serves it (GET /v1/kt/entries returns these bytes). */
 function storedEntries(dataDir: string): { idx: number; entry: Buffer }[] {
@@ -82,10 +31,6 @@ function membershipEntries(dataDir: string, groupId: string) {
     .map((row) => ({ ...row, decoded: decodeEntry(row.entry) }))
     .filter((r) => r.decoded.type === 'group-membership' && r.decoded.groupId === groupId);
 }
-
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
 
 test("the log shows a secret group's id, epochs and committers, never its member devices", async () => {
   const org = await startOrg();
@@ -236,12 +181,7 @@ test('a relay that withholds a membership entry, or serves another one: the memb
   const toBen = await startEvilRelay(org.relay.url);
   const toCleo = await startEvilRelay(org.relay.url);
   try {
-    const via = async (proxy: EvilRelay, name: string) => {
-      const { code } = await org.admin.createInvite({ name, newPerson: true });
-      const profileDir = await tempDir('membership-profile');
-      dirs.push(profileDir);
-      return AgoraClient.register(nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: proxy.url, invite: code, name });
-    };
+    const via = (proxy: EvilRelay, name: string) => org.join(name, org.admin, proxy.url);
     const ben = await via(toBen, 'Ben Weber');
     const cleo = await via(toCleo, 'Cleo Brandt');
     const dana = await org.join('Dana Roth');

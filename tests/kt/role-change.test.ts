@@ -1,67 +1,18 @@
 /** Roles as key-transparency facts: an administrator's device signs a ROLE_CHANGED entry; clients
  * and the security officer's audit take who is an administrator from the log, never from the relay.
  * Real relay (restarted in place when its operator forges), real SQLite store, real SDK clients. */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AgoraClient } from '@agora/client-sdk';
-import { nodeDeps, nodeFetch, nodeProfile } from '@agora/client-sdk/node';
+import { nodeFetch, nodeProfile } from '@agora/client-sdk/node';
 import { fromB64u, type DirectoryResponse } from '@agora/protocol';
 import { PolicySchema, auditorPolicyEntry, newAuditorKey, roleChangeMessage } from '@agora/protocol/kt';
 import { sign } from '@agora/protocol/crypto/device-keys';
-import { startRelay, type RunningRelay } from '@agora/server';
 import { KtDraft, KtState } from '../../server/src/kt/state.js';
 import { runOfficerAudit } from '../../client-sdk/src/officer.js';
-import { tempDir, PASSPHRASE } from '../helpers.js';
+import { PASSPHRASE } from '../helpers.js';
 import { startEvilRelay } from './evil-relay.js';
-
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-interface Org {
-  readonly relay: RunningRelay;
-  dataDir: string;
-  admin: AgoraClient;
-  join(name: string, by?: AgoraClient, via?: string): Promise<AgoraClient>;
-  profileOf(c: AgoraClient): string;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startOrg(): Promise<Org> {
-  const dataDir = await tempDir('roles-relay');
-  dirs.push(dataDir);
-  let relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir, quiet: true, rateLimit: false });
-  const profiles = new Map<AgoraClient, string>();
-  const register = async (invite: string, name: string, via?: string) => {
-    const profileDir = await tempDir('roles-profile');
-    dirs.push(profileDir);
-    const client = await AgoraClient.register(nodeDeps({ profileDir, passphrase: PASSPHRASE, addGraceMs: 0 }), { server: via ?? relay.url, invite, name });
-    profiles.set(client, profileDir);
-    return client;
-  };
-  const admin = await register(relay.adminInvite!, 'Admin');
-  return {
-    get relay() {
-      return relay;
-    },
-    dataDir,
-    admin,
-    profileOf: (c) => profiles.get(c)!,
-    async join(name, by = admin, via) {
-      const { code } = await by.createInvite({ name, newPerson: true });
-      return register(code, name, via);
-    },
-    async restart() {
-      const port = relay.port;
-      await relay.close();
-      relay = await startRelay({ port, host: '127.0.0.1', dataDir, quiet: true, rateLimit: false });
-    },
-    close: () => relay.close(),
-  };
-}
+import { startOrg } from './org.js';
 
 const kinds = async (c: AgoraClient) => (await c.alarms()).map((a) => a.kind);
 
