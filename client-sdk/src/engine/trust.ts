@@ -334,7 +334,6 @@ export class KtTrust {
     return verified;
   }
 
-  /** The relay's directory must show exactly the keys and the name the log shows. */
   /** The relay's word on a person's role against the log's. Every decision goes by the log's role;
    * a difference is first a role change the verified checkpoint does not hold yet (the same grace as
    * a young device, counted from when this device first saw the relay's claim), and an alarm if it
@@ -352,6 +351,7 @@ export class KtTrust {
     this.alarm('role_mismatch', `the relay says ${v.name} is ${relayRole}, but the key-transparency log says ${v.role}: the log's role is used`, [], { userId, name: v.name });
   }
 
+  /** The relay's directory must show exactly the keys, the name and the role the log shows. */
   private compareWithDirectory(userId: string, v: VerifiedUser): void {
     const s = this.state();
     const listed = s.directory.users.find((u) => u.id === userId);
