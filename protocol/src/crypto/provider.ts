@@ -149,6 +149,8 @@ export function makeCryptoProvider(sodium: Sodium, random: RandomSource = platfo
 // One provider per randomness source, so a source's expanded-key cache is shared by its users.
 const providers = new WeakMap<RandomSource, Promise<CryptoProvider>>();
 let loadedPlatformProvider: CryptoProvider | undefined;
+/** The one platform-randomness provider, shared by loadCryptoProvider() and loadedCryptoProvider(). */
+const platformProvider = (sodium: Sodium) => (loadedPlatformProvider ??= makeCryptoProvider(sodium, platformRandom));
 
 /** The provider with `random` as its randomness (the platform's CSPRNG by default), libsodium loaded
  * on the first call. */
@@ -156,7 +158,7 @@ export function loadCryptoProvider(random: RandomSource = platformRandom): Promi
   let p = providers.get(random);
   if (!p) {
     p = getSodium().then(
-      (sodium) => (random === platformRandom ? (loadedPlatformProvider ??= makeCryptoProvider(sodium, random)) : makeCryptoProvider(sodium, random)),
+      (sodium) => (random === platformRandom ? platformProvider(sodium) : makeCryptoProvider(sodium, random)),
       (error: unknown) => {
         // Let a later call retry (e.g. a chunk that failed to download on a bad mobile connection).
         providers.delete(random);
@@ -172,9 +174,7 @@ export function loadCryptoProvider(random: RandomSource = platformRandom): Promi
  * key-transparency verifiers). Throws until some `loadCryptoProvider()` has resolved: an entry point
  * that forgot to await it fails at once and loudly, never with a wrong answer. */
 export function loadedCryptoProvider(): CryptoProvider {
-  if (loadedPlatformProvider) return loadedPlatformProvider;
   const sodium = loadedSodium();
   if (!sodium) throw new Error('crypto provider not loaded yet: await loadCryptoProvider() before using the key-transparency functions');
-  loadedPlatformProvider = makeCryptoProvider(sodium, platformRandom);
-  return loadedPlatformProvider;
+  return platformProvider(sodium);
 }
