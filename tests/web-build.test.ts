@@ -155,8 +155,34 @@ describe('the build', () => {
     expect(Object.keys(importMap.integrity).sort()).toEqual(scripts.map((f) => `/${f}`).sort());
     for (const f of scripts) expect(importMap.integrity[`/${f}`]).toBe(await sri(f));
     expect(html).not.toMatch(/<style\b|\sstyle="/);
-    // The entry renders the first screen: nothing is painted before it has run.
-    expect([...html.matchAll(/<script type="module"[^>]*>/g)].map((m) => m[0])).toEqual([expect.stringContaining('blocking="render"')]);
+    // The page paints its static first screen without waiting for the entry script.
+    expect([...html.matchAll(/<script type="module"[^>]*>/g)].map((m) => m[0])).toEqual([expect.not.stringContaining('blocking=')]);
+  });
+
+  test('the first screens: copies of index.html that differ only in the painted screen and its language, with inert forms, and the service worker answers a start with nothing else', async () => {
+    const files = await listFiles(buildA);
+    const firstScreens = ['index.html', ...files.filter((f) => f.startsWith('first/'))].sort();
+    expect(firstScreens).toEqual(['first/pin-de.html', 'first/pin-en.html', 'first/starting-de.html', 'first/starting-en.html', 'first/welcome-en.html', 'index.html']);
+    const shellOf = (html: string) => html.replace(/<html lang="(de|en)">/, '<html>').replace(/<div id="app" data-first-screen="\w+">[\s\S]*<\/div>\s*<noscript>/, '<div id="app"></div><noscript>');
+    const index = await readFile(path.join(buildA, 'index.html'), 'utf8');
+    const marks: Record<string, string> = { welcome: 'id="invite-code"', pin: 'id="unlock-pin"', starting: 'class="spinner"' };
+    for (const f of firstScreens) {
+      const html = await readFile(path.join(buildA, f), 'utf8');
+      expect([f, shellOf(html)]).toEqual([f, shellOf(index)]);
+      const [, screen, lang] = /^first\/(\w+)-(\w+)\.html$/.exec(f) ?? [f, 'welcome', 'de'];
+      expect(html).toContain(`<html lang="${lang}">`);
+      expect(html).toContain(`<div id="app" data-first-screen="${screen}">`);
+      expect(html).toContain(marks[screen]);
+      // Enter in the static form before the app runs submits nowhere (no PIN in a URL).
+      const forms = [...html.matchAll(/<form\b[^>]*>/g)].map((m) => m[0]);
+      for (const form of forms) expect(form).toContain('method="dialog"');
+      expect(forms.length).toBe(screen === 'starting' ? 0 : 1);
+      for (const button of html.matchAll(/<button\b[^>]*>/g)) expect(button[0]).toMatch(/^<button disabled\b/);
+    }
+    expect(await readFile(path.join(buildA, 'first/pin-en.html'), 'utf8')).toContain('PIN or password');
+    const sw = await readFile(path.join(buildA, 'sw.js'), 'utf8');
+    const listed = JSON.parse(/const FIRST_SCREENS = new Set\((\[[^\]]*\])\)/.exec(sw)?.[1] ?? 'null') as string[];
+    expect(listed).toEqual(firstScreens.map((f) => `/${f}`));
   });
 
   test("the service worker's version is the hash of every other file of the build", async () => {

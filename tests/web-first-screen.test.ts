@@ -1,10 +1,12 @@
 /** The web app's first screen without the SDK: the profile probe that picks the invite or PIN form
  * from a plain IndexedDB read (over fake-indexeddb here, with the SDK's own backend writing the
- * database), the build step that lists the chunks to preload (the SDK's, the unlocked app's), and counts in words. */
+ * database), the build step that lists the chunks to preload (the SDK's, the unlocked app's), the
+ * build step that paints a first screen into index.html, and counts in words. */
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { IndexedDbBackend } from '../client-sdk/src/store/indexeddb-store.js';
 import { probeProfile } from '../web-client/src/profile-probe.js';
-import { addPreloadMeta, blockRenderOnEntry, preloadChunks } from '../web-client/tools/integrity.js';
+import { addPreloadMeta, preloadChunks } from '../web-client/tools/integrity.js';
+import { withFirstScreen } from '../web-client/tools/first-screens.js';
 import { addWords, setLang, t, tn } from '../web-client/src/i18n/index.js';
 import { screenWords } from '../web-client/src/screens/words.js';
 
@@ -86,15 +88,31 @@ describe('chunks preloaded after the first paint', () => {
   });
 });
 
-describe('the entry script', () => {
-  it('holds back rendering until it has run, so no empty frame is painted before the first screen', () => {
-    const html = '<head><script type="module" crossorigin src="/assets/index-x.js"></script><script type="importmap">{}</script></head>';
-    expect(blockRenderOnEntry(html)).toBe('<head><script type="module" blocking="render" crossorigin src="/assets/index-x.js"></script><script type="importmap">{}</script></head>');
+describe('a first screen painted into index.html', () => {
+  const shell = '<!doctype html>\n<html lang="de">\n<body><div id="app"></div><noscript>x</noscript></body></html>';
+  const screen = (markup: string, lang: 'de' | 'en' = 'de') => ({ file: `first/pin-${lang}.html`, screen: 'pin' as const, lang, markup });
+
+  it('goes inside the app element, with the language of its words', () => {
+    expect(withFirstScreen(shell, screen('<main><p>PIN</p></main>', 'en'))).toBe('<!doctype html>\n<html lang="en">\n<body><div id="app" data-first-screen="pin"><main><p>PIN</p></main></div><noscript>x</noscript></body></html>');
   });
-  it('is exactly one: the build fails otherwise', () => {
-    expect(() => blockRenderOnEntry('<head></head>')).toThrow(/one entry script, found 0/);
-    const two = '<script type="module" src="/a.js"></script><script type="module" src="/b.js"></script>';
-    expect(() => blockRenderOnEntry(two)).toThrow(/found 2/);
+
+  it('makes its forms submit nowhere, so Enter before the app runs cannot put a PIN into a URL', () => {
+    const html = withFirstScreen(shell, screen('<form class="f"><input id="p" type="password"></form><form method="dialog"></form>'));
+    expect(html).toContain('<form method="dialog" class="f">');
+    expect(html.match(/method="dialog"/g)).toHaveLength(2);
+  });
+
+  it('disables its buttons until the app has replaced them, so a tap before then is not silently lost', () => {
+    const html = withFirstScreen(shell, screen('<button type="submit" class="b">Weiter</button><button disabled>x</button>'));
+    expect(html).toContain('<button disabled type="submit" class="b">Weiter</button><button disabled>x</button>');
+  });
+
+  it('fails the build for markup that needs a script or an inline style, or a page without one empty app element', () => {
+    expect(() => withFirstScreen(shell, screen('<script>x()</script>'))).toThrow(/script, an event handler or an inline style/);
+    expect(() => withFirstScreen(shell, screen('<button onclick="x()">'))).toThrow(/event handler/);
+    expect(() => withFirstScreen(shell, screen('<p style="color:red">'))).toThrow(/inline style/);
+    expect(() => withFirstScreen(shell.replace('<div id="app"></div>', ''), screen('<p>'))).toThrow(/one empty/);
+    expect(() => withFirstScreen(shell.replace('lang="de"', 'lang="fr"'), screen('<p>'))).toThrow(/lang="de"/);
   });
 });
 

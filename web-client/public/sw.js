@@ -10,6 +10,12 @@
 
 const SHELL_VERSION = '__AGORA_SHELL_VERSION__';
 const CACHE = `agora-shell-${SHELL_VERSION}`;
+// The build's copies of index.html with a first screen painted in (web-client/src/first-screen.ts),
+// and where the page leaves the one this device starts with. Only these files are ever answered to a
+// start; anything else in the hint gives index.html.
+const FIRST_SCREENS = new Set(__AGORA_FIRST_SCREENS__);
+const FIRST_SCREEN_CACHE = 'agora-first-screen';
+const FIRST_SCREEN_KEY = '/first-screen';
 const MANIFEST = '/build-manifest.json';
 const SELF = 'sw.js';
 // Kept with each cached file: a page served from the cache keeps the relay's Content-Security-Policy.
@@ -101,8 +107,18 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin) return;
   // The API and its WebSocket are never answered from here.
   if (url.pathname === '/v1' || url.pathname.startsWith('/v1/')) return;
-  // One lookup in this build's cache and nothing else awaited before it: this is on the path of
-  // every warm start (the page and each file it loads before its first screen).
-  const key = request.mode === 'navigate' ? '/index.html' : url.pathname;
-  event.respondWith(caches.match(key, { cacheName: CACHE }).then((hit) => hit || fetch(request)));
+  // One lookup in this build's cache (two for a start) and nothing else awaited before it: this is
+  // on the path of every warm start (the page and each file it loads before its first screen).
+  const key = request.mode === 'navigate' ? firstScreen() : Promise.resolve(url.pathname);
+  event.respondWith(key.then((path) => caches.match(path, { cacheName: CACHE })).then((hit) => hit || fetch(request)));
 });
+
+async function firstScreen() {
+  try {
+    const hint = await caches.match(FIRST_SCREEN_KEY, { cacheName: FIRST_SCREEN_CACHE });
+    const path = hint ? await hint.text() : '';
+    return FIRST_SCREENS.has(path) ? path : '/index.html';
+  } catch {
+    return '/index.html';
+  }
+}

@@ -1,12 +1,16 @@
-/** Entry point: paints the shell at once and starts the engine, which picks the first screen from
- * a plain IndexedDB read and loads the crypto in its own chunks after the first paint. Nothing here
- * waits for the network or for libsodium. */
+/** Entry point: replaces the static first screen the HTML came with (first-screen.ts) by the live
+ * app, keeping what was typed into it, and starts the engine, which checks the screen with a plain
+ * IndexedDB read and loads the crypto in its own chunks after the first paint. Nothing here waits
+ * for the network or for libsodium. */
 import { render } from 'preact';
 import './styles.css';
 import { App, preloadUnlocked } from './app.js';
 import { Engine } from './engine/engine.js';
 import { registerServiceWorker } from './sw-register.js';
 import { nextPaint, preloadSdk, whenIdle } from './preload.js';
+import { publishFirstScreen, staticScreen, takeTyped } from './first-screen.js';
+import { rememberedScreen } from './engine/screen-hint.js';
+import { currentLang, onLangChange } from './i18n/index.js';
 
 const engine = new Engine();
 const root = document.getElementById('app');
@@ -14,8 +18,16 @@ if (!root) throw new Error('index.html has no #app element');
 // Started before the first render: its IndexedDB and tab-lock requests go to the browser process
 // while the page renders, and the invite or PIN form can then be in the first paint. The engine
 // waits for a paint itself before it loads the SDK.
-void engine.start();
+// The screen remembered on this device, else the one the page came with (for a new device, the
+// invite form): what the person already sees and may be typing into.
+void engine.start(staticScreen(root));
+const typed = takeTyped(root);
+root.replaceChildren();
+delete root.dataset.firstScreen;
 render(<App engine={engine} />, root);
+typed.restore(root);
+// From here the form's buttons act: the benchmark reports this next to the first paint.
+performance.mark('agora:app-running');
 
 // The crypto chunks are requested (and compiled) once the first usable screen has painted: earlier,
 // compiling them would hold up that very screen on a slow phone.
@@ -35,4 +47,14 @@ void firstScreen.then(nextPaint).then(() => {
   // keystrokes do not wait for them (the crypto, which the unlock needs, comes first).
   whenIdle(preloadUnlocked);
   void registerServiceWorker({ onUpdateReady: (apply) => engine.offerUpdate(apply) });
+  // The next start's static screen: the form this device will open with, in its language.
+  let phase = engine.state.phase;
+  const publish = () => void publishFirstScreen(rememberedScreen() ?? 'starting', currentLang());
+  publish();
+  onLangChange(publish);
+  engine.subscribe((s) => {
+    if (s.phase === phase) return;
+    phase = s.phase;
+    publish();
+  });
 });

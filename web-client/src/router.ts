@@ -13,6 +13,8 @@ export interface Location {
 const listeners = new Set<() => void>();
 
 function read(): Location {
+  // No window when the build renders the first screens to static HTML (first-screens.tsx).
+  if (typeof window === 'undefined') return { path: '/', search: '', hash: '' };
   return { path: window.location.pathname, search: window.location.search, hash: window.location.hash };
 }
 

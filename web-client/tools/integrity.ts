@@ -14,10 +14,14 @@ import type { Plugin } from 'vite';
 import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import { makeManifest, WEB_BUILD_MANIFEST } from '@agora/protocol/kt/web-build';
 import { kdfWorkerSource, SODIUM_CHUNK_META } from '../src/engine/kdf-source.js';
+import { renderFirstScreens, withFirstScreen } from './first-screens.js';
 
 /** In public/sw.js, replaced by the hash of every other file of the build: a new build is a new
  * service-worker script, which is what makes browsers install it. */
 export const SHELL_VERSION_PLACEHOLDER = '__AGORA_SHELL_VERSION__';
+/** In public/sw.js, replaced by the build's first-screen files (src/first-screen.ts), the only
+ * pages it may answer a start with. */
+export const FIRST_SCREENS_PLACEHOLDER = '__AGORA_FIRST_SCREENS__';
 const SERVICE_WORKER = 'sw.js';
 
 async function listFiles(dir: string, base = dir): Promise<string[]> {
@@ -137,22 +141,9 @@ export function sodiumStandalone(): Plugin {
   };
 }
 
-/** The entry script holds back the page's rendering until it has run (`blocking="render"`): it
- * renders the first screen itself, so an earlier frame could only show an empty page, and on a slow
- * phone painting that frame (style, layout and paint of the whole style sheet) delays the script by
- * as much again. Vite writes the entry's tag itself and drops unknown attributes from it, hence here. */
-export function blockRenderOnEntry(html: string): string {
-  let found = 0;
-  const out = html.replace(/<script type="module"(?![^>]*\bblocking=)([^>]*\bsrc="[^"]+"[^>]*)>/g, (_whole, attrs: string) => {
-    found++;
-    return `<script type="module" blocking="render"${attrs}>`;
-  });
-  if (found !== 1) throw new Error(`index.html should load one entry script, found ${found}`);
-  return out;
-}
-
 export function buildIntegrity(): Plugin {
   let outDir = '';
+  let root = '';
   let base = '/';
   let preload: string[] = [];
   let sodiumChunk: string | undefined;
@@ -161,6 +152,7 @@ export function buildIntegrity(): Plugin {
     apply: 'build',
     enforce: 'post',
     configResolved(config) {
+      root = config.root;
       outDir = path.resolve(config.root, config.build.outDir);
       base = config.base;
     },
@@ -195,17 +187,26 @@ export function buildIntegrity(): Plugin {
       // What every page will compose: a chunk of another shape fails here rather than in each browser.
       kdfWorkerSource(Buffer.from(files.get(sodiumChunk)!).toString('utf8'), Buffer.from(files.get(worker)!).toString('utf8'));
       const sodiumMeta = `<meta name="${SODIUM_CHUNK_META}" content="${base}${sodiumChunk}" />`;
-      const page = blockRenderOnEntry(addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base)).replace('</title>', `</title>\n    ${sodiumMeta}`);
-      const html = addIntegrity(page, files, base);
-      files.set('index.html', Buffer.from(html, 'utf8'));
-      await fs.writeFile(path.join(outDir, 'index.html'), html);
+      const page = addPreloadMeta(Buffer.from(files.get('index.html')!).toString('utf8'), preload, base).replace('</title>', `</title>\n    ${sodiumMeta}`);
+      const shell = addIntegrity(page, files, base);
+      const firstScreens = await renderFirstScreens(root);
+      if (!firstScreens.some((s) => s.file === 'index.html')) throw new Error('no first screen is index.html');
+      for (const screen of firstScreens) {
+        const html = withFirstScreen(shell, screen);
+        files.set(screen.file, Buffer.from(html, 'utf8'));
+        await fs.mkdir(path.dirname(path.join(outDir, screen.file)), { recursive: true });
+        await fs.writeFile(path.join(outDir, screen.file), html);
+      }
 
       const sw = files.get(SERVICE_WORKER);
       if (sw) {
         const text = Buffer.from(sw).toString('utf8');
-        if (!text.includes(SHELL_VERSION_PLACEHOLDER)) throw new Error(`${SERVICE_WORKER} lacks ${SHELL_VERSION_PLACEHOLDER}`);
+        for (const placeholder of [SHELL_VERSION_PLACEHOLDER, FIRST_SCREENS_PLACEHOLDER]) {
+          if (!text.includes(placeholder)) throw new Error(`${SERVICE_WORKER} lacks ${placeholder}`);
+        }
         const others = new Map([...files].filter(([name]) => name !== SERVICE_WORKER));
-        const versioned = text.replaceAll(SHELL_VERSION_PLACEHOLDER, shellVersion(others));
+        const firstScreenPaths = JSON.stringify(firstScreens.map((s) => `${base}${s.file}`).sort());
+        const versioned = text.replaceAll(SHELL_VERSION_PLACEHOLDER, shellVersion(others)).replaceAll(FIRST_SCREENS_PLACEHOLDER, firstScreenPaths);
         files.set(SERVICE_WORKER, Buffer.from(versioned, 'utf8'));
         await fs.writeFile(path.join(outDir, SERVICE_WORKER), versioned);
       }

@@ -22,6 +22,7 @@ import { countUnread, insertInOrder, mergeRead } from './ordering.js';
 import type { MessageKey } from '../i18n/index.js';
 import { dropKdf, passphraseSource, prepareKdf } from './kdf.js';
 import { rememberScreen, rememberedScreen } from './screen-hint.js';
+import type { FirstScreen } from '../first-screen.js';
 import { probeProfile, type ProfileHint } from '../profile-probe.js';
 import { nextPaint } from '../preload.js';
 import type { ClientDeps, ProfileKeySource, StoreProfile, WebSocketLike } from '@agora/client-sdk/browser';
@@ -223,7 +224,9 @@ export class Engine {
 
   /** Called once, at the page's start: finds out what this device has and loads the crypto after
    * the first paint. */
-  async start(): Promise<void> {
+  /** `shown`: the screen the page already shows (its static first screen), used when this device
+   * remembers none. */
+  async start(shown?: FirstScreen): Promise<void> {
     if (typeof window !== 'undefined') {
       window.addEventListener('online', () => this.wake?.());
       document.addEventListener('visibilitychange', () => {
@@ -234,9 +237,7 @@ export class Engine {
       });
     }
     // The form shown last time is up in the first render; the checks below correct it if needed.
-    const remembered = rememberedScreen();
-    if (remembered === 'pin') this.set({ phase: 'locked', unlockKind: 'pin', progress: undefined });
-    else if (remembered === 'welcome') this.set({ phase: 'welcome', progress: undefined });
+    this.presetScreen(rememberedScreen() ?? shown);
     // Both ask the browser process, which can take a few hundred ms at the first call of a page:
     // in parallel. A tab that has the profile open holds the lock through its registration.
     const profile = probeProfile(PROFILE_DB);
@@ -246,6 +247,14 @@ export class Engine {
       return;
     }
     await this.discover(profile);
+  }
+
+  /** The phase a first screen shows before anything is known: the form remembered from last time
+   * or painted in the page (start() above), or the same for the build's static copies of the first
+   * screens (prerender.tsx). 'starting' keeps the starting phase. Nothing else is touched. */
+  presetScreen(hint: FirstScreen | undefined): void {
+    if (hint === 'pin') this.set({ phase: 'locked', unlockKind: 'pin', progress: undefined });
+    else if (hint === 'welcome') this.set({ phase: 'welcome', progress: undefined });
   }
 
   /** Takes over from another tab that runs Agora (it steps back and says so). */

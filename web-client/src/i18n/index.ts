@@ -135,15 +135,17 @@ export function formatDateTime(at: number): string {
   return dateFormat({ dateStyle: 'medium', timeStyle: 'short' }).format(new Date(at));
 }
 
+/** Calls `listener` after every change of language; returns the function that stops it. */
+export function onLangChange(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
 /** Re-renders the calling component when the language changes; returns the active language. */
 export function useLang(): Lang {
   const [, setTick] = useState(0);
-  useEffect(() => {
-    const l = () => setTick((n) => n + 1);
-    listeners.add(l);
-    return () => {
-      listeners.delete(l);
-    };
-  }, []);
+  useEffect(() => onLangChange(() => setTick((n) => n + 1)), []);
   return lang;
 }

@@ -30,6 +30,8 @@ interface Draft {
 const draft: Draft = { code: '', name: '', protection: 'pin', pin: '', pin2: '' };
 
 function codeFromUrl(): string {
+  // The build's static copy of this screen (first-screens.tsx) has no address and no code.
+  if (typeof window === 'undefined') return '';
   const fromHash = decodeURIComponent(window.location.hash.replace(/^#/, ''));
   if (fromHash) return fromHash;
   return new URLSearchParams(window.location.search).get('code') ?? '';

@@ -1,0 +1,128 @@
+/** The first screen that comes with the page (web-client/src/first-screen.ts), in Chromium against a
+ * real relay serving the built app:
+ * - the invite form is on the screen and takes typing before the app's script has run (held back
+ *   here); its button is disabled and Enter sends nothing anywhere; when the script arrives, the
+ *   live form keeps what was typed and where the cursor was, and works;
+ * - a returning person's start is answered by the service worker with the PIN form, in the
+ *   language they chose; a damaged hint gets index.html, and the app still shows the PIN form. */
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { Browser, Page, Request, Route } from 'playwright-core';
+import type { World } from '../helpers.js';
+import { launchBrowser, newPerson, signUpByLink, startAppWorld, unlock, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
+
+jest.setTimeout(WEB_TEST_TIMEOUT);
+
+const APP_RUNNING = 'agora:app-running';
+const appRuns = (page: Page) => page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, APP_RUNNING);
+const appHasRun = (page: Page) => page.evaluate((mark) => performance.getEntriesByName(mark).length > 0, APP_RUNNING);
+
+/** The file the page left for the service worker to answer the next start with. */
+async function hintIs(page: Page, path: string): Promise<void> {
+  await page.waitForFunction(async (expected) => {
+    const hint = await caches.match('/first-screen', { cacheName: 'agora-first-screen' });
+    return (await hint?.text()) === expected;
+  }, path);
+}
+
+describe('the first screen in the page', () => {
+  let world: World & { web: NonNullable<World['web']> };
+  let browser: Browser;
+
+  beforeAll(async () => {
+    world = await startAppWorld();
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await world?.close();
+  });
+
+  it('takes typing before the app runs, submits nothing on Enter, and hands what was typed to the app', async () => {
+    const context = await newPerson(browser, { viewport: 'phone' });
+    const page = await context.newPage();
+    const { problems } = watchPage(page);
+    const held: Route[] = [];
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/assets\/index-[^/]*\.js$/, async (route) => {
+      held.push(route);
+      await released;
+      await route.continue();
+    });
+    const sent: Request[] = [];
+    page.on('request', (r) => sent.push(r));
+
+    // Not until "load": that waits for the script held here.
+    await page.goto(`${world.url}/`, { waitUntil: 'commit' });
+    const field = page.getByLabel('Einladungscode');
+    await field.waitFor();
+    expect(held.length).toBe(1);
+    expect(await appHasRun(page)).toBe(false);
+    // Its button cannot act yet, and says so.
+    const next = page.getByRole('button', { name: 'Weiter' });
+    await expect(next.isDisabled()).resolves.toBe(true);
+    await field.click();
+    await page.keyboard.type(world.adminInvite);
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Enter');
+    // The static form submits nowhere: no navigation, no request with the code in it.
+    await page.waitForTimeout(300);
+    expect(page.url()).toBe(`${world.url}/`);
+    expect(sent.filter((r) => r.url().includes(world.adminInvite.slice(0, 4)) || (r.postData() ?? '').includes(world.adminInvite.slice(0, 4)))).toEqual([]);
+
+    release();
+    await appRuns(page);
+    // The live form has the code and the cursor where it was (one before the end).
+    await expect(field.inputValue()).resolves.toBe(world.adminInvite);
+    await expect(page.evaluate(() => [document.activeElement?.id, (document.activeElement as HTMLInputElement).selectionStart])).resolves.toEqual(['invite-code', world.adminInvite.length - 1]);
+    await expect(next.isEnabled()).resolves.toBe(true);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Der Code ist gültig' }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("answers a returning person's start with the PIN form in their language, and a damaged hint with index.html", async () => {
+    const context = await newPerson(browser, { viewport: 'phone' });
+    const page = await context.newPage();
+    const { problems } = watchPage(page);
+    await signUpByLink(page, world.url, world.adminInvite, { name: 'Erste Verwaltung' });
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    await hintIs(page, '/first/pin-de.html');
+
+    const start = async () => {
+      const response = await page.goto(`${world.url}/`);
+      expect(response?.fromServiceWorker()).toBe(true);
+      return (await response?.text()) ?? '';
+    };
+    const german = await start();
+    expect(german).toContain('<html lang="de">');
+    expect(german).toContain('id="unlock-pin"');
+    await page.getByLabel('PIN oder Passwort').waitFor();
+
+    // English chosen on the PIN form: the next start paints the English one.
+    await page.getByRole('button', { name: 'English' }).click();
+    await page.getByRole('heading', { name: 'Unlock' }).waitFor();
+    await hintIs(page, '/first/pin-en.html');
+    const english = await start();
+    expect(english).toContain('<html lang="en">');
+    expect(english).toContain('PIN or password');
+
+    // A hint that names anything but a first screen of this build is not followed.
+    await page.evaluate(async () => {
+      const cache = await caches.open('agora-first-screen');
+      await cache.put('/first-screen', new Response('/assets/../build-manifest.json'));
+    });
+    const fallback = await start();
+    expect(fallback).toContain('id="invite-code"');
+    // The app corrects the screen from the device itself, and leaves the right hint again.
+    await page.getByRole('heading', { name: 'Unlock' }).waitFor();
+    await hintIs(page, '/first/pin-en.html');
+    await page.getByRole('button', { name: 'Deutsch' }).click();
+    await unlock(page);
+    await page.getByRole('navigation', { name: 'Hauptnavigation' }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
