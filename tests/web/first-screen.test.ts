@@ -79,6 +79,8 @@ describe('the first screen in the page', () => {
     await expect(next.isEnabled()).resolves.toBe(true);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Der Code ist gültig' }).waitFor();
+    // A new device's next start is the invite form again, not the "starting" screen.
+    await hintIs(page, '/index.html');
     expect(problems).toEqual([]);
     await context.close();
   });

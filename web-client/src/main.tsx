@@ -9,17 +9,16 @@ import { Engine } from './engine/engine.js';
 import { registerServiceWorker } from './sw-register.js';
 import { nextPaint, preloadSdk, whenIdle } from './preload.js';
 import { publishFirstScreen, staticScreen, takeTyped } from './first-screen.js';
-import { rememberedScreen } from './engine/screen-hint.js';
+import { onScreenRemembered, rememberedScreen } from './engine/screen-hint.js';
 import { currentLang, onLangChange } from './i18n/index.js';
 
 const engine = new Engine();
 const root = document.getElementById('app');
 if (!root) throw new Error('index.html has no #app element');
 // Started before the first render: its IndexedDB and tab-lock requests go to the browser process
-// while the page renders, and the invite or PIN form can then be in the first paint. The engine
-// waits for a paint itself before it loads the SDK.
-// The screen remembered on this device, else the one the page came with (for a new device, the
-// invite form): what the person already sees and may be typing into.
+// while the page renders. It starts on the screen remembered on this device, else on the one the
+// page came with (for a new device, the invite form): what the person already sees and may be
+// typing into. The engine waits for a paint itself before it loads the SDK.
 void engine.start(staticScreen(root));
 const typed = takeTyped(root);
 root.replaceChildren();
@@ -48,13 +47,8 @@ void firstScreen.then(nextPaint).then(() => {
   whenIdle(preloadUnlocked);
   void registerServiceWorker({ onUpdateReady: (apply) => engine.offerUpdate(apply) });
   // The next start's static screen: the form this device will open with, in its language.
-  let phase = engine.state.phase;
   const publish = () => void publishFirstScreen(rememberedScreen() ?? 'starting', currentLang());
   publish();
+  onScreenRemembered(publish);
   onLangChange(publish);
-  engine.subscribe((s) => {
-    if (s.phase === phase) return;
-    phase = s.phase;
-    publish();
-  });
 });

@@ -223,9 +223,8 @@ export class Engine {
   // ---------- start, tabs ----------
 
   /** Called once, at the page's start: finds out what this device has and loads the crypto after
-   * the first paint. */
-  /** `shown`: the screen the page already shows (its static first screen), used when this device
-   * remembers none. */
+   * the first paint. `shown`: the screen the page already shows (its static first screen), used
+   * when this device remembers none. */
   async start(shown?: FirstScreen): Promise<void> {
     if (typeof window !== 'undefined') {
       window.addEventListener('online', () => this.wake?.());

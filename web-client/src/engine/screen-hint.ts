@@ -19,6 +19,8 @@ export function rememberedScreen(): ScreenHint | undefined {
   }
 }
 
+const listeners = new Set<() => void>();
+
 /** `undefined` forgets the hint: the next start waits for the probe (e.g. a device that opens
  * without a PIN shows no form at all). */
 export function rememberScreen(hint: ScreenHint | undefined): void {
@@ -28,4 +30,13 @@ export function rememberScreen(hint: ScreenHint | undefined): void {
   } catch {
     // as above
   }
+  for (const l of listeners) l();
+}
+
+/** Calls `listener` after every rememberScreen(); returns the function that stops it. */
+export function onScreenRemembered(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
 }
