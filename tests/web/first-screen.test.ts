@@ -111,7 +111,9 @@ describe('the first screen in the page', () => {
     expect(english).toContain('<html lang="en">');
     expect(english).toContain('PIN or password');
 
-    // A hint that names anything but a first screen of this build is not followed.
+    // A hint that names anything but a first screen of this build is not followed. (Written once
+    // this page has written its own, which would otherwise replace it.)
+    await page.waitForFunction(() => performance.getEntriesByName('agora:first-screen-hint').length > 0);
     await page.evaluate(async () => {
       const cache = await caches.open('agora-first-screen');
       await cache.put('/first-screen', new Response('/assets/../build-manifest.json'));
