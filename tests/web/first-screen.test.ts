@@ -5,10 +5,9 @@
  *   live form keeps what was typed and where the cursor was, and works;
  * - a returning person's start is answered by the service worker with the PIN form, in the
  *   language they chose; a damaged hint gets index.html, and the app still shows the PIN form. */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { Browser, Page, Request, Route } from 'playwright-core';
-import type { World } from '../helpers.js';
-import { launchBrowser, newPerson, signUpByLink, startAppWorld, unlock, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import type { Page, Request } from 'playwright-core';
+import { appSuite, holdRequests, newPerson, signUpByLink, unlock, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
 
 jest.setTimeout(WEB_TEST_TIMEOUT);
 
@@ -25,31 +24,14 @@ async function hintIs(page: Page, path: string): Promise<void> {
 }
 
 describe('the first screen in the page', () => {
-  let world: World & { web: NonNullable<World['web']> };
-  let browser: Browser;
-
-  beforeAll(async () => {
-    world = await startAppWorld();
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await world?.close();
-  });
+  const suite = appSuite();
 
   it('takes typing before the app runs, submits nothing on Enter, and hands what was typed to the app', async () => {
+    const { world, browser } = suite;
     const context = await newPerson(browser, { viewport: 'phone' });
     const page = await context.newPage();
     const { problems } = watchPage(page);
-    const held: Route[] = [];
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    await page.route(/\/assets\/index-[^/]*\.js$/, async (route) => {
-      held.push(route);
-      await released;
-      await route.continue();
-    });
+    const { held, release } = await holdRequests(page, /\/assets\/index-[^/]*\.js$/);
     const sent: Request[] = [];
     page.on('request', (r) => sent.push(r));
 
@@ -86,6 +68,7 @@ describe('the first screen in the page', () => {
   });
 
   it("answers a returning person's start with the PIN form in their language, and a damaged hint with index.html", async () => {
+    const { world, browser } = suite;
     const context = await newPerson(browser, { viewport: 'phone' });
     const page = await context.newPage();
     const { problems } = watchPage(page);

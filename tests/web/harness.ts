@@ -7,7 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from '@jest/globals';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Route } from 'playwright-core';
 import { DEFAULT_WEB_DIR } from '@agora/server';
 import { ROOT, startWorld, type World } from '../helpers.js';
 
@@ -162,6 +163,35 @@ export async function startAppWorld(opts: { addGraceMs?: number } = {}): Promise
     throw new Error(`The relay did not serve the web app in ${WEB_DIST} (its log says why); rebuild it with "npm run build".`);
   }
   return { ...world, web };
+}
+
+/** For a test file: the app's relay and a Chromium, started before its tests and closed after
+ * them (read the fields inside the tests). */
+export function appSuite(): { world: World & { web: NonNullable<World['web']> }; browser: Browser } {
+  const suite = {} as ReturnType<typeof appSuite>;
+  beforeAll(async () => {
+    suite.world = await startAppWorld();
+    suite.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.world?.close();
+  });
+  return suite;
+}
+
+/** Holds back the page's requests for URLs matching `url` (as a slow network would) until
+ * `release()`; `held` lists those asked for so far. */
+export async function holdRequests(page: Page, url: RegExp): Promise<{ held: Route[]; release(): void }> {
+  const held: Route[] = [];
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route(url, async (route) => {
+    held.push(route);
+    await released;
+    await route.continue();
+  });
+  return { held, release: () => release() };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,39 +3,20 @@
  *   "Weiter" waits for them), because the first screen is chosen by a plain IndexedDB read;
  * - a second invite link opened while the screen is open (only the #code changes, the page does
  *   not load again) replaces the first code and is checked at once. */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { Browser, Route } from 'playwright-core';
-import type { World } from '../helpers.js';
-import { launchBrowser, newPerson, startAppWorld, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { appSuite, holdRequests, newPerson, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
 
 jest.setTimeout(WEB_TEST_TIMEOUT);
 
 describe('invite screen', () => {
-  let world: World & { web: NonNullable<World['web']> };
-  let browser: Browser;
-
-  beforeAll(async () => {
-    world = await startAppWorld();
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await world?.close();
-  });
+  const suite = appSuite();
 
   it('is usable before the SDK has arrived, and picks up a new code from a changed #fragment', async () => {
+    const { world, browser } = suite;
     const context = await newPerson(browser, { viewport: 'phone' });
     const page = await context.newPage();
     const { problems } = watchPage(page);
-    const held: Route[] = [];
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    await page.route(/\/assets\/browser-[^/]*\.js$/, async (route) => {
-      held.push(route);
-      await released;
-      await route.continue();
-    });
+    const { held, release } = await holdRequests(page, /\/assets\/browser-[^/]*\.js$/);
 
     await page.goto(`${world.url}/einladung`);
     const field = page.getByLabel('Einladungscode');
@@ -59,6 +40,7 @@ describe('invite screen', () => {
     await context.close();
   });
   it('corrects a remembered PIN form that no profile backs (site data partly cleared): the invite screen shows', async () => {
+    const { world, browser } = suite;
     const context = await newPerson(browser, { viewport: 'phone' });
     // The hint that makes a returning device's PIN form appear in the first render, left behind
     // by a profile database that is gone.
