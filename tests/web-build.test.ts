@@ -181,8 +181,8 @@ describe('the build', () => {
     }
     expect(await readFile(path.join(buildA, 'first/pin-en.html'), 'utf8')).toContain('PIN or password');
     const sw = await readFile(path.join(buildA, 'sw.js'), 'utf8');
-    const listed = JSON.parse(/const FIRST_SCREENS = new Set\((\[[^\]]*\])\)/.exec(sw)?.[1] ?? 'null') as string[];
-    expect(listed).toEqual(firstScreens.map((f) => `/${f}`));
+    const written = JSON.parse(/const FIRST_SCREEN = (\{.*\});/.exec(sw)?.[1] ?? 'null') as { cache: string; key: string; files: string[] };
+    expect(written).toEqual({ cache: 'agora-first-screen', key: '/first-screen', files: firstScreens.map((f) => `/${f}`) });
   });
 
   test("the service worker's version is the hash of every other file of the build", async () => {

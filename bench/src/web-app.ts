@@ -103,7 +103,8 @@ const fieldOnScreen = (label: string) => `(() => {
 })();`;
 
 /** The app's User Timing mark once it runs: the static first screen the HTML brought has been
- * replaced by the live one, whose buttons act (web-client/src/main.tsx). */
+ * replaced by the live one, whose buttons act (APP_RUNNING_MARK in web-client/src/first-screen.ts,
+ * whose sources the bench's build does not reach). */
 const APP_RUNNING = 'agora:app-running';
 
 interface FieldShown {

@@ -7,20 +7,23 @@
  *   language they chose; a damaged hint gets index.html, and the app still shows the PIN form. */
 import { describe, expect, it, jest } from '@jest/globals';
 import type { Page, Request } from 'playwright-core';
+import { APP_RUNNING_MARK, FIRST_SCREEN_CACHE, FIRST_SCREEN_KEY, HINT_WRITTEN_MARK } from '../../web-client/src/first-screen.js';
 import { appSuite, holdRequests, newPerson, signUpByLink, unlock, watchPage, WEB_TEST_TIMEOUT } from './harness.js';
 
 jest.setTimeout(WEB_TEST_TIMEOUT);
 
-const APP_RUNNING = 'agora:app-running';
-const appRuns = (page: Page) => page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, APP_RUNNING);
-const appHasRun = (page: Page) => page.evaluate((mark) => performance.getEntriesByName(mark).length > 0, APP_RUNNING);
+const appRuns = (page: Page) => page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, APP_RUNNING_MARK);
+const appHasRun = (page: Page) => page.evaluate((mark) => performance.getEntriesByName(mark).length > 0, APP_RUNNING_MARK);
 
 /** The file the page left for the service worker to answer the next start with. */
 async function hintIs(page: Page, path: string): Promise<void> {
-  await page.waitForFunction(async (expected) => {
-    const hint = await caches.match('/first-screen', { cacheName: 'agora-first-screen' });
-    return (await hint?.text()) === expected;
-  }, path);
+  await page.waitForFunction(
+    async ([expected, key, cacheName]) => {
+      const hint = await caches.match(key, { cacheName });
+      return (await hint?.text()) === expected;
+    },
+    [path, FIRST_SCREEN_KEY, FIRST_SCREEN_CACHE],
+  );
 }
 
 describe('the first screen in the page', () => {
@@ -96,11 +99,14 @@ describe('the first screen in the page', () => {
 
     // A hint that names anything but a first screen of this build is not followed. (Written once
     // this page has written its own, which would otherwise replace it.)
-    await page.waitForFunction(() => performance.getEntriesByName('agora:first-screen-hint').length > 0);
-    await page.evaluate(async () => {
-      const cache = await caches.open('agora-first-screen');
-      await cache.put('/first-screen', new Response('/assets/../build-manifest.json'));
-    });
+    await page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, HINT_WRITTEN_MARK);
+    await page.evaluate(
+      async ([key, cacheName]) => {
+        const cache = await caches.open(cacheName);
+        await cache.put(key, new Response('/assets/../build-manifest.json'));
+      },
+      [FIRST_SCREEN_KEY, FIRST_SCREEN_CACHE],
+    );
     const fallback = await start();
     expect(fallback).toContain('id="invite-code"');
     // The app corrects the screen from the device itself, and leaves the right hint again.

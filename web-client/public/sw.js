@@ -10,12 +10,12 @@
 
 const SHELL_VERSION = '__AGORA_SHELL_VERSION__';
 const CACHE = `agora-shell-${SHELL_VERSION}`;
-// The build's copies of index.html with a first screen painted in (web-client/src/first-screen.ts),
-// and where the page leaves the one this device starts with. Only these files are ever answered to a
-// start; anything else in the hint gives index.html.
-const FIRST_SCREENS = new Set(__AGORA_FIRST_SCREENS__);
-const FIRST_SCREEN_CACHE = 'agora-first-screen';
-const FIRST_SCREEN_KEY = '/first-screen';
+// Where the page leaves the first screen this device starts with (the cache and key), and the build's
+// copies of index.html with a first screen painted in (web-client/src/first-screen.ts), written here
+// by the build. Only these files are ever answered to a start; anything else in the hint gives
+// index.html.
+const FIRST_SCREEN = __AGORA_FIRST_SCREEN__;
+const FIRST_SCREENS = new Set(FIRST_SCREEN.files);
 const MANIFEST = '/build-manifest.json';
 const SELF = 'sw.js';
 // Kept with each cached file: a page served from the cache keeps the relay's Content-Security-Policy.
@@ -115,7 +115,7 @@ self.addEventListener('fetch', (event) => {
 
 async function firstScreen() {
   try {
-    const hint = await caches.match(FIRST_SCREEN_KEY, { cacheName: FIRST_SCREEN_CACHE });
+    const hint = await caches.match(FIRST_SCREEN.key, { cacheName: FIRST_SCREEN.cache });
     const path = hint ? await hint.text() : '';
     return FIRST_SCREENS.has(path) ? path : '/index.html';
   } catch {

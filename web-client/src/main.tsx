@@ -8,7 +8,7 @@ import { App, preloadUnlocked } from './app.js';
 import { Engine } from './engine/engine.js';
 import { registerServiceWorker } from './sw-register.js';
 import { nextPaint, preloadSdk, whenIdle } from './preload.js';
-import { publishFirstScreen, staticScreen, takeTyped } from './first-screen.js';
+import { APP_RUNNING_MARK, publishFirstScreen, staticScreen, takeTyped } from './first-screen.js';
 import { onScreenRemembered, rememberedScreen } from './engine/screen-hint.js';
 import { currentLang, onLangChange } from './i18n/index.js';
 
@@ -26,7 +26,7 @@ delete root.dataset.firstScreen;
 render(<App engine={engine} />, root);
 typed.restore(root);
 // From here the form's buttons act: the benchmark reports this next to the first paint.
-performance.mark('agora:app-running');
+performance.mark(APP_RUNNING_MARK);
 
 // The crypto chunks are requested (and compiled) once the first usable screen has painted: earlier,
 // compiling them would hold up that very screen on a slow phone.

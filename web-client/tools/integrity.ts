@@ -15,13 +15,14 @@ import { loadCryptoProvider } from '@agora/protocol/crypto/provider';
 import { makeManifest, WEB_BUILD_MANIFEST } from '@agora/protocol/kt/web-build';
 import { kdfWorkerSource, SODIUM_CHUNK_META } from '../src/engine/kdf-source.js';
 import { renderFirstScreens, withFirstScreen } from './first-screens.js';
+import { FIRST_SCREEN_CACHE, FIRST_SCREEN_KEY } from '../src/first-screen.js';
 
 /** In public/sw.js, replaced by the hash of every other file of the build: a new build is a new
  * service-worker script, which is what makes browsers install it. */
 export const SHELL_VERSION_PLACEHOLDER = '__AGORA_SHELL_VERSION__';
-/** In public/sw.js, replaced by the build's first-screen files (src/first-screen.ts), the only
- * pages it may answer a start with. */
-export const FIRST_SCREENS_PLACEHOLDER = '__AGORA_FIRST_SCREENS__';
+/** In public/sw.js, replaced by where the page leaves its first-screen hint and the build's
+ * first-screen files, the only pages the worker may answer a start with (src/first-screen.ts). */
+export const FIRST_SCREEN_PLACEHOLDER = '__AGORA_FIRST_SCREEN__';
 const SERVICE_WORKER = 'sw.js';
 
 async function listFiles(dir: string, base = dir): Promise<string[]> {
@@ -201,12 +202,12 @@ export function buildIntegrity(): Plugin {
       const sw = files.get(SERVICE_WORKER);
       if (sw) {
         const text = Buffer.from(sw).toString('utf8');
-        for (const placeholder of [SHELL_VERSION_PLACEHOLDER, FIRST_SCREENS_PLACEHOLDER]) {
+        for (const placeholder of [SHELL_VERSION_PLACEHOLDER, FIRST_SCREEN_PLACEHOLDER]) {
           if (!text.includes(placeholder)) throw new Error(`${SERVICE_WORKER} lacks ${placeholder}`);
         }
         const others = new Map([...files].filter(([name]) => name !== SERVICE_WORKER));
-        const firstScreenPaths = JSON.stringify(firstScreens.map((s) => `${base}${s.file}`).sort());
-        const versioned = text.replaceAll(SHELL_VERSION_PLACEHOLDER, shellVersion(others)).replaceAll(FIRST_SCREENS_PLACEHOLDER, firstScreenPaths);
+        const firstScreen = JSON.stringify({ cache: FIRST_SCREEN_CACHE, key: FIRST_SCREEN_KEY, files: firstScreens.map((s) => `${base}${s.file}`).sort() });
+        const versioned = text.replaceAll(SHELL_VERSION_PLACEHOLDER, shellVersion(others)).replaceAll(FIRST_SCREEN_PLACEHOLDER, firstScreen);
         files.set(SERVICE_WORKER, Buffer.from(versioned, 'utf8'));
         await fs.writeFile(path.join(outDir, SERVICE_WORKER), versioned);
       }
